@@ -1,0 +1,19 @@
+// Tests run real peers (curl, nginx, Prometheus, VictoriaMetrics, Deno, Chromium). A missing one is
+// a failure that names the set-up command, never a skip: CI installs everything.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+
+export const SETUP_COMMAND = "bash scripts/setup --test";
+
+const ROOT = join(import.meta.dir, "..", "..");
+
+/** Absolute path of a binary from PATH, /usr/sbin, /usr/bin or node_modules/.bin; throws naming the set-up command. */
+export function requireBinary(name: string): string {
+  const found =
+    Bun.which(name, { PATH: `${process.env.PATH ?? ""}:/usr/sbin:/usr/bin:/sbin:${join(ROOT, "node_modules", ".bin")}` }) ??
+    [`/usr/bin/${name}`, `/usr/sbin/${name}`].find((p) => existsSync(p));
+  if (!found) throw new Error(`required binary '${name}' is not installed: run \`${SETUP_COMMAND}\` first`);
+  return found;
+}
+
+export const REPO_ROOT = ROOT;
