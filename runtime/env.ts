@@ -1,9 +1,15 @@
 // Reads configuration from the environment the same way on Bun and Deno (both provide node:process).
+// Every variable NAME may instead be given as NAME_FILE, a path whose content is the value: that is
+// how Docker swarm secrets arrive (/run/secrets/...), so tokens never sit in `docker inspect`.
+import { readFileSync } from "node:fs";
 import process from "node:process";
 
 export function envString(name: string, fallback?: string): string | undefined {
   const value = process.env[name];
-  return value === undefined || value === "" ? fallback : value;
+  if (value !== undefined && value !== "") return value;
+  const file = process.env[`${name}_FILE`];
+  if (file) return readFileSync(file, "utf8").trim();
+  return fallback;
 }
 
 export function envInt(name: string, fallback: number): number {

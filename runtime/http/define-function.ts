@@ -29,10 +29,14 @@ export type RouteInfo = Omit<Route, "handler">;
 export interface FunctionModule {
   routes: RouteInfo[];
   fetch(request: Request): Promise<Response>;
+  /** One-time preparation (e.g. clean leftovers); the runtime awaits it before listening. */
+  start(): Promise<void>;
 }
 
 export interface FunctionDefinition {
   routes: Route[];
+  /** Runs once, before the first request is handled; under `deno serve` on the first request. */
+  start?: () => void | Promise<void>;
   /** Env vars holding the bearer token, first set wins. Default: AUTH_TOKEN. */
   tokenEnv?: string[];
 }
@@ -40,9 +44,12 @@ export interface FunctionDefinition {
 export function defineFunction(definition: FunctionDefinition): FunctionModule {
   const tokenEnv = definition.tokenEnv ?? ["AUTH_TOKEN"];
   const compiled = definition.routes.map((route) => ({ route, match: compilePath(route.path) }));
+  let started: Promise<void> | undefined;
+  const start = () => (started ??= Promise.resolve(definition.start?.()));
 
   async function fetch(request: Request): Promise<Response> {
     try {
+      await start();
       const path = new URL(request.url).pathname;
       const onPath = compiled.flatMap(({ route, match }) => {
         const params = match(path);
@@ -66,6 +73,7 @@ export function defineFunction(definition: FunctionDefinition): FunctionModule {
   return {
     routes: definition.routes.map(({ handler: _handler, ...info }) => info),
     fetch,
+    start,
   };
 }
 

@@ -1,0 +1,68 @@
+// APP 1, the write side of the file service.
+//   curl -X POST -F 'file=@report.pdf' HOST:5001/upload        (the historic API, kept verbatim)
+//   curl -T report.pdf HOST:5001/files/report.pdf               (REST: PUT the raw body)
+//   curl -X DELETE HOST:5001/files/report.pdf
+// Bodies stream to disk; a file appears whole or not at all (see runtime/storage/file-store.ts).
+import { defineFunction } from "../runtime/http/define-function.ts";
+import { HttpError, json } from "../runtime/http/errors.ts";
+import { formParts } from "../runtime/http/multipart.ts";
+import type { Staged } from "../runtime/storage/file-store.ts";
+import { validateName } from "../runtime/storage/names.ts";
+import { fileStore, maxUploadBytes } from "../runtime/storage/shared-store.ts";
+
+export default defineFunction({
+  start: () => fileStore().init(),
+  routes: [
+    {
+      method: "POST",
+      path: "/upload",
+      summary: "Upload one or more files as multipart/form-data field `file` (stored under their file names).",
+      async handler(request) {
+        const store = fileStore();
+        const staged: { name: string; staged: Staged }[] = [];
+        try {
+          for await (const part of formParts(request)) {
+            if (part.kind !== "file") continue;
+            if (part.field !== "file") {
+              for await (const _ of part.stream); // Not ours: let the parser move past it.
+              continue;
+            }
+            const name = validateName(part.filename);
+            staged.push({ name, staged: await store.stage(part.stream, maxUploadBytes()) });
+          }
+          if (staged.length === 0) throw new HttpError(400, "form field 'file' is missing");
+        } catch (err) {
+          await Promise.all(staged.map((s) => store.discard(s.staged)));
+          throw err;
+        }
+        const stored = [];
+        for (const { name, staged: s } of staged) stored.push(await store.commit(name, s));
+        return json({ stored: stored.map(({ replaced: _, ...file }) => file) }, 201);
+      },
+    },
+    {
+      method: "PUT",
+      path: "/files/:name",
+      summary: "Store the raw request body as the named file (201 when new, 200 when replaced).",
+      async handler(request, { name }) {
+        validateName(name);
+        if (!request.body) throw new HttpError(400, "request has no body");
+        const file = await fileStore().put(name!, request.body, maxUploadBytes());
+        const { replaced, ...stored } = file;
+        return json(stored, replaced ? 200 : 201, {
+          etag: `"${file.sha256}"`,
+          location: `/files/${encodeURIComponent(file.name)}`,
+        });
+      },
+    },
+    {
+      method: "DELETE",
+      path: "/files/:name",
+      summary: "Delete the named file.",
+      async handler(_request, { name }) {
+        await fileStore().delete(name!);
+        return new Response(null, { status: 204 });
+      },
+    },
+  ],
+});

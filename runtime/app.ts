@@ -1,0 +1,109 @@
+// Builds the Elysia server around the loaded functions. Each declared route is mounted with
+// `parse: 'none'` and handed the untouched web Request, so bodies stream straight to the function
+// (Elysia's `.mount()` rewrites URLs and buffered whole bodies; its multipart parsing buffers too).
+// Shared mechanics wrap every function here: size guard, errors as JSON, metrics, one log line.
+import { Elysia } from "elysia";
+import { compilePath, type RouteInfo } from "./http/define-function.ts";
+import { errorResponse, toErrorResponse } from "./http/errors.ts";
+import type { RuntimeConfig } from "./config.ts";
+import type { LoadedFunction } from "./loader.ts";
+import { functionInfo, observeRequest, ready, registry } from "./metrics.ts";
+import { log } from "./log.ts";
+
+/** Multipart framing around a file of exactly MAX_UPLOAD_BYTES still has to fit through the guard. */
+export const MULTIPART_SLACK_BYTES = 64 * 1024;
+
+export interface RuntimeState {
+  ready: boolean;
+  inFlight: number;
+}
+
+export function buildApp(config: RuntimeConfig, functions: LoadedFunction[], state: RuntimeState) {
+  const maxRequestBytes = config.maxUploadBytes + MULTIPART_SLACK_BYTES;
+  const app = new Elysia({
+    // Bun cuts off larger bodies before any handler runs, with no useful error; keep its limit above
+    // ours and enforce ours (413 JSON) in the guard below and while streaming.
+    serve: { maxRequestBodySize: maxRequestBytes * 2, idleTimeout: 120 },
+  });
+
+  app.get("/healthz", () => Response.json({ status: "alive" }));
+  app.get("/readyz", () =>
+    state.ready ? Response.json({ status: "ready" }) : Response.json({ status: "draining" }, { status: 503 }),
+  );
+  app.get("/metrics", async () => new Response(await registry.metrics(), { headers: { "content-type": registry.contentType } }));
+  app.get("/functions", () =>
+    Response.json(
+      functions.map(({ name, sha256, module }) => ({ name, sha256, routes: module.routes.map(({ method, path, summary }) => ({ method, path, summary })) })),
+    ),
+  );
+
+  ready.set(state.ready ? 1 : 0);
+  for (const fn of functions) {
+    functionInfo.set({ function: fn.name, sha256: fn.sha256 }, 1);
+    for (const route of fn.module.routes) {
+      const handle = wrap(fn, route, maxRequestBytes, config.logRequests, state);
+      app.route(route.method, route.path, ({ request, server }) => handle(request, server?.requestIP(request)?.address), {
+        parse: "none",
+      });
+    }
+  }
+
+  const allRoutes = functions.flatMap((fn) => fn.module.routes.map((route) => ({ route, match: compilePath(route.path) })));
+  app.onError(({ code, request, error }) => {
+    if (code === "NOT_FOUND") {
+      const path = new URL(request.url).pathname;
+      const methods = allRoutes.filter(({ match }) => safeMatch(match, path)).map(({ route }) => route.method);
+      if (methods.length > 0) {
+        return errorResponse(405, `method ${request.method} not allowed on ${path}`, { allow: [...new Set(methods)].join(", ") });
+      }
+      return errorResponse(404, `no route for ${path}`);
+    }
+    return toErrorResponse(error);
+  });
+
+  return app;
+}
+
+function safeMatch(match: (path: string) => unknown, path: string): boolean {
+  try {
+    return match(path) !== null;
+  } catch {
+    return true;
+  }
+}
+
+function wrap(fn: LoadedFunction, route: RouteInfo, maxRequestBytes: number, logRequests: boolean, state: RuntimeState) {
+  return async (request: Request, ip: string | undefined): Promise<Response> => {
+    const started = performance.now();
+    const declared = Number(request.headers.get("content-length") ?? "0") || 0;
+    state.inFlight++;
+    let response: Response;
+    try {
+      response =
+        declared > maxRequestBytes
+          ? errorResponse(413, `request body of ${declared} bytes is over the limit of ${maxRequestBytes} bytes`)
+          : await fn.module.fetch(request);
+    } catch (err) {
+      response = toErrorResponse(err);
+    } finally {
+      state.inFlight--;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const bytesOut = Number(response.headers.get("content-length") ?? "0") || 0;
+    observeRequest({ fn: fn.name, method: request.method, route: route.path, status: response.status, seconds, bytesIn: declared, bytesOut });
+    if (logRequests) {
+      log({
+        function: fn.name,
+        method: request.method,
+        path: new URL(request.url).pathname,
+        route: route.path,
+        status: response.status,
+        ms: Math.round(seconds * 1000 * 10) / 10,
+        bytes_in: declared,
+        bytes_out: bytesOut,
+        ip,
+      });
+    }
+    return response;
+  };
+}

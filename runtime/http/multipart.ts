@@ -1,0 +1,79 @@
+// Streaming multipart/form-data (and urlencoded) parsing. `request.formData()` buffers the whole
+// body, so file parts are handed out as streams that busboy fills as the body arrives: memory
+// stays bounded whatever the upload size. Busboy is the well-kept parser behind multer and fastify.
+import busboy from "busboy";
+import { Readable } from "node:stream";
+import { HttpError } from "./errors.ts";
+
+export type Part =
+  | { kind: "file"; field: string; filename: string; stream: AsyncIterable<Uint8Array> }
+  | { kind: "field"; field: string; value: string };
+
+const MAX_FIELD_BYTES = 64 * 1024;
+
+/**
+ * Yields the parts of a form body in order. A file part's stream must be consumed (or abandoned
+ * by ending the iteration) before the next part arrives; that is what keeps memory bounded.
+ */
+export async function* formParts(request: Request): AsyncGenerator<Part> {
+  const contentType = request.headers.get("content-type") ?? "";
+  if (!request.body) throw new HttpError(400, "request has no body; expected a form (multipart/form-data)");
+  let parser: busboy.Busboy;
+  try {
+    parser = busboy({ headers: { "content-type": contentType }, limits: { fieldSize: MAX_FIELD_BYTES }, defParamCharset: "utf8" });
+  } catch {
+    throw new HttpError(400, `expected a multipart/form-data or urlencoded form, got content-type ${JSON.stringify(contentType)}`);
+  }
+
+  const queue: Part[] = [];
+  let finished = false;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+
+  parser.on("file", (field, stream, info) => {
+    queue.push({ kind: "file", field, filename: info.filename ?? "", stream });
+    notify();
+  });
+  parser.on("field", (field, value, info) => {
+    if (info.valueTruncated) failure ??= new HttpError(413, `form field ${JSON.stringify(field)} is over ${MAX_FIELD_BYTES} bytes`);
+    queue.push({ kind: "field", field, value });
+    notify();
+  });
+  parser.on("close", () => {
+    finished = true;
+    notify();
+  });
+  parser.on("error", (err: Error) => {
+    failure ??= new HttpError(400, `malformed form body: ${err.message}`);
+    notify();
+  });
+
+  const source = Readable.fromWeb(request.body as never);
+  source.on("error", (err) => {
+    failure ??= err; // Client went away mid-body.
+    parser.destroy(err);
+    notify();
+  });
+  source.pipe(parser);
+
+  try {
+    while (true) {
+      if (failure) throw failure;
+      const next = queue.shift();
+      if (next) {
+        yield next;
+        continue;
+      }
+      if (finished) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    // Drop the rest of the body; abandoned file streams must not stall the parser.
+    source.unpipe(parser);
+    source.destroy();
+  }
+}

@@ -1,0 +1,47 @@
+// Entry point: `bun runtime/main.ts` (`bun run start`). Loads the functions named in FUNCTIONS,
+// serves them, and drains gracefully on SIGTERM/SIGINT so rolling updates lose no request.
+import { loadConfig } from "./config.ts";
+import { loadFunctions } from "./loader.ts";
+import { buildApp, type RuntimeState } from "./app.ts";
+import { ready } from "./metrics.ts";
+import { log } from "./log.ts";
+
+const config = loadConfig();
+let functions;
+try {
+  functions = await loadFunctions(config.functionsDir, config.functions);
+} catch (err) {
+  console.error(`tf-tarsd: cannot start: ${(err as Error).message}`);
+  process.exit(1);
+}
+process.env.DATA_DIR = config.dataDir;
+process.env.MAX_UPLOAD_BYTES = String(config.maxUploadBytes);
+for (const fn of functions) await fn.module.start?.();
+
+const state: RuntimeState = { ready: true, inFlight: 0 };
+const app = buildApp(config, functions, state).listen({ port: config.port, hostname: config.host });
+log({
+  msg: "listening",
+  url: `http://${config.host}:${config.port}`,
+  functions: functions.map(({ name, sha256 }) => ({ name, sha256 })),
+  dataDir: config.dataDir,
+});
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  const deadline = Date.now() + config.shutdownGraceMs;
+  // Readiness first: the load balancer stops sending new requests within one health-check interval.
+  state.ready = false;
+  ready.set(0);
+  log({ msg: "draining", signal, inFlight: state.inFlight, drainDelayMs: config.drainDelayMs });
+  await Bun.sleep(Math.min(config.drainDelayMs, Math.max(0, deadline - Date.now())));
+  // No new connections; requests already in flight (a large upload, say) run to completion.
+  void app.server?.stop(false);
+  while (state.inFlight > 0 && Date.now() < deadline) await Bun.sleep(25);
+  log({ msg: "stopped", inFlight: state.inFlight, forced: state.inFlight > 0 });
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));
