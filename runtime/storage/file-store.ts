@@ -44,7 +44,7 @@ interface Sidecar {
 
 /** Writes are coalesced into chunks this big: fewer syscalls than the body's small chunks. */
 const WRITE_CHUNK_BYTES = 1024 * 1024;
-const READ_CHUNK_BYTES = 256 * 1024;
+const READ_CHUNK_BYTES = 1024 * 1024;
 /** Temp files untouched this long belong to a dead upload (Bun's idle timeout ends live ones sooner). */
 const STALE_TEMP_MS = 10 * 60 * 1000;
 

@@ -1,0 +1,314 @@
+// Decoding half of the receiver: HTTP request -> a list of series, independent of any backend.
+// Order matters and is the point of this module: negotiate the message type from headers, bound
+// the body, bound the *announced* decompressed size, only then decompress and parse.
+//
+// The protobuf parsing is hand-written on top of protobufjs' Reader (the shape pbjs' static code
+// would produce, but returning our own compact series shape) because
+//   - protobufjs turns every double into a JS number, and JavaScriptCore/V8 canonicalise NaNs, so
+//     the staleness marker's payload (0x7ff0000000000002) would be lost; here the 8 raw bytes are
+//     inspected before conversion;
+//   - int64 timestamps would otherwise become Long objects, one allocation per sample.
+// The schema of record is proto/*.proto; tests build requests from it with protobufjs reflection.
+import protobuf from "protobufjs";
+import snappy from "snappy";
+import { HttpError } from "../http/errors.ts";
+
+export type ProtocolVersion = 1 | 2;
+
+export interface Sample {
+  value: number;
+  /** Milliseconds since the epoch. */
+  timestamp: number;
+  /** Prometheus staleness marker (NaN with bits 0x7ff0000000000002), read from the raw bytes. */
+  stale: boolean;
+}
+
+export interface Series {
+  /** Flat name/value pairs in the order received: [name0, value0, name1, value1, ...]. */
+  labels: string[];
+  samples: Sample[];
+  /** Native histogram samples present (not stored: the mapping has one float field). */
+  histograms: number;
+  /** Exemplars present (not stored). */
+  exemplars: number;
+}
+
+export interface DecodedRequest {
+  version: ProtocolVersion;
+  series: Series[];
+}
+
+export interface DecodeLimits {
+  /** Largest accepted request body (compressed), in bytes. */
+  maxBodyBytes: number;
+  /** Largest accepted decompressed message, in bytes, as announced by the snappy header. */
+  maxDecodedBytes: number;
+}
+
+export const PROTO_V1 = "prometheus.WriteRequest";
+export const PROTO_V2 = "io.prometheus.write.v2.Request";
+
+/**
+ * Picks the schema from Content-Type (remote write 2.0 §Content-Type) and checks Content-Encoding.
+ * A missing Content-Type or Content-Encoding means 1.0/snappy, as Prometheus' own receiver assumes;
+ * anything else we cannot decode is 415, so a 2.0 sender can fall back to 1.0.
+ */
+export function negotiate(headers: Headers): ProtocolVersion {
+  const encoding = (headers.get("content-encoding") ?? "").trim().toLowerCase();
+  if (encoding !== "" && encoding !== "snappy") {
+    throw new HttpError(415, `unsupported Content-Encoding ${JSON.stringify(encoding)}: only snappy (block format) is accepted`);
+  }
+  const contentType = headers.get("content-type");
+  if (contentType === null || contentType.trim() === "") return 1;
+  const [mediaType, ...params] = contentType.split(";").map((part) => part.trim());
+  if (mediaType!.toLowerCase() !== "application/x-protobuf") {
+    throw new HttpError(415, `unsupported Content-Type ${JSON.stringify(contentType)}: expected application/x-protobuf`);
+  }
+  let proto = PROTO_V1;
+  for (const param of params) {
+    const eq = param.indexOf("=");
+    if (eq > 0 && param.slice(0, eq).trim().toLowerCase() === "proto") proto = param.slice(eq + 1).trim().replace(/^"|"$/g, "");
+  }
+  if (proto === PROTO_V1) return 1;
+  if (proto === PROTO_V2) return 2;
+  throw new HttpError(415, `unsupported remote write message ${JSON.stringify(proto)}: expected ${PROTO_V1} or ${PROTO_V2}`);
+}
+
+/** Reads the body, refusing (413) as soon as it is known to exceed `maxBytes`, without buffering more. */
+export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
+  const declared = Number(request.headers.get("content-length") ?? "NaN");
+  if (declared > maxBytes) throw new HttpError(413, `request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`);
+  if (!request.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) {
+    total += chunk.byteLength;
+    if (total > maxBytes) throw new HttpError(413, `request body exceeds the limit of ${maxBytes} bytes`);
+    chunks.push(chunk);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const body = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}
+
+/** The uncompressed length a snappy block announces in its varint header (at most 2^32 - 1). */
+export function snappyDecodedLength(block: Uint8Array): number {
+  let length = 0;
+  for (let i = 0; i < 5; i++) {
+    if (i >= block.length) throw new HttpError(400, "malformed snappy block: truncated length header");
+    const byte = block[i]!;
+    length += (byte & 0x7f) * 2 ** (7 * i);
+    if ((byte & 0x80) === 0) {
+      if (length > 0xffffffff) break;
+      return length;
+    }
+  }
+  throw new HttpError(400, "malformed snappy block: invalid length header");
+}
+
+/** Checks the announced size against the limit *before* decompressing, then decompresses. */
+export function decompress(block: Uint8Array, maxDecodedBytes: number): Uint8Array {
+  const announced = snappyDecodedLength(block);
+  if (announced > maxDecodedBytes) {
+    throw new HttpError(413, `snappy block announces ${announced} uncompressed bytes, over the limit of ${maxDecodedBytes} bytes`);
+  }
+  try {
+    return snappy.uncompressSync(Buffer.from(block.buffer, block.byteOffset, block.byteLength)) as Buffer;
+  } catch (err) {
+    throw new HttpError(400, `malformed snappy block: ${(err as Error).message}`);
+  }
+}
+
+/** Parses a decompressed message with the schema the headers selected; 400 when it is not valid protobuf. */
+export function parseMessage(message: Uint8Array, version: ProtocolVersion): Series[] {
+  try {
+    return version === 1 ? parseV1(message) : parseV2(message);
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    throw new HttpError(400, `malformed protobuf ${version === 1 ? PROTO_V1 : PROTO_V2}: ${(err as Error).message}`);
+  }
+}
+
+/** The whole decoding half: headers, limits, snappy, protobuf. Also returns the body size for metrics. */
+export async function decodeRequest(request: Request, limits: DecodeLimits): Promise<DecodedRequest & { bodyBytes: number }> {
+  const version = negotiate(request.headers);
+  const body = await readBody(request, limits.maxBodyBytes);
+  const series = parseMessage(decompress(body, limits.maxDecodedBytes), version);
+  return { version, series, bodyBytes: body.byteLength };
+}
+
+// ---- protobuf wire format ------------------------------------------------------------------
+
+type Reader = protobuf.Reader;
+const WIRE_VARINT = 0;
+const WIRE_FIXED64 = 1;
+const WIRE_LENGTH = 2;
+
+/** int64 varint as a JS number; the fast path covers every millisecond timestamp until year 10889. */
+function readInt64(r: Reader): number {
+  const buf = r.buf;
+  let pos = r.pos;
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < 7; i++) {
+    if (pos >= r.len) throw new RangeError("index out of range: truncated varint");
+    const byte = buf[pos++]!;
+    value += (byte & 0x7f) * scale;
+    if ((byte & 0x80) === 0) {
+      r.pos = pos;
+      return value;
+    }
+    scale *= 128;
+  }
+  // Longer varints (negative or huge): let protobufjs do the exact 64-bit arithmetic.
+  const long = r.int64() as unknown as number | { toNumber(): number };
+  return typeof long === "number" ? long : long.toNumber();
+}
+
+/** A Sample message (value = 1 double, timestamp = 2 int64), staleness decided on the raw bits. */
+function readSample(r: Reader, end: number): Sample {
+  let value = 0;
+  let timestamp = 0;
+  let stale = false;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (field === 1 && wire === WIRE_FIXED64) {
+      if (r.pos + 8 > r.len) throw new RangeError("index out of range: truncated double");
+      const b = r.buf;
+      const p = r.pos;
+      const low = (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+      const high = (b[p + 4]! | (b[p + 5]! << 8) | (b[p + 6]! << 16) | (b[p + 7]! << 24)) >>> 0;
+      stale = high === 0x7ff00000 && low === 0x00000002;
+      value = r.double();
+    } else if (field === 2 && wire === WIRE_VARINT) {
+      timestamp = readInt64(r);
+    } else {
+      r.skipType(wire);
+    }
+  }
+  return { value, timestamp, stale };
+}
+
+function checkEnd(r: Reader, end: number): void {
+  if (end > r.len) throw new RangeError(`index out of range: message length ${end} beyond ${r.len}`);
+}
+
+function parseV1(message: Uint8Array): Series[] {
+  const r = protobuf.Reader.create(message);
+  const series: Series[] = [];
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    if (tag >>> 3 === 1 && (tag & 7) === WIRE_LENGTH) {
+      const end = r.uint32() + r.pos;
+      checkEnd(r, end);
+      series.push(readSeriesV1(r, end));
+    } else {
+      r.skipType(tag & 7); // metadata (3) and anything newer
+    }
+  }
+  return series;
+}
+
+function readSeriesV1(r: Reader, end: number): Series {
+  const labels: string[] = [];
+  const samples: Sample[] = [];
+  let histograms = 0;
+  let exemplars = 0;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (wire !== WIRE_LENGTH || field < 1 || field > 4) {
+      r.skipType(wire);
+      continue;
+    }
+    const len = r.uint32();
+    const subEnd = r.pos + len;
+    checkEnd(r, subEnd);
+    if (field === 1) {
+      let name = "";
+      let value = "";
+      while (r.pos < subEnd) {
+        const t = r.uint32();
+        if (t === ((1 << 3) | WIRE_LENGTH)) name = r.string();
+        else if (t === ((2 << 3) | WIRE_LENGTH)) value = r.string();
+        else r.skipType(t & 7);
+      }
+      labels.push(name, value);
+    } else if (field === 2) {
+      samples.push(readSample(r, subEnd));
+    } else {
+      if (field === 3) exemplars++;
+      else histograms++;
+      r.skip(len);
+    }
+    if (r.pos !== subEnd) throw new RangeError("field overruns its message");
+  }
+  return { labels, samples, histograms, exemplars };
+}
+
+function parseV2(message: Uint8Array): Series[] {
+  const r = protobuf.Reader.create(message);
+  const symbols: string[] = [];
+  const raw: { refs: number[]; samples: Sample[]; histograms: number; exemplars: number }[] = [];
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (field === 4 && wire === WIRE_LENGTH) {
+      symbols.push(r.string());
+    } else if (field === 5 && wire === WIRE_LENGTH) {
+      const end = r.uint32() + r.pos;
+      checkEnd(r, end);
+      raw.push(readSeriesV2(r, end));
+    } else {
+      r.skipType(wire);
+    }
+  }
+  // Symbols may in principle follow the series, so refs are resolved once everything is read.
+  return raw.map(({ refs, samples, histograms, exemplars }) => {
+    if (refs.length % 2 !== 0) throw new HttpError(400, `malformed ${PROTO_V2}: labels_refs has odd length ${refs.length}`);
+    const labels = refs.map((ref) => {
+      const symbol = symbols[ref];
+      if (symbol === undefined) throw new HttpError(400, `malformed ${PROTO_V2}: label reference ${ref} outside symbols table of ${symbols.length}`);
+      return symbol;
+    });
+    return { labels, samples, histograms, exemplars };
+  });
+}
+
+function readSeriesV2(r: Reader, end: number) {
+  const refs: number[] = [];
+  const samples: Sample[] = [];
+  let histograms = 0;
+  let exemplars = 0;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (field === 1 && wire === WIRE_LENGTH) {
+      const packedEnd = r.uint32() + r.pos;
+      checkEnd(r, packedEnd);
+      while (r.pos < packedEnd) refs.push(r.uint32());
+    } else if (field === 1 && wire === WIRE_VARINT) {
+      refs.push(r.uint32());
+    } else if (field === 2 && wire === WIRE_LENGTH) {
+      const sampleEnd = r.uint32() + r.pos;
+      checkEnd(r, sampleEnd);
+      samples.push(readSample(r, sampleEnd));
+    } else {
+      if (field === 3 && wire === WIRE_LENGTH) histograms++;
+      else if (field === 4 && wire === WIRE_LENGTH) exemplars++;
+      r.skipType(wire); // metadata, created_timestamp, histogram and exemplar bodies
+    }
+  }
+  if (r.pos !== end) throw new RangeError("field overruns its message");
+  return { refs, samples, histograms, exemplars };
+}
