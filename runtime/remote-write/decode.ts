@@ -303,6 +303,7 @@ function readSeriesV2(r: Reader, end: number) {
       const sampleEnd = r.uint32() + r.pos;
       checkEnd(r, sampleEnd);
       samples.push(readSample(r, sampleEnd));
+      if (r.pos !== sampleEnd) throw new RangeError("sample overruns its message");
     } else {
       if (field === 3 && wire === WIRE_LENGTH) histograms++;
       else if (field === 4 && wire === WIRE_LENGTH) exemplars++;

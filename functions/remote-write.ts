@@ -1,0 +1,58 @@
+// Prometheus remote write (1.0 and 2.0) into InfluxDB 2: APP 2 (container metrics) and APP 3
+// (VM metrics) run this same function with different env. Decode, convert and write live in
+// runtime/remote-write/; this file only declares the routes and picks the sink from env:
+//   INFLUX_URL set   -> InfluxDB 2 /api/v2/write (INFLUX_TOKEN[_FILE], INFLUX_ORG, INFLUX_BUCKET)
+//   INFLUX_URL unset -> $DATA_DIR/metrics/<INFLUX_BUCKET>.lp, fsynced (embedded default)
+// A 2xx is sent only after the sink has accepted the samples; see handler.ts for every status.
+import { defineFunction, type Route } from "../runtime/http/define-function.ts";
+import { configFromEnv, remoteWriteToken } from "../runtime/remote-write/config.ts";
+import { remoteWriteHandler } from "../runtime/remote-write/handler.ts";
+import { fileSink } from "../runtime/remote-write/sinks/file.ts";
+import { influxSink } from "../runtime/remote-write/sinks/influx.ts";
+import type { Sink } from "../runtime/remote-write/sinks/sink.ts";
+import { envString } from "../runtime/env.ts";
+
+const config = configFromEnv();
+
+let sink: Sink | undefined;
+function currentSink(): Sink {
+  sink ??= config.influxUrl
+    ? influxSink({ url: config.influxUrl, token: config.influxToken, org: config.influxOrg, bucket: config.influxBucket, timeoutMs: config.influxTimeoutMs })
+    : fileSink(config.dataDir, config.influxBucket);
+  return sink;
+}
+
+const handler = remoteWriteHandler({ limits: config.limits, sink: currentSink, token: remoteWriteToken });
+
+// /api/v1/write is what Prometheus-compatible receivers usually serve; /api/v1/prom/write is the
+// old InfluxDB 1.x endpoint path, so migrating a Prometheus config only means changing the host.
+const paths = [...new Set([envString("REMOTE_WRITE_PATH", "/api/v1/write")!, "/api/v1/prom/write"])];
+
+const routes: Route[] = paths.map((path) => ({
+  method: "POST",
+  path,
+  summary: "Prometheus remote write 1.0/2.0 (snappy protobuf) into InfluxDB; 204 once stored, 503 to make Prometheus retry",
+  // Checked in the handler instead (REMOTE_WRITE_TOKEN[_FILE], then AUTH_TOKEN[_FILE]) so that
+  // rejected requests are counted in tarsd_remote_write_requests_total like every other outcome.
+  auth: false,
+  handler,
+  openapi: {
+    requestBody: {
+      required: true,
+      content: {
+        "application/x-protobuf": { schema: { type: "string", format: "binary", description: "snappy block-compressed prometheus.WriteRequest" } },
+        "application/x-protobuf;proto=io.prometheus.write.v2.Request": { schema: { type: "string", format: "binary" } },
+      },
+    },
+    responses: {
+      "204": { description: "All samples stored (NaN/Inf/stale markers dropped by design)" },
+      "400": { description: "Malformed snappy/protobuf, duplicate labels (2.0), data refused by InfluxDB, native histograms" },
+      "401": { description: "Bearer token missing or wrong" },
+      "413": { description: "Body or announced decompressed size over the limit" },
+      "415": { description: "Unsupported Content-Type, Content-Encoding or proto message" },
+      "503": { description: "InfluxDB unavailable; Prometheus retries" },
+    },
+  },
+}));
+
+export default defineFunction({ tokenEnv: ["REMOTE_WRITE_TOKEN", "AUTH_TOKEN"], routes });

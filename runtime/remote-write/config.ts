@@ -1,0 +1,54 @@
+// Everything the remote-write function reads from the environment, in one place.
+import { readFileSync } from "node:fs";
+import { envInt, envString } from "../env.ts";
+import type { DecodeLimits } from "./decode.ts";
+
+export interface RemoteWriteConfig {
+  limits: DecodeLimits;
+  /** Set: write to InfluxDB 2's /api/v2/write. Unset: the embedded file sink under DATA_DIR. */
+  influxUrl?: string;
+  influxToken?: string;
+  influxOrg: string;
+  influxBucket: string;
+  influxTimeoutMs: number;
+  dataDir: string;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_MAX_DECODED_BYTES = 64 * 1024 * 1024;
+
+export function configFromEnv(): RemoteWriteConfig {
+  return {
+    limits: {
+      maxBodyBytes: envInt("REMOTE_WRITE_MAX_BYTES", DEFAULT_MAX_BODY_BYTES),
+      maxDecodedBytes: envInt("REMOTE_WRITE_MAX_DECODED_BYTES", DEFAULT_MAX_DECODED_BYTES),
+    },
+    influxUrl: envString("INFLUX_URL"),
+    influxToken: secret("INFLUX_TOKEN"),
+    influxOrg: envString("INFLUX_ORG", "tarsd")!,
+    influxBucket: envString("INFLUX_BUCKET", "prometheus")!,
+    influxTimeoutMs: envInt("INFLUX_TIMEOUT_MS", 10_000),
+    dataDir: envString("DATA_DIR", "./data")!,
+  };
+}
+
+/** The bearer token remote-write requests must carry, if any (function-specific first). */
+export function remoteWriteToken(): string | undefined {
+  return secret("REMOTE_WRITE_TOKEN") ?? secret("AUTH_TOKEN");
+}
+
+const fileCache = new Map<string, string>();
+
+/** `NAME` or the trimmed contents of the file named by `NAME_FILE` (Docker/Swarm secrets). */
+export function secret(name: string): string | undefined {
+  const direct = envString(name);
+  if (direct !== undefined) return direct;
+  const path = envString(`${name}_FILE`);
+  if (path === undefined) return undefined;
+  let value = fileCache.get(path);
+  if (value === undefined) {
+    value = readFileSync(path, "utf8").trim();
+    fileCache.set(path, value);
+  }
+  return value === "" ? undefined : value;
+}

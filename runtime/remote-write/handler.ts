@@ -1,0 +1,90 @@
+// The remote-write request pipeline: authenticate, decode, convert, write, answer. Each step lives
+// in its own module (decode.ts, convert.ts, sinks/*); this file only wires them and turns outcomes
+// into the status codes Prometheus' retry logic depends on:
+//   204  every sample is in the sink (or deliberately dropped by the documented scheme)
+//   400  the request itself is bad (snappy, protobuf, duplicate labels in 2.0, sink refused the data,
+//        native histograms): retrying cannot help
+//   401  bearer token missing or wrong;  413  body or announced decompressed size over the limit
+//   415  Content-Type / Content-Encoding / proto message not supported (remote write 2.0 §415)
+//   503  sink unreachable, 5xx, 429, timeout, misconfigured: Prometheus retries, nothing is lost
+import { requireBearer } from "../http/auth.ts";
+import { HttpError, errorResponse, toErrorResponse } from "../http/errors.ts";
+import { decodeRequest, type DecodeLimits, type ProtocolVersion } from "./decode.ts";
+import { toLineProtocol, type Conversion } from "./convert.ts";
+import { SinkError, type Sink } from "./sinks/sink.ts";
+import * as metrics from "./metrics.ts";
+
+export interface HandlerOptions {
+  limits: DecodeLimits;
+  /** Resolved per request so a lazily built sink (from env) is fine. */
+  sink: () => Sink;
+  /** The bearer token, resolved per request (undefined: no auth). */
+  token?: () => string | undefined;
+}
+
+export function remoteWriteHandler(options: HandlerOptions): (request: Request) => Promise<Response> {
+  return async (request) => {
+    let version: ProtocolVersion | undefined;
+    let response: Response;
+    try {
+      requireBearer(request, options.token?.());
+      const decoded = await decodeRequest(request, options.limits);
+      version = decoded.version;
+      metrics.requestBytesTotal.inc(decoded.bodyBytes);
+      response = await convertAndWrite(decoded.series, version, options.sink());
+    } catch (err) {
+      response = toErrorResponse(err);
+      if (version === 2) writtenHeaders(response.headers, 0, 0);
+    }
+    metrics.requestsTotal.inc({ status: String(response.status) });
+    return response;
+  };
+}
+
+async function convertAndWrite(series: Parameters<typeof toLineProtocol>[0], version: ProtocolVersion, sink: Sink): Promise<Response> {
+  const conversion = toLineProtocol(series, { duplicateLabels: version === 1 ? "skip" : "reject" });
+  metrics.samplesReceivedTotal.inc(conversion.samplesReceived);
+
+  const stop = metrics.influxWriteDuration.startTimer();
+  try {
+    await sink.write(conversion.lines);
+  } catch (err) {
+    if (!(err instanceof SinkError)) throw err;
+    metrics.influxWriteErrorsTotal.inc({ kind: err.kind });
+    console.error(JSON.stringify({ level: "error", msg: "remote-write sink write failed", sink: sink.describe, kind: err.kind, reason: err.reason, lines: conversion.lines.length }));
+    throw err.retryable
+      ? new HttpError(503, `sink unavailable, retry later: ${err.reason}`, { "retry-after": "1" })
+      : new HttpError(400, `sink rejected the data: ${err.reason}`);
+  } finally {
+    stop();
+  }
+  metrics.samplesWrittenTotal.inc(conversion.lines.length);
+  countDrops(conversion);
+
+  // Accepted = written + deliberately dropped (stale markers etc.): the 2.0 sender must not count
+  // those as failures, there is nothing to retry.
+  const accepted = conversion.samplesReceived;
+  if (conversion.histograms > 0) {
+    // Never 2xx when something was not written (2.0 spec); the float samples above are stored.
+    const response = errorResponse(400, `native histograms are not supported by the InfluxDB mapping: ${conversion.histograms} histogram samples not written, ${conversion.lines.length} float samples written`);
+    if (version === 2) writtenHeaders(response.headers, accepted, 0);
+    return response;
+  }
+  const response = new Response(null, { status: 204 });
+  if (version === 2) writtenHeaders(response.headers, accepted, 0);
+  return response;
+}
+
+function countDrops(conversion: Conversion): void {
+  for (const [reason, count] of Object.entries(conversion.dropped)) metrics.samplesDroppedTotal.inc({ reason }, count);
+  if (conversion.histograms > 0) metrics.samplesDroppedTotal.inc({ reason: "histogram" }, conversion.histograms);
+}
+
+function writtenHeaders(headers: Headers, samples: number, histograms: number): void {
+  headers.set("X-Prometheus-Remote-Write-Samples-Written", String(samples));
+  headers.set("X-Prometheus-Remote-Write-Histograms-Written", String(histograms));
+  // Exemplars are not part of the mapping; 0 tells a 2.0 sender so.
+  headers.set("X-Prometheus-Remote-Write-Exemplars-Written", "0");
+}
+
+export type { Sink };

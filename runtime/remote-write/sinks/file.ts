@@ -1,0 +1,41 @@
+// The embedded default when no INFLUX_URL is set: line protocol appended to
+// $DATA_DIR/metrics/<bucket>.lp and fsynced before the write resolves, so a 204 means the
+// samples are on disk, exactly as with InfluxDB. Writes are serialised per file so concurrent
+// requests never interleave lines.
+import { mkdir, open } from "node:fs/promises";
+import { join } from "node:path";
+import { SinkError, type Sink } from "./sink.ts";
+
+export function fileSinkPath(dataDir: string, bucket: string): string {
+  // The bucket is configuration, but it still must not escape the metrics directory.
+  const safe = bucket.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^\.+/, "_");
+  return join(dataDir, "metrics", `${safe || "_"}.lp`);
+}
+
+export function fileSink(dataDir: string, bucket: string): Sink {
+  const path = fileSinkPath(dataDir, bucket);
+  let queue: Promise<unknown> = Promise.resolve();
+
+  async function append(lines: string[]): Promise<void> {
+    await mkdir(join(dataDir, "metrics"), { recursive: true });
+    const handle = await open(path, "a");
+    try {
+      await handle.writeFile(lines.join("\n") + "\n");
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  return {
+    describe: `file ${path}`,
+    write(lines) {
+      if (lines.length === 0) return Promise.resolve();
+      const done = queue.then(() => append(lines)).catch((err: Error) => {
+        throw new SinkError("io", `writing ${path} failed: ${err.message}`);
+      });
+      queue = done.catch(() => undefined);
+      return done;
+    },
+  };
+}

@@ -1,0 +1,25 @@
+// What the function needs from a backend: one awaited write per remote-write request. A write
+// resolves only once the backend has durably accepted every line, and otherwise throws a SinkError
+// saying whether retrying can help — that decides between 400 (Prometheus drops the batch) and
+// 503 (Prometheus retries, nothing lost).
+export interface Sink {
+  /** Human-readable target, for logs. */
+  readonly describe: string;
+  write(lines: string[]): Promise<void>;
+}
+
+export type SinkErrorKind = "rejected" | "throttled" | "server_error" | "config" | "timeout" | "network" | "io";
+
+export class SinkError extends Error {
+  constructor(
+    /** `rejected`: the data itself was refused, retrying cannot help. Anything else: retry. */
+    readonly kind: SinkErrorKind,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+
+  get retryable(): boolean {
+    return this.kind !== "rejected";
+  }
+}
