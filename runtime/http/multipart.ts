@@ -1,6 +1,7 @@
 // Streaming multipart/form-data (and urlencoded) parsing. `request.formData()` buffers the whole
 // body, so file parts are handed out as streams that busboy fills as the body arrives: memory
 // stays bounded whatever the upload size. Busboy is the well-kept parser behind multer and fastify.
+// preservePath: a file name is validated as sent (a "dir\\name" is refused, not silently cut).
 import busboy from "busboy";
 import { Readable } from "node:stream";
 import { HttpError } from "./errors.ts";
@@ -20,7 +21,7 @@ export async function* formParts(request: Request): AsyncGenerator<Part> {
   if (!request.body) throw new HttpError(400, "request has no body; expected a form (multipart/form-data)");
   let parser: busboy.Busboy;
   try {
-    parser = busboy({ headers: { "content-type": contentType }, limits: { fieldSize: MAX_FIELD_BYTES }, defParamCharset: "utf8" });
+    parser = busboy({ headers: { "content-type": contentType }, limits: { fieldSize: MAX_FIELD_BYTES }, defParamCharset: "utf8", preservePath: true });
   } catch {
     throw new HttpError(400, `expected a multipart/form-data or urlencoded form, got content-type ${JSON.stringify(contentType)}`);
   }
