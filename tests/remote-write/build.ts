@@ -1,0 +1,79 @@
+// Builds remote-write requests the way a sender does: protobufjs reflection over the repo's .proto
+// files (not the receiver's hand-written decoder), then snappy block compression.
+import snappy from "snappy";
+import { CONTENT_TYPE_V1, CONTENT_TYPE_V2, writeRequestV1, writeRequestV2 } from "../../runtime/remote-write/schema.ts";
+
+export const STALE_NAN_BITS = [0x02, 0, 0, 0, 0, 0, 0xf0, 0x7f]; // 0x7ff0000000000002, little endian
+/** A value no test uses otherwise; replaced by the raw staleness-marker bytes after encoding. */
+export const STALE = 7.291122019556398e-304;
+
+export interface TestSeries {
+  labels: [string, string][];
+  samples?: { value: number; timestamp: number }[];
+  histograms?: number;
+  exemplars?: number;
+}
+
+/** protobufjs writes NaNs canonically; put the real staleness-marker bits where the placeholder is. */
+function patchStale(bytes: Uint8Array): Uint8Array {
+  const probe = new Uint8Array(new Float64Array([STALE]).buffer);
+  outer: for (let i = 0; i + 8 <= bytes.length; i++) {
+    for (let j = 0; j < 8; j++) if (bytes[i + j] !== probe[j]) continue outer;
+    bytes.set(STALE_NAN_BITS, i);
+  }
+  return bytes;
+}
+
+export function encodeV1(series: TestSeries[]): Uint8Array {
+  const type = writeRequestV1();
+  const message = type.fromObject({
+    timeseries: series.map((s) => ({
+      labels: s.labels.map(([name, value]) => ({ name, value })),
+      samples: s.samples ?? [],
+      exemplars: Array.from({ length: s.exemplars ?? 0 }, (_, i) => ({ labels: [{ name: "trace_id", value: `t${i}` }], value: 1, timestamp: 1 })),
+      histograms: Array.from({ length: s.histograms ?? 0 }, (_, i) => ({ countInt: 3, sum: 1.5, schema: 0, timestamp: 1000 + i })),
+    })),
+  });
+  return patchStale(type.encode(message).finish());
+}
+
+export function encodeV2(series: TestSeries[]): Uint8Array {
+  const symbols = [""];
+  const index = new Map<string, number>([["", 0]]);
+  const ref = (s: string) => {
+    let i = index.get(s);
+    if (i === undefined) {
+      i = symbols.length;
+      symbols.push(s);
+      index.set(s, i);
+    }
+    return i;
+  };
+  const timeseries = series.map((s) => ({
+    labelsRefs: s.labels.flatMap(([name, value]) => [ref(name), ref(value)]),
+    samples: s.samples ?? [],
+    exemplars: Array.from({ length: s.exemplars ?? 0 }, () => ({ labelsRefs: [ref("trace_id"), ref("abc")], value: 1, timestamp: 1 })),
+    histograms: Array.from({ length: s.histograms ?? 0 }, (_, i) => ({ countInt: 3, sum: 1.5, timestamp: 1000 + i })),
+    metadata: { type: 2, helpRef: ref("help text"), unitRef: 0 },
+  }));
+  const type = writeRequestV2();
+  return patchStale(type.encode(type.fromObject({ symbols, timeseries })).finish());
+}
+
+export function compress(message: Uint8Array): Uint8Array {
+  return new Uint8Array(snappy.compressSync(Buffer.from(message)));
+}
+
+export function writeRequest(url: string, series: TestSeries[], { version = 1, headers = {} as Record<string, string> } = {}): Request {
+  const body = compress(version === 1 ? encodeV1(series) : encodeV2(series));
+  return new Request(url, {
+    method: "POST",
+    body,
+    headers: {
+      "content-type": version === 1 ? CONTENT_TYPE_V1 : CONTENT_TYPE_V2,
+      "content-encoding": "snappy",
+      "x-prometheus-remote-write-version": version === 1 ? "0.1.0" : "2.0.0",
+      ...headers,
+    },
+  });
+}

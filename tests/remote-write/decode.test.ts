@@ -1,0 +1,155 @@
+import { describe, expect, test } from "bun:test";
+import { HttpError } from "../../runtime/http/errors.ts";
+import { decodeRequest, decompress, negotiate, parseMessage, snappyDecodedLength } from "../../runtime/remote-write/decode.ts";
+import { compress, encodeV1, encodeV2, STALE, writeRequest } from "./build.ts";
+
+const LIMITS = { maxBodyBytes: 1 << 20, maxDecodedBytes: 4 << 20 };
+const URL = "http://test/api/v1/write";
+
+function status(fn: () => unknown): number | undefined {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof HttpError) return err.status;
+    throw err;
+  }
+  return undefined;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<HttpError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof HttpError) return err;
+    throw err;
+  }
+  throw new Error("expected an HttpError");
+}
+
+describe("content negotiation", () => {
+  const h = (headers: Record<string, string>) => new Headers(headers);
+  test("1.0 by default, by bare media type and by proto=prometheus.WriteRequest", () => {
+    expect(negotiate(h({}))).toBe(1);
+    expect(negotiate(h({ "content-type": "application/x-protobuf", "content-encoding": "snappy" }))).toBe(1);
+    expect(negotiate(h({ "content-type": "application/x-protobuf; proto=prometheus.WriteRequest" }))).toBe(1);
+  });
+  test("2.0 by proto=io.prometheus.write.v2.Request", () => {
+    expect(negotiate(h({ "content-type": "application/x-protobuf;proto=io.prometheus.write.v2.Request" }))).toBe(2);
+  });
+  test("unsupported media type, proto message or encoding: 415", () => {
+    expect(status(() => negotiate(h({ "content-type": "application/json" })))).toBe(415);
+    expect(status(() => negotiate(h({ "content-type": "image/png" })))).toBe(415);
+    expect(status(() => negotiate(h({ "content-type": "application/x-protobuf;proto=io.prometheus.write.v3.Request" })))).toBe(415);
+    expect(status(() => negotiate(h({ "content-type": "application/x-protobuf", "content-encoding": "gzip" })))).toBe(415);
+    expect(status(() => negotiate(h({ "content-type": "application/x-protobuf", "content-encoding": "deflate" })))).toBe(415);
+  });
+});
+
+describe("remote write 1.0 decoding", () => {
+  test("labels, values and millisecond timestamps survive", () => {
+    const series = parseMessage(
+      encodeV1([
+        { labels: [["__name__", "up"], ["job", "node"]], samples: [{ value: 1, timestamp: 1_700_000_000_123 }, { value: -2.5, timestamp: 1_700_000_001_123 }] },
+        { labels: [["__name__", "temp"], ["ünïcode", "😀 ,= \\"]], samples: [{ value: 1e-300, timestamp: 0 }] },
+      ]),
+      1,
+    );
+    expect(series).toEqual([
+      { labels: ["__name__", "up", "job", "node"], samples: [{ value: 1, timestamp: 1_700_000_000_123, stale: false }, { value: -2.5, timestamp: 1_700_000_001_123, stale: false }], histograms: 0, exemplars: 0 },
+      { labels: ["__name__", "temp", "ünïcode", "😀 ,= \\"], samples: [{ value: 1e-300, timestamp: 0, stale: false }], histograms: 0, exemplars: 0 },
+    ]);
+  });
+
+  test("the staleness marker is recognised from its raw bits, an ordinary NaN is not stale", () => {
+    const [series] = parseMessage(encodeV1([{ labels: [["__name__", "x"]], samples: [{ value: STALE, timestamp: 5 }, { value: NaN, timestamp: 6 }, { value: Infinity, timestamp: 7 }] }]), 1);
+    expect(series!.samples.map((s) => s.stale)).toEqual([true, false, false]);
+    expect(Number.isNaN(series!.samples[0]!.value)).toBe(true);
+    expect(Number.isNaN(series!.samples[1]!.value)).toBe(true);
+    expect(series!.samples[2]!.value).toBe(Infinity);
+  });
+
+  test("negative and large timestamps decode exactly", () => {
+    const [series] = parseMessage(encodeV1([{ labels: [["__name__", "x"]], samples: [{ value: 1, timestamp: -5 }, { value: 1, timestamp: 2 ** 52 + 1 }] }]), 1);
+    expect(series!.samples.map((s) => s.timestamp)).toEqual([-5, 2 ** 52 + 1]);
+  });
+
+  test("histograms and exemplars are counted, not decoded as samples", () => {
+    const [series] = parseMessage(encodeV1([{ labels: [["__name__", "h"]], histograms: 2, exemplars: 3 }]), 1);
+    expect(series).toEqual({ labels: ["__name__", "h"], samples: [], histograms: 2, exemplars: 3 });
+  });
+
+  test("truncated or garbage protobuf is a 400", () => {
+    const good = encodeV1([{ labels: [["__name__", "up"]], samples: [{ value: 1, timestamp: 1 }] }]);
+    expect(status(() => parseMessage(good.subarray(0, good.length - 3), 1))).toBe(400);
+    expect(status(() => parseMessage(new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01]), 1))).toBe(400);
+    expect(status(() => parseMessage(new Uint8Array([0x0f]), 1))).toBe(400); // wire type 7 does not exist
+  });
+});
+
+describe("remote write 2.0 decoding", () => {
+  test("symbols and label refs resolve to the same series as 1.0", () => {
+    const input = [
+      { labels: [["__name__", "job_instance:node_cpu_usage:percent"], ["instance", "vm1:9100"], ["job", "node"]] as [string, string][], samples: [{ value: 12.5, timestamp: 1_700_000_000_000 }], exemplars: 1 },
+      { labels: [["__name__", "up"], ["job", "node"]] as [string, string][], samples: [{ value: STALE, timestamp: 1_700_000_000_000 }], histograms: 1 },
+    ];
+    const v1 = parseMessage(encodeV1(input), 1);
+    const v2 = parseMessage(encodeV2(input), 2);
+    expect(v2).toEqual(v1);
+    expect(v2[1]!.samples[0]!.stale).toBe(true);
+  });
+
+  test("a label ref outside the symbols table is a 400", () => {
+    // Request{symbols:[""], timeseries:[{labels_refs:[0, 7]}]}
+    const message = new Uint8Array([0x22, 0x00, 0x2a, 0x04, 0x0a, 0x02, 0x00, 0x07]);
+    expect(status(() => parseMessage(message, 2))).toBe(400);
+  });
+
+  test("a 1.0 message read as 2.0 is empty (fields 1-3 are reserved), not misread", () => {
+    expect(parseMessage(encodeV1([{ labels: [["__name__", "up"]], samples: [{ value: 1, timestamp: 1 }] }]), 2)).toEqual([]);
+  });
+});
+
+describe("snappy and size limits", () => {
+  test("the announced length is read from the snappy header", () => {
+    const message = new Uint8Array(300).fill(7);
+    expect(snappyDecodedLength(compress(message))).toBe(300);
+    expect(decompress(compress(message), 300)).toEqual(message);
+  });
+
+  test("a header announcing more than the limit is a 413 before any decompression", () => {
+    // 5 bytes of header claiming 4 GiB - 1, followed by nothing: decompressing would fail (400),
+    // so a 413 proves the check ran first.
+    expect(status(() => decompress(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f]), 1 << 20))).toBe(413);
+    expect(status(() => decompress(compress(new Uint8Array(2000)), 1999))).toBe(413);
+  });
+
+  test("corrupt snappy is a 400", () => {
+    const block = compress(new TextEncoder().encode("hello hello hello hello hello"));
+    block[0] = 0x30; // what the compliance suite does: claim 48 bytes that are not there
+    expect(status(() => decompress(block, 1 << 20))).toBe(400);
+    expect(status(() => decompress(new Uint8Array([]), 1 << 20))).toBe(400);
+    expect(status(() => decompress(new Uint8Array([0x80, 0x80, 0x80, 0x80, 0x80, 0x01]), 1 << 20))).toBe(400);
+  });
+
+  test("a body over the limit is a 413, by Content-Length or by counting a stream", async () => {
+    const big = new Uint8Array(2048);
+    const byLength = new Request(URL, { method: "POST", body: big, headers: { "content-type": "application/x-protobuf" } });
+    expect((await rejection(decodeRequest(byLength, { maxBodyBytes: 1024, maxDecodedBytes: 1 << 20 }))).status).toBe(413);
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < 4; i++) controller.enqueue(new Uint8Array(512));
+        controller.close();
+      },
+    });
+    const chunked = new Request(URL, { method: "POST", body: stream, headers: { "content-type": "application/x-protobuf" } });
+    expect((await rejection(decodeRequest(chunked, { maxBodyBytes: 1024, maxDecodedBytes: 1 << 20 }))).status).toBe(413);
+  });
+
+  test("decodeRequest returns version, series and body size", async () => {
+    const request = writeRequest(URL, [{ labels: [["__name__", "up"]], samples: [{ value: 1, timestamp: 2 }] }], { version: 2 });
+    const decoded = await decodeRequest(request, LIMITS);
+    expect(decoded.version).toBe(2);
+    expect(decoded.series[0]!.labels).toEqual(["__name__", "up"]);
+    expect(decoded.bodyBytes).toBeGreaterThan(0);
+  });
+});
