@@ -3,6 +3,7 @@
 //   curl -T report.pdf HOST:5001/files/report.pdf               (REST: PUT the raw body)
 //   curl -X DELETE HOST:5001/files/report.pdf
 // Bodies stream to disk; a file appears whole or not at all (see runtime/storage/file-store.ts).
+import { bodyChunks } from "../runtime/http/body.ts";
 import { defineFunction } from "../runtime/http/define-function.ts";
 import { HttpError, json } from "../runtime/http/errors.ts";
 import { formParts } from "../runtime/http/multipart.ts";
@@ -45,9 +46,7 @@ export default defineFunction({
       path: "/files/:name",
       summary: "Store the raw request body as the named file (201 when new, 200 when replaced).",
       async handler(request, { name }) {
-        validateName(name);
-        if (!request.body) throw new HttpError(400, "request has no body");
-        const file = await fileStore().put(name!, request.body, maxUploadBytes());
+        const file = await fileStore().put(validateName(name), bodyChunks(request), maxUploadBytes());
         const { replaced, ...stored } = file;
         return json(stored, replaced ? 200 : 201, {
           etag: `"${file.sha256}"`,

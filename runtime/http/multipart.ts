@@ -4,6 +4,7 @@
 // preservePath: a file name is validated as sent (a "dir\\name" is refused, not silently cut).
 import busboy from "busboy";
 import { Readable } from "node:stream";
+import { bodyCutOff } from "./body.ts";
 import { HttpError } from "./errors.ts";
 
 export type Part =
@@ -36,7 +37,7 @@ export async function* formParts(request: Request): AsyncGenerator<Part> {
   };
 
   parser.on("file", (field, stream, info) => {
-    queue.push({ kind: "file", field, filename: info.filename ?? "", stream });
+    queue.push({ kind: "file", field, filename: info.filename ?? "", stream: cutOffAsClientError(stream, () => failure) });
     notify();
   });
   parser.on("field", (field, value, info) => {
@@ -55,7 +56,7 @@ export async function* formParts(request: Request): AsyncGenerator<Part> {
 
   const source = Readable.fromWeb(request.body as never);
   source.on("error", (err) => {
-    failure ??= err; // Client went away mid-body.
+    failure ??= bodyCutOff(err); // Client went away mid-body.
     parser.destroy(err);
     notify();
   });
@@ -76,5 +77,14 @@ export async function* formParts(request: Request): AsyncGenerator<Part> {
     // Drop the rest of the body; abandoned file streams must not stall the parser.
     source.unpipe(parser);
     source.destroy();
+  }
+}
+
+/** A file part breaks when the body does; report why (body cut off, malformed) as a 4xx. */
+async function* cutOffAsClientError(stream: AsyncIterable<Uint8Array>, cause: () => unknown): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const chunk of stream) yield chunk;
+  } catch (err) {
+    throw bodyCutOff(cause() ?? err);
   }
 }

@@ -1,0 +1,16 @@
+// Request bodies as async byte chunks. A body that breaks off (client gone, connection reset) is a
+// client problem, reported as a 400 rather than an internal error.
+import { HttpError } from "./errors.ts";
+
+export async function* bodyChunks(request: Request): AsyncGenerator<Uint8Array> {
+  if (!request.body) throw new HttpError(400, "request has no body");
+  try {
+    for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) yield chunk;
+  } catch (err) {
+    throw bodyCutOff(err);
+  }
+}
+
+export function bodyCutOff(err: unknown): HttpError {
+  return err instanceof HttpError ? err : new HttpError(400, `request body was cut off: ${String((err as Error)?.message || err)}`);
+}
