@@ -9,6 +9,7 @@ import type { RuntimeConfig } from "./config.ts";
 import type { LoadedFunction } from "./loader.ts";
 import { functionInfo, observeRequest, ready, registry } from "./metrics.ts";
 import { log } from "./log.ts";
+import { webPlugin } from "./web.ts";
 
 /** Multipart framing around a file of exactly MAX_UPLOAD_BYTES still has to fit through the guard. */
 export const MULTIPART_SLACK_BYTES = 64 * 1024;
@@ -36,6 +37,9 @@ export function buildApp(config: RuntimeConfig, functions: LoadedFunction[], sta
       functions.map(({ name, sha256, module }) => ({ name, sha256, routes: module.routes.map(({ method, path, summary }) => ({ method, path, summary })) })),
     ),
   );
+
+  // The page, /openapi.json and /docs (async: resolved by `await app.modules` before listening).
+  app.use(webPlugin(functions));
 
   ready.set(state.ready ? 1 : 0);
   for (const fn of functions) {

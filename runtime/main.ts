@@ -19,7 +19,9 @@ process.env.MAX_UPLOAD_BYTES = String(config.maxUploadBytes);
 for (const fn of functions) await fn.module.start?.();
 
 const state: RuntimeState = { ready: true, inFlight: 0 };
-const app = buildApp(config, functions, state).listen({ port: config.port, hostname: config.host });
+const app = buildApp(config, functions, state);
+await app.modules; // Plugins that load asynchronously (the web front end) are mounted before the first request.
+app.listen({ port: config.port, hostname: config.host });
 log({
   msg: "listening",
   url: `http://${config.host}:${config.port}`,

@@ -1,0 +1,44 @@
+// Reusable OpenAPI pieces for the `openapi` fragments that functions declare on their routes.
+// The schemas themselves live once, in components (see runtime/openapi.ts); these are references.
+
+/** `{error, status}`: the body of every error response (see errors.ts). */
+export const ERROR_SCHEMA = {
+  type: "object",
+  required: ["error", "status"],
+  properties: {
+    error: { type: "string", description: "Human-readable reason" },
+    status: { type: "integer", description: "The HTTP status, repeated" },
+  },
+} as const;
+
+/** One stored file as listed by GET /files and returned by uploads. */
+export const STORED_FILE_SCHEMA = {
+  type: "object",
+  required: ["name", "size", "sha256", "modified"],
+  properties: {
+    name: { type: "string" },
+    size: { type: "integer", minimum: 0, description: "Bytes" },
+    sha256: { type: "string", pattern: "^[0-9a-f]{64}$", description: "Hex SHA-256 of the content (also the ETag)" },
+    modified: { type: "string", format: "date-time" },
+  },
+} as const;
+
+export const COMPONENT_SCHEMAS = { Error: ERROR_SCHEMA, StoredFile: STORED_FILE_SCHEMA };
+
+export const ref = (name: keyof typeof COMPONENT_SCHEMAS) => ({ $ref: `#/components/schemas/${name}` });
+
+/** A JSON error response: `errorOf("No such file")`. */
+export const errorOf = (description: string) => ({ description, content: { "application/json": { schema: ref("Error") } } });
+
+/** A JSON success response with the given schema. */
+export const jsonOf = (description: string, schema: Record<string, unknown>, headers?: Record<string, unknown>) => ({
+  description,
+  ...(headers ? { headers } : {}),
+  content: { "application/json": { schema } },
+});
+
+/** Binary file content, as served by downloads. */
+export const fileBytes = (description: string) => ({
+  description,
+  content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } },
+});

@@ -1,0 +1,143 @@
+// The OpenAPI 3.1 document for /openapi.json, built from what this replica actually mounts: every
+// route of every loaded function (method, path, summary, auth and its optional `openapi` fragment),
+// plus the runtime's own endpoints under the tag "runtime". Nothing here knows any function.
+import type { RouteInfo } from "./http/define-function.ts";
+import { COMPONENT_SCHEMAS, errorOf, jsonOf } from "./http/openapi-parts.ts";
+
+export interface DocumentedFunction {
+  name: string;
+  sha256: string;
+  module: { routes: RouteInfo[] };
+}
+
+type Operation = Record<string, unknown> & { responses?: Record<string, unknown>; parameters?: Parameter[] };
+interface Parameter {
+  name: string;
+  in: string;
+  [key: string]: unknown;
+}
+
+export const RUNTIME_TAG = "runtime";
+
+/** `/files/:name` -> `/files/{name}`. */
+export function toOpenApiPath(path: string): string {
+  return path
+    .split("/")
+    .map((segment) => (segment.startsWith(":") ? `{${segment.slice(1)}}` : segment))
+    .join("/");
+}
+
+/** Whether a route requires the bearer token; the same default as defineFunction's. */
+export function routeNeedsAuth(route: Pick<RouteInfo, "method" | "auth">): boolean {
+  return route.auth ?? !["GET", "HEAD"].includes(route.method);
+}
+
+export function buildOpenApi(functions: DocumentedFunction[], info: { title?: string; version?: string } = {}) {
+  const paths: Record<string, Record<string, Operation>> = {};
+  const add = (path: string, method: string, operation: Operation) => {
+    const item = (paths[toOpenApiPath(path)] ??= {});
+    const key = method.toLowerCase();
+    if (item[key]) throw new Error(`two routes declare ${method} ${path}`);
+    item[key] = operation;
+  };
+
+  for (const fn of functions) {
+    for (const route of fn.module.routes) add(route.path, route.method, functionOperation(fn, route));
+  }
+  for (const [path, operation] of Object.entries(runtimeOperations())) add(path, "GET", operation);
+
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: info.title ?? "TF-TARSD",
+      version: info.version ?? "0.1.0",
+      description:
+        "Functions loaded by this replica: " +
+        (functions.map((fn) => `${fn.name} (sha256 ${fn.sha256.slice(0, 12)})`).join(", ") || "none") +
+        ". Errors are JSON `{error, status}`.",
+    },
+    tags: [
+      ...functions.map((fn) => ({ name: fn.name, description: `functions/${fn.name}.ts, sha256 ${fn.sha256}` })),
+      { name: RUNTIME_TAG, description: "Health, readiness, metrics and introspection of the runtime itself" },
+    ],
+    paths,
+    components: {
+      schemas: COMPONENT_SCHEMAS,
+      securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "AUTH_TOKEN, when the replica sets one" } },
+    },
+  };
+}
+
+function functionOperation(fn: DocumentedFunction, route: RouteInfo): Operation {
+  const fragment = (route.openapi ?? {}) as Operation;
+  const secured = routeNeedsAuth(route);
+  const declared = fragment.parameters ?? [];
+  const pathParams: Parameter[] = route.path
+    .split("/")
+    .filter((segment) => segment.startsWith(":"))
+    .map((segment) => segment.slice(1))
+    .filter((name) => !declared.some((p) => p.in === "path" && p.name === name))
+    .map((name) => ({ name, in: "path", required: true, schema: { type: "string" } }));
+  const parameters = [...pathParams, ...declared];
+  const operation: Operation = {
+    operationId: operationId(fn.name, route),
+    summary: route.summary,
+    tags: [fn.name],
+    ...fragment,
+    ...(parameters.length > 0 ? { parameters } : {}),
+    responses: {
+      ...(secured ? { "401": errorOf("Bearer token missing or wrong (only when the replica sets AUTH_TOKEN)") } : {}),
+      ...(fragment.responses ?? {}),
+      default: errorOf("Any other error"),
+    },
+  };
+  if (secured) operation.security = [{}, { bearerAuth: [] }]; // Optional: auth is off unless AUTH_TOKEN is set.
+  return operation;
+}
+
+function operationId(fn: string, route: RouteInfo): string {
+  const words = route.path.split("/").filter(Boolean).map((s) => (s.startsWith(":") ? `by_${s.slice(1)}` : s));
+  return [fn, route.method.toLowerCase(), ...words].join("_").replace(/[^A-Za-z0-9_]/g, "_");
+}
+
+function runtimeOperations(): Record<string, Operation> {
+  const op = (id: string, summary: string, ok: Record<string, unknown>, extra: Record<string, unknown> = {}): Operation => ({
+    operationId: `runtime_${id}`,
+    summary,
+    tags: [RUNTIME_TAG],
+    responses: { "200": ok, ...extra },
+  });
+  const status = (value: string) => jsonOf(value, { type: "object", required: ["status"], properties: { status: { type: "string" } } });
+  return {
+    "/healthz": op("healthz", "Liveness: 200 while the process runs.", status("alive")),
+    "/readyz": op("readyz", "Readiness: 503 once draining for shutdown.", status("ready"), { "503": status("draining") }),
+    "/metrics": op("metrics", "Prometheus metrics (text exposition format).", {
+      description: "Metrics",
+      content: { "text/plain": { schema: { type: "string" } } },
+    }),
+    "/functions": op(
+      "functions",
+      "The functions this replica runs, with the sha256 of each file and its routes.",
+      jsonOf("Loaded functions", {
+        type: "array",
+        items: {
+          type: "object",
+          required: ["name", "sha256", "routes"],
+          properties: {
+            name: { type: "string" },
+            sha256: { type: "string" },
+            routes: {
+              type: "array",
+              items: {
+                type: "object",
+                required: ["method", "path", "summary"],
+                properties: { method: { type: "string" }, path: { type: "string" }, summary: { type: "string" } },
+              },
+            },
+          },
+        },
+      }),
+    ),
+    "/openapi.json": op("openapi", "This document.", jsonOf("OpenAPI 3.1 document", { type: "object" })),
+  };
+}
