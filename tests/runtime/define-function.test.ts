@@ -1,0 +1,70 @@
+// The contract on its own, without any server: routing, 404/405, auth and JSON errors.
+import { afterEach, describe, expect, test } from "bun:test";
+import { compilePath, defineFunction } from "../../runtime/http/define-function.ts";
+import { HttpError } from "../../runtime/http/errors.ts";
+
+const fn = defineFunction({
+  tokenEnv: ["TEST_FN_TOKEN"],
+  routes: [
+    { method: "GET", path: "/things/:id", summary: "read", handler: (_r, { id }) => Response.json({ id }) },
+    { method: "PUT", path: "/things/:id", summary: "write", handler: () => new Response(null, { status: 204 }) },
+    { method: "POST", path: "/search", summary: "read by POST", auth: false, handler: () => Response.json([]) },
+    { method: "GET", path: "/boom", summary: "fails", handler: () => { throw new HttpError(418, "teapot"); } },
+    { method: "GET", path: "/crash", summary: "bug", handler: () => { throw new Error("bug"); } },
+  ],
+});
+const call = (method: string, path: string, headers: Record<string, string> = {}) =>
+  fn.fetch(new Request(`http://fn.test${path}`, { method, headers }));
+
+afterEach(() => {
+  delete process.env.TEST_FN_TOKEN;
+});
+
+describe("defineFunction", () => {
+  test("declares its routes without handlers", () => {
+    expect(fn.routes.map((r) => `${r.method} ${r.path}`)).toEqual(["GET /things/:id", "PUT /things/:id", "POST /search", "GET /boom", "GET /crash"]);
+    expect(fn.routes.every((r) => !("handler" in r))).toBe(true);
+  });
+
+  test("routes by method and path, decoding params", async () => {
+    expect(await (await call("GET", "/things/a%20b")).json()).toEqual({ id: "a b" });
+    expect((await call("PUT", "/things/1")).status).toBe(204);
+  });
+
+  test("404 and 405 (with Allow) as JSON", async () => {
+    const missing = await call("GET", "/nope");
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ error: "no route for /nope", status: 404 });
+    const wrong = await call("DELETE", "/things/1");
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get("allow")).toBe("GET, PUT");
+  });
+
+  test("thrown HttpErrors keep their status; anything else is a 500 without internals", async () => {
+    expect(await (await call("GET", "/boom")).json()).toEqual({ error: "teapot", status: 418 });
+    const crash = await call("GET", "/crash");
+    expect(crash.status).toBe(500);
+    expect(await crash.json()).toEqual({ error: "internal error", status: 500 });
+  });
+
+  test("bad percent-encoding in a param is a 400", async () => {
+    expect((await call("GET", "/things/%E0%A4%A")).status).toBe(400);
+  });
+
+  test("with a token set, writes need it and reads do not (unless a route says otherwise)", async () => {
+    process.env.TEST_FN_TOKEN = "t0ken";
+    expect((await call("PUT", "/things/1")).status).toBe(401);
+    expect((await call("PUT", "/things/1", { authorization: "Bearer wrong" })).status).toBe(401);
+    expect((await call("PUT", "/things/1", { authorization: "Bearer t0ken" })).status).toBe(204);
+    expect((await call("GET", "/things/1")).status).toBe(200);
+    expect((await call("POST", "/search")).status).toBe(200);
+  });
+
+  test("compilePath matches whole segments only", () => {
+    const match = compilePath("/files/:name");
+    expect(match("/files/a")).toEqual({ name: "a" });
+    expect(match("/files")).toBeNull();
+    expect(match("/files/a/b")).toBeNull();
+    expect(match("/other/a")).toBeNull();
+  });
+});
