@@ -60,7 +60,7 @@ export function encodeV2(series: TestSeries[]): Uint8Array {
   return patchStale(type.encode(type.fromObject({ symbols, timeseries })).finish());
 }
 
-export function compress(message: Uint8Array): Uint8Array {
+export function compress(message: Uint8Array): Uint8Array<ArrayBuffer> {
   return new Uint8Array(snappy.compressSync(Buffer.from(message)));
 }
 

@@ -15,12 +15,9 @@ export interface InfluxSinkOptions {
   timeoutMs: number;
 }
 
-// The client logs every failed write on its own; failures are reported by the function (status,
-// metrics, one log line), so keep the client's logger to one JSON line per event.
-setLogger({
-  error: (message, error) => console.error(JSON.stringify({ level: "error", msg: `influxdb-client: ${message}`, error: String(error ?? "") })),
-  warn: (message, error) => console.error(JSON.stringify({ level: "warn", msg: `influxdb-client: ${message}`, error: String(error ?? "") })),
-});
+// The client logs every failed write on its own; the handler already logs each failure once (with
+// the sink, kind and line count) and counts it, so the client's duplicate lines are silenced.
+setLogger({ error: () => {}, warn: () => {} });
 
 export function influxSink(options: InfluxSinkOptions): Sink {
   const client = new InfluxDB({ url: options.url, token: options.token, timeout: options.timeoutMs });

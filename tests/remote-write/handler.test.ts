@@ -1,0 +1,243 @@
+// Every status code of the durability contract, through the real handler, the real sinks and a
+// real HTTP server standing in for InfluxDB (so the client's actual behaviour is what is tested).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Server } from "bun";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { register } from "prom-client";
+import { remoteWriteHandler } from "../../runtime/remote-write/handler.ts";
+import { fileSink } from "../../runtime/remote-write/sinks/file.ts";
+import { influxSink } from "../../runtime/remote-write/sinks/influx.ts";
+import type { Sink } from "../../runtime/remote-write/sinks/sink.ts";
+import { freePort } from "../support/ports.ts";
+import { tempDir } from "../support/runtime-process.ts";
+import { compress, encodeV1, STALE, writeRequest, type TestSeries } from "./build.ts";
+
+const URL = "http://test/api/v1/write";
+const LIMITS = { maxBodyBytes: 64 * 1024, maxDecodedBytes: 256 * 1024 };
+const SERIES: TestSeries[] = [
+  { labels: [["__name__", "job_instance:node_cpu_usage:percent"], ["instance", "vm1:9100"], ["job", "node"]], samples: [{ value: 12.5, timestamp: 1_700_000_000_000 }, { value: STALE, timestamp: 1_700_000_001_000 }] },
+  { labels: [["__name__", "up"], ["job", "node"]], samples: [{ value: 1, timestamp: 1_700_000_000_000 }, { value: NaN, timestamp: 1_700_000_001_000 }] },
+];
+
+/** A fake InfluxDB /api/v2/write whose answer each test sets; records what it received. */
+let influx: Server<undefined>;
+let influxUrl: string;
+let answer: (req: Request) => Response | Promise<Response> = () => new Response(null, { status: 204 });
+const received: { url: string; body: string; auth: string | null }[] = [];
+
+beforeAll(async () => {
+  influx = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(req) {
+      const bytes = new Uint8Array(await req.arrayBuffer());
+      const body = req.headers.get("content-encoding") === "gzip" ? new TextDecoder().decode(Bun.gunzipSync(bytes)) : new TextDecoder().decode(bytes);
+      received.push({ url: req.url, body, auth: req.headers.get("authorization") });
+      return answer(req);
+    },
+  });
+  influxUrl = `http://127.0.0.1:${influx.port}`;
+});
+afterAll(() => influx.stop(true));
+
+function viaInflux(timeoutMs = 2000) {
+  return remoteWriteHandler({ limits: LIMITS, sink: () => influxSink({ url: influxUrl, token: "influx-secret", org: "tarsd", bucket: "vms", timeoutMs }) });
+}
+
+async function metric(name: string, labels: Record<string, string> = {}): Promise<number> {
+  const found = (await register.getSingleMetric(name)?.get())?.values.find((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want));
+  return found?.value ?? 0;
+}
+
+describe("InfluxDB outcomes -> status codes", () => {
+  test("204 only after InfluxDB answered 204; the lines and the write URL are right", async () => {
+    received.length = 0;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    answer = async () => {
+      await held;
+      return new Response(null, { status: 204 });
+    };
+    const before = await metric("tarsd_remote_write_samples_written_total");
+    const pending = viaInflux()(writeRequest(URL, SERIES));
+    let settled = false;
+    void pending.then(() => (settled = true));
+    while (received.length === 0) await Bun.sleep(5);
+    await Bun.sleep(50);
+    expect(settled).toBe(false); // InfluxDB has not answered yet, so neither have we
+    release();
+    const res = await pending;
+    expect(res.status).toBe(204);
+    expect(received).toHaveLength(1);
+    const url = new globalThis.URL(received[0]!.url);
+    expect(url.pathname).toBe("/api/v2/write");
+    expect(Object.fromEntries(url.searchParams)).toEqual({ org: "tarsd", bucket: "vms", precision: "ms" });
+    expect(received[0]!.auth).toBe("Token influx-secret");
+    expect(received[0]!.body.split("\n")).toEqual([
+      "job_instance:node_cpu_usage:percent,instance=vm1:9100,job=node value=12.5 1700000000000",
+      "up,job=node value=1 1700000000000",
+    ]);
+    expect((await metric("tarsd_remote_write_samples_written_total")) - before).toBe(2);
+  });
+
+  test.each([400, 422])("InfluxDB %i -> 400 with InfluxDB's reason", async (code) => {
+    answer = () => Response.json({ code: "invalid", message: "unable to parse 'x': bad timestamp" }, { status: code });
+    const res = await viaInflux()(writeRequest(URL, SERIES));
+    expect(res.status).toBe(400);
+    expect((await res.json()).error).toContain("unable to parse 'x': bad timestamp");
+  });
+
+  test.each([429, 500, 503, 401, 404])("InfluxDB %i -> 503 so Prometheus retries", async (code) => {
+    const before = await metric("tarsd_influx_write_errors_total", { kind: code === 429 ? "throttled" : code >= 500 ? "server_error" : "config" });
+    received.length = 0;
+    answer = () => Response.json({ code: "x", message: "nope" }, { status: code });
+    const res = await viaInflux()(writeRequest(URL, SERIES));
+    expect(res.status).toBe(503);
+    expect(received).toHaveLength(1); // the client did not retry on its own
+    expect(await metric("tarsd_influx_write_errors_total", { kind: code === 429 ? "throttled" : code >= 500 ? "server_error" : "config" })).toBe(before + 1);
+  });
+
+  test("InfluxDB not answering in time -> 503", async () => {
+    answer = async () => {
+      await Bun.sleep(1500);
+      return new Response(null, { status: 204 });
+    };
+    const res = await viaInflux(300)(writeRequest(URL, SERIES));
+    expect(res.status).toBe(503);
+    expect((await res.json()).error).toContain("timed out");
+  });
+
+  test("InfluxDB unreachable -> 503", async () => {
+    const port = await freePort();
+    const handler = remoteWriteHandler({ limits: LIMITS, sink: () => influxSink({ url: `http://127.0.0.1:${port}`, org: "o", bucket: "b", timeoutMs: 2000 }) });
+    const res = await handler(writeRequest(URL, SERIES));
+    expect(res.status).toBe(503);
+    expect((await res.json()).error).toContain("unreachable");
+  });
+});
+
+describe("request problems -> status codes", () => {
+  const never: Sink = { describe: "never", write: () => Promise.reject(new Error("must not be called")) };
+  const handler = remoteWriteHandler({ limits: LIMITS, sink: () => never, token: () => "s3cret" });
+  const auth = { authorization: "Bearer s3cret" };
+
+  test("401 without or with a wrong bearer token", async () => {
+    expect((await handler(writeRequest(URL, SERIES))).status).toBe(401);
+    expect((await handler(writeRequest(URL, SERIES, { headers: { authorization: "Bearer nope" } }))).status).toBe(401);
+  });
+
+  test("400 for corrupt snappy and for snappy-wrapped garbage", async () => {
+    const corrupt = compress(encodeV1(SERIES));
+    corrupt[0] = 0x30;
+    const res = await handler(new Request(URL, { method: "POST", body: corrupt, headers: { ...auth, "content-type": "application/x-protobuf", "content-encoding": "snappy" } }));
+    expect(res.status).toBe(400);
+    expect((await res.json()).error).toContain("snappy");
+    const garbage = compress(new Uint8Array([0x0a, 0xff, 0xff, 0x03, 0x01]));
+    const res2 = await handler(new Request(URL, { method: "POST", body: garbage, headers: { ...auth, "content-type": "application/x-protobuf", "content-encoding": "snappy" } }));
+    expect(res2.status).toBe(400);
+    expect((await res2.json()).error).toContain("protobuf");
+  });
+
+  test("415 for an unsupported content type, encoding or proto message", async () => {
+    for (const headers of <Record<string, string>[]>[{ "content-type": "application/json" }, { "content-encoding": "gzip" }, { "content-type": "application/x-protobuf;proto=foo.Bar" }]) {
+      expect((await handler(writeRequest(URL, SERIES, { headers: { ...auth, ...headers } }))).status).toBe(415);
+    }
+  });
+
+  test("413 for a body over the limit and for a snappy header announcing too much", async () => {
+    const big = new Uint8Array(LIMITS.maxBodyBytes + 1);
+    expect((await handler(new Request(URL, { method: "POST", body: big, headers: { ...auth, "content-type": "application/x-protobuf" } }))).status).toBe(413);
+    const bomb = compress(new Uint8Array(LIMITS.maxDecodedBytes + 1)); // ~12 KiB compressed
+    expect(bomb.length).toBeLessThan(LIMITS.maxBodyBytes);
+    expect((await handler(new Request(URL, { method: "POST", body: bomb, headers: { ...auth, "content-type": "application/x-protobuf" } }))).status).toBe(413);
+  });
+
+  test("2.0 duplicate label names -> 400 with the written headers at 0", async () => {
+    const res = await handler(writeRequest(URL, [{ labels: [["__name__", "m"], ["a", "1"], ["a", "2"]], samples: [{ value: 1, timestamp: 1 }] }], { version: 2, headers: auth }));
+    expect(res.status).toBe(400);
+    expect(res.headers.get("x-prometheus-remote-write-samples-written")).toBe("0");
+  });
+});
+
+describe("2.0 responses and partial data", () => {
+  test("204 with X-Prometheus-Remote-Write-*-Written headers", async () => {
+    const lines: string[] = [];
+    const handler = remoteWriteHandler({ limits: LIMITS, sink: () => ({ describe: "mem", write: async (l) => void lines.push(...l) }) });
+    const res = await handler(writeRequest(URL, [...SERIES, { labels: [["__name__", "e"]], samples: [{ value: 3, timestamp: 9 }], exemplars: 2 }], { version: 2 }));
+    expect(res.status).toBe(204);
+    expect(lines).toEqual([
+      "job_instance:node_cpu_usage:percent,instance=vm1:9100,job=node value=12.5 1700000000000",
+      "up,job=node value=1 1700000000000",
+      "e value=3 9",
+    ]);
+    // 5 samples accepted: 3 written, the stale marker and the NaN dropped by design.
+    expect(res.headers.get("x-prometheus-remote-write-samples-written")).toBe("5");
+    expect(res.headers.get("x-prometheus-remote-write-histograms-written")).toBe("0");
+    expect(res.headers.get("x-prometheus-remote-write-exemplars-written")).toBe("0");
+  });
+
+  test("native histograms: float samples are written, the answer is 400 (never 2xx for unwritten data)", async () => {
+    const lines: string[] = [];
+    const handler = remoteWriteHandler({ limits: LIMITS, sink: () => ({ describe: "mem", write: async (l) => void lines.push(...l) }) });
+    const before = await metric("tarsd_remote_write_samples_dropped_total", { reason: "histogram" });
+    const res = await handler(writeRequest(URL, [{ labels: [["__name__", "f"]], samples: [{ value: 1, timestamp: 1 }] }, { labels: [["__name__", "h"]], histograms: 2 }], { version: 2 }));
+    expect(res.status).toBe(400);
+    expect(lines).toEqual(["f value=1 1"]);
+    expect(res.headers.get("x-prometheus-remote-write-samples-written")).toBe("1");
+    expect(res.headers.get("x-prometheus-remote-write-histograms-written")).toBe("0");
+    expect(await metric("tarsd_remote_write_samples_dropped_total", { reason: "histogram" })).toBe(before + 2);
+  });
+});
+
+describe("embedded file sink", () => {
+  test("appends line protocol to $DATA_DIR/metrics/<bucket>.lp before answering; concurrent requests never interleave", async () => {
+    const dir = tempDir();
+    const handler = remoteWriteHandler({ limits: LIMITS, sink: () => fileSink(dir, "vms") });
+    const sink = fileSink(dir, "vms");
+    const many = remoteWriteHandler({ limits: LIMITS, sink: () => sink });
+    expect((await handler(writeRequest(URL, SERIES))).status).toBe(204);
+    const path = join(dir, "metrics", "vms.lp");
+    expect(readFileSync(path, "utf8")).toBe("job_instance:node_cpu_usage:percent,instance=vm1:9100,job=node value=12.5 1700000000000\nup,job=node value=1 1700000000000\n");
+    const batch = (i: number): TestSeries[] => Array.from({ length: 200 }, (_, j) => ({ labels: [["__name__", "c"], ["req", String(i)]], samples: [{ value: j, timestamp: j }] }));
+    const statuses = await Promise.all(Array.from({ length: 10 }, (_, i) => many(writeRequest(URL, batch(i))).then((r) => r.status)));
+    expect(statuses).toEqual(Array(10).fill(204));
+    const lines = readFileSync(path, "utf8").trimEnd().split("\n").slice(2);
+    expect(lines).toHaveLength(2000);
+    for (let i = 0; i < 10; i++) {
+      const mine = lines.filter((l) => l.startsWith(`c,req=${i} `));
+      expect(mine.map((l) => Number(l.split(" ")[2]))).toEqual(Array.from({ length: 200 }, (_, j) => j)); // in order, complete
+    }
+  });
+
+  test("the bucket name cannot escape the metrics directory", async () => {
+    const { fileSinkPath } = await import("../../runtime/remote-write/sinks/file.ts");
+    expect(fileSinkPath("/data", "../../etc/passwd")).toBe("/data/metrics/__.._etc_passwd.lp");
+  });
+});
+
+describe("metrics", () => {
+  test("requests by status, received/dropped samples and request bytes are counted", async () => {
+    const handler = remoteWriteHandler({ limits: LIMITS, sink: () => ({ describe: "mem", write: async () => {} }) });
+    const before = {
+      r204: await metric("tarsd_remote_write_requests_total", { status: "204" }),
+      r415: await metric("tarsd_remote_write_requests_total", { status: "415" }),
+      received: await metric("tarsd_remote_write_samples_received_total"),
+      stale: await metric("tarsd_remote_write_samples_dropped_total", { reason: "stale" }),
+      nan: await metric("tarsd_remote_write_samples_dropped_total", { reason: "nan" }),
+      bytes: await metric("tarsd_remote_write_request_bytes_total"),
+    };
+    const request = writeRequest(URL, SERIES);
+    const size = (await request.clone().arrayBuffer()).byteLength;
+    expect((await handler(request)).status).toBe(204);
+    expect((await handler(writeRequest(URL, SERIES, { headers: { "content-type": "text/plain" } }))).status).toBe(415);
+    expect(await metric("tarsd_remote_write_requests_total", { status: "204" })).toBe(before.r204 + 1);
+    expect(await metric("tarsd_remote_write_requests_total", { status: "415" })).toBe(before.r415 + 1);
+    expect(await metric("tarsd_remote_write_samples_received_total")).toBe(before.received + 4);
+    expect(await metric("tarsd_remote_write_samples_dropped_total", { reason: "stale" })).toBe(before.stale + 1);
+    expect(await metric("tarsd_remote_write_samples_dropped_total", { reason: "nan" })).toBe(before.nan + 1);
+    expect(await metric("tarsd_remote_write_request_bytes_total")).toBe(before.bytes + size);
+    const text = await register.metrics();
+    expect(text).toContain("tarsd_influx_write_duration_seconds_bucket");
+  });
+});
