@@ -5,11 +5,15 @@
 import { defineFunction } from "../runtime/http/define-function.ts";
 import { HttpError, json } from "../runtime/http/errors.ts";
 import { formParts } from "../runtime/http/multipart.ts";
+import { errorOf, fileBytes, jsonOf, ref } from "../runtime/http/openapi-parts.ts";
 import { fileResponse } from "../runtime/storage/serve-file.ts";
 import { fileStore } from "../runtime/storage/shared-store.ts";
 
 const serveNamed = async (request: Request, name: string | undefined) =>
   fileResponse(request, await fileStore().open(name ?? ""));
+
+const notFound = errorOf("No such file");
+const nameForm = { type: "object", required: ["name"], properties: { name: { type: "string" } } };
 
 export default defineFunction({
   start: () => fileStore().init(),
@@ -19,6 +23,13 @@ export default defineFunction({
       path: "/download",
       summary: "Download the file named by form field `name` (multipart or urlencoded).",
       auth: false,
+      openapi: {
+        requestBody: {
+          required: true,
+          content: { "multipart/form-data": { schema: nameForm }, "application/x-www-form-urlencoded": { schema: nameForm } },
+        },
+        responses: { "200": fileBytes("The file"), "400": errorOf("Form field `name` missing"), "404": notFound },
+      },
       async handler(request) {
         let name: string | undefined;
         for await (const part of formParts(request)) {
@@ -36,18 +47,31 @@ export default defineFunction({
       method: "GET",
       path: "/files/:name",
       summary: "Download a file; supports Range, If-None-Match and If-Range.",
+      openapi: {
+        responses: {
+          "200": fileBytes("The file"),
+          "206": fileBytes("The requested range"),
+          "304": { description: "Not modified (If-None-Match matched the sha256 ETag)" },
+          "404": notFound,
+          "416": errorOf("Range not satisfiable"),
+        },
+      },
       handler: (request, { name }) => serveNamed(request, name),
     },
     {
       method: "HEAD",
       path: "/files/:name",
       summary: "Size, sha256 ETag and modification time of a file, without its bytes.",
+      openapi: { responses: { "200": { description: "The file exists" }, "404": { description: "No such file" } } },
       handler: (request, { name }) => serveNamed(request, name),
     },
     {
       method: "GET",
       path: "/files",
       summary: "List stored files: name, size, sha256, modified.",
+      openapi: {
+        responses: { "200": jsonOf("Stored files", { type: "object", required: ["files"], properties: { files: { type: "array", items: ref("StoredFile") } } }) },
+      },
       async handler() {
         return json({ files: await fileStore().list() });
       },

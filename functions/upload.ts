@@ -6,10 +6,16 @@
 import { bodyChunks } from "../runtime/http/body.ts";
 import { defineFunction } from "../runtime/http/define-function.ts";
 import { HttpError, json } from "../runtime/http/errors.ts";
+import { errorOf, jsonOf, ref } from "../runtime/http/openapi-parts.ts";
 import { formParts } from "../runtime/http/multipart.ts";
 import type { Staged } from "../runtime/storage/file-store.ts";
 import { validateName } from "../runtime/storage/names.ts";
 import { fileStore, maxUploadBytes } from "../runtime/storage/shared-store.ts";
+
+const badName = errorOf("Bad file name, or no file in the request");
+const tooLarge = errorOf("A file is over MAX_UPLOAD_BYTES");
+const storedFile = (description: string) =>
+  jsonOf(description, ref("StoredFile"), { ETag: { schema: { type: "string" } }, Location: { schema: { type: "string" } } });
 
 export default defineFunction({
   start: () => fileStore().init(),
@@ -18,6 +24,25 @@ export default defineFunction({
       method: "POST",
       path: "/upload",
       summary: "Upload one or more files as multipart/form-data field `file` (stored under their file names).",
+      openapi: {
+        requestBody: {
+          required: true,
+          content: {
+            "multipart/form-data": {
+              schema: {
+                type: "object",
+                required: ["file"],
+                properties: { file: { type: "array", items: { type: "string", format: "binary" } } },
+              },
+            },
+          },
+        },
+        responses: {
+          "201": jsonOf("All files stored (all or none)", { type: "object", required: ["stored"], properties: { stored: { type: "array", items: ref("StoredFile") } } }),
+          "400": badName,
+          "413": tooLarge,
+        },
+      },
       async handler(request) {
         const store = fileStore();
         const staged: { name: string; staged: Staged }[] = [];
@@ -45,6 +70,10 @@ export default defineFunction({
       method: "PUT",
       path: "/files/:name",
       summary: "Store the raw request body as the named file (201 when new, 200 when replaced).",
+      openapi: {
+        requestBody: { required: true, content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } },
+        responses: { "200": storedFile("Replaced"), "201": storedFile("Created"), "400": badName, "413": tooLarge },
+      },
       async handler(request, { name }) {
         const file = await fileStore().put(validateName(name), bodyChunks(request), maxUploadBytes());
         const { replaced, ...stored } = file;
@@ -58,6 +87,7 @@ export default defineFunction({
       method: "DELETE",
       path: "/files/:name",
       summary: "Delete the named file.",
+      openapi: { responses: { "204": { description: "Deleted" }, "404": errorOf("No such file") } },
       async handler(_request, { name }) {
         await fileStore().delete(name!);
         return new Response(null, { status: 204 });
