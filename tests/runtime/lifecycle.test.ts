@@ -57,7 +57,7 @@ describe("start-up", () => {
 
 describe("graceful shutdown", () => {
   test("SIGTERM: readiness goes 503 at once, a large upload in flight completes, exit code 0", async () => {
-    const rt = await startRuntime({ FUNCTIONS: "upload,download", DRAIN_DELAY_MS: "400", SHUTDOWN_GRACE_MS: "8000" });
+    const rt = await startRuntime({ FUNCTIONS: "upload,download", DRAIN_DELAY_MS: "1500", SHUTDOWN_GRACE_MS: "8000" });
     const body = randomBytes(64 * 1024 * 1024);
     let sent = 0;
     let signalled = false;
@@ -72,9 +72,13 @@ describe("graceful shutdown", () => {
           if (sent >= body.length / 4 && !signalled) {
             signalled = true;
             rt.proc.kill("SIGTERM");
-            // Still reachable while draining, and not ready.
-            const ready = await fetch(`${rt.url}/readyz`);
-            expect(ready.status).toBe(503);
+            // Still reachable while draining, and no longer ready.
+            let readyStatus = 200;
+            for (let i = 0; i < 50 && readyStatus === 200; i++) {
+              readyStatus = (await fetch(`${rt.url}/readyz`)).status;
+              if (readyStatus === 200) await Bun.sleep(10);
+            }
+            expect(readyStatus).toBe(503);
           }
           await Bun.sleep(20); // A slow client: the upload outlasts the drain delay.
         },
