@@ -80,6 +80,17 @@ function wrap(fn: LoadedFunction, route: RouteInfo, maxRequestBytes: number, log
   return async (request: Request, ip: string | undefined): Promise<Response> => {
     const started = performance.now();
     const declared = Number(request.headers.get("content-length") ?? "0") || 0;
+    // A chunked body has no Content-Length: count its bytes as the function reads them.
+    let counted = 0;
+    if (!request.headers.has("content-length") && request.body) {
+      const counter = new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          counted += chunk.byteLength;
+          controller.enqueue(chunk);
+        },
+      });
+      request = new Request(request, { body: request.body.pipeThrough(counter), duplex: "half" } as RequestInit);
+    }
     state.inFlight++;
     let response: Response;
     try {
@@ -93,8 +104,9 @@ function wrap(fn: LoadedFunction, route: RouteInfo, maxRequestBytes: number, log
       state.inFlight--;
     }
     const seconds = (performance.now() - started) / 1000;
+    const bytesIn = declared || counted;
     const bytesOut = Number(response.headers.get("content-length") ?? "0") || 0;
-    observeRequest({ fn: fn.name, method: request.method, route: route.path, status: response.status, seconds, bytesIn: declared, bytesOut });
+    observeRequest({ fn: fn.name, method: request.method, route: route.path, status: response.status, seconds, bytesIn, bytesOut });
     if (logRequests) {
       log({
         function: fn.name,
@@ -103,7 +115,7 @@ function wrap(fn: LoadedFunction, route: RouteInfo, maxRequestBytes: number, log
         route: route.path,
         status: response.status,
         ms: Math.round(seconds * 1000 * 10) / 10,
-        bytes_in: declared,
+        bytes_in: bytesIn,
         bytes_out: bytesOut,
         ip,
       });

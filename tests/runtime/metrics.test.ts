@@ -20,6 +20,10 @@ describe("/metrics", () => {
     const rt = await startRuntime({ FUNCTIONS: "upload,download" });
     try {
       await fetch(`${rt.url}/files/m.txt`, { method: "PUT", body: "x".repeat(1000) });
+      // Chunked (no Content-Length): counted as read.
+      const chunked = new ReadableStream({ start(c) { c.enqueue(new Uint8Array(500)); c.close(); } });
+      // @ts-expect-error -- streaming request bodies need half duplex
+      await fetch(`${rt.url}/files/chunked.bin`, { method: "PUT", body: chunked, duplex: "half" });
       for (let i = 0; i < 3; i++) await (await fetch(`${rt.url}/files/m.txt`)).arrayBuffer();
       await (await fetch(`${rt.url}/files/absent`)).arrayBuffer();
       const res = await fetch(`${rt.url}/metrics`);
@@ -31,7 +35,7 @@ describe("/metrics", () => {
       expect(sample(text, "tarsd_function_requests_total", { ...get, status: "404" })).toBe(1);
       expect(sample(text, "tarsd_function_request_duration_seconds_count", get)).toBe(4);
       expect(sample(text, "tarsd_function_response_bytes_total", get)).toBeGreaterThanOrEqual(3000);
-      expect(sample(text, "tarsd_function_request_bytes_total", { function: "upload", method: "PUT" })).toBe(1000);
+      expect(sample(text, "tarsd_function_request_bytes_total", { function: "upload", method: "PUT" })).toBe(1500);
       expect(sample(text, "tarsd_ready", {})).toBe(1);
       expect(sample(text, "process_resident_memory_bytes", {})).toBeGreaterThan(0);
 
