@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Master (192.168.50.2): swarm manager, NFS server for the shared file store, image build, stack deploy.
+# Idempotent: every step checks before it acts. Usage: provision-master.sh <advertise address> <subnet>
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+ADDR="${1:-192.168.50.2}"
+SUBNET="${2:-192.168.50.0/24}"
+ROOT="${TARSD_ROOT:-/vagrant}"
+SHARE="$ROOT/.artifacts/swarm"
+EXPORT_DIR=/srv/tarsd/data
+RUNTIME_UID=1000 # user "bun" in the runtime image
+
+# NFS: one directory, mounted as a volume by every APP 1 replica on both nodes.
+if ! dpkg-query -W -f='${Status}' nfs-kernel-server 2>/dev/null | grep -q "install ok installed"; then
+  apt-get update -q
+  apt-get install -y -q nfs-kernel-server
+fi
+mkdir -p "$EXPORT_DIR/files"
+chown -R "$RUNTIME_UID:$RUNTIME_UID" "$EXPORT_DIR"
+line="$EXPORT_DIR $SUBNET(rw,sync,no_subtree_check,root_squash)"
+if [[ "$(cat /etc/exports.d/tarsd.exports 2>/dev/null || true)" != "$line" ]]; then
+  mkdir -p /etc/exports.d
+  echo "$line" >/etc/exports.d/tarsd.exports
+  exportfs -ra
+fi
+systemctl enable --now nfs-server >/dev/null
+
+# Swarm: init once; the worker join token goes to the shared folder for the slave.
+if [[ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != active ]]; then
+  docker swarm init --advertise-addr "$ADDR" --listen-addr "$ADDR:2377"
+fi
+mkdir -p "$SHARE"
+token="$(docker swarm join-token -q worker)"
+if [[ "$(cat "$SHARE/worker-token" 2>/dev/null || true)" != "$token" ]]; then
+  (umask 077 && echo "$token" >"$SHARE/worker-token")
+fi
+echo "$ADDR:2377" >"$SHARE/manager-addr"
+
+# Image: build (cached when unchanged) and save for the slave; then the stack.
+bash "$ROOT/deploy/build-image"
+TARSD_ROOT="$ROOT" TARSD_NFS_SERVER="$ADDR" TARSD_NFS_EXPORT="$EXPORT_DIR" bash "$ROOT/deploy/stack-deploy"
+bash "$ROOT/deploy/vagrant/urls.sh" "$ADDR"
