@@ -1,0 +1,192 @@
+// Every deploy file is checked by the real tool that reads it: docker (stack config), vagrant,
+// shellcheck, promtool (config, rules, and the rule unit tests).
+import { test, expect } from "bun:test";
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { REPO_ROOT, requireBinary } from "../support/binaries.ts";
+
+const DEPLOY = join(REPO_ROOT, "deploy");
+const RULES_DIR = join(DEPLOY, "prometheus", "rules");
+const RULE_TESTS_DIR = join(DEPLOY, "prometheus", "tests");
+
+function run(cmd: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
+  const proc = Bun.spawnSync(cmd, {
+    cwd: opts.cwd ?? REPO_ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...opts.env },
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: 60_000,
+  });
+  return { code: proc.exitCode, out: proc.stdout.toString(), err: proc.stderr.toString() };
+}
+
+function files(dir: string, suffix: string): string[] {
+  return readdirSync(dir).filter((f) => f.endsWith(suffix)).sort().map((f) => join(dir, f));
+}
+
+const fnId = (name: string) =>
+  createHash("sha256").update(readFileSync(join(REPO_ROOT, "functions", `${name}.ts`))).digest("hex").slice(0, 12);
+
+const STACK_ENV = {
+  FN_UPLOAD_ID: fnId("upload"),
+  FN_DOWNLOAD_ID: fnId("download"),
+  FN_REMOTE_WRITE_ID: fnId("remote-write"),
+  TARSD_IMAGE: "tarsd/runtime:0123456789ab",
+  TARSD_ROOT: "/vagrant",
+};
+
+// biome-ignore lint: the parsed compose file is free-form
+type Any = any;
+
+function stackConfig(): Any {
+  const docker = requireBinary("docker");
+  const res = run([docker, "stack", "config", "-c", join(DEPLOY, "stack.yml")], { env: STACK_ENV });
+  expect(res.err).toBe("");
+  expect(res.code).toBe(0);
+  return Bun.YAML.parse(res.out);
+}
+
+test("docker stack config accepts deploy/stack.yml", () => {
+  const stack = stackConfig();
+  const services = stack.services as Record<string, Any>;
+  expect(Object.keys(services).sort()).toEqual(
+    [
+      "cadvisor",
+      "files",
+      "grafana",
+      "influxdb-containers",
+      "influxdb-vms",
+      "node-exporter",
+      "prometheus",
+      "remote-write-containers",
+      "remote-write-vms",
+    ].sort(),
+  );
+  // APP 1: 3 replicas on :5001, the two functions, shared NFS volume.
+  const files = services.files;
+  expect(files.deploy.replicas).toBe(3);
+  expect(files.environment.FUNCTIONS).toBe("upload,download");
+  expect(files.ports.some((p: Any) => Number(p.published) === 5001 && p.target === 5001)).toBe(true);
+  expect(stack.volumes["files-data"].driver_opts.type).toBe("nfs");
+  expect(services["remote-write-containers"].environment.FUNCTIONS).toBe("remote-write");
+  expect(services["remote-write-vms"].environment.FUNCTIONS).toBe("remote-write");
+  // One image for APP 1, 2, 3.
+  for (const s of ["files", "remote-write-containers", "remote-write-vms"]) {
+    expect(services[s].image).toBe(STACK_ENV.TARSD_IMAGE);
+    expect(services[s].deploy.labels["prometheus.job"]).toBe("functions");
+    expect(services[s].deploy.update_config.order).toBe("start-first");
+    expect(services[s].deploy.update_config.failure_action).toBe("rollback");
+  }
+  // Every service has a health check and resource limits; rolling updates roll back on failure.
+  for (const [name, s] of Object.entries(services)) {
+    expect({ name, healthcheck: Boolean(s.healthcheck?.test) }).toEqual({ name, healthcheck: true });
+    expect({ name, memory: Boolean(s.deploy?.resources?.limits?.memory) }).toEqual({ name, memory: true });
+    expect({ name, failure: s.deploy?.update_config?.failure_action }).toEqual({ name, failure: "rollback" });
+  }
+  expect(services["node-exporter"].deploy.mode).toBe("global");
+  expect(services.cadvisor.deploy.mode).toBe("global");
+  expect(services.cadvisor.image).toMatch(/^ghcr\.io\/google\/cadvisor:v0\.(5[4-9]|[6-9]\d)/);
+  expect(stack.networks.hostnet).toEqual({ name: "host", external: true });
+  expect(services["influxdb-containers"].image).toBe("influxdb:2.7");
+  expect(services["influxdb-vms"].image).toBe("influxdb:2.7");
+  // Functions ship as content-addressed configs: the names deploy/redeploy creates.
+  expect(stack.configs.fn_upload.name).toBe(`tarsd_fn_upload_${STACK_ENV.FN_UPLOAD_ID}`);
+  expect(stack.configs.fn_remote_write.name).toBe(`tarsd_fn_remote-write_${STACK_ENV.FN_REMOTE_WRITE_ID}`);
+  expect(files.configs.map((c: Any) => c.target).sort()).toEqual(["/app/functions/download.ts", "/app/functions/upload.ts"]);
+  for (const secret of Object.values(stack.secrets as Record<string, Any>)) expect(secret.external).toBe(true);
+});
+
+test("docker stack config refuses to deploy without the function config ids", () => {
+  const docker = requireBinary("docker");
+  const res = run([docker, "stack", "config", "-c", join(DEPLOY, "stack.yml")]);
+  expect(res.code).not.toBe(0);
+  expect(res.err).toMatch(/FN_(UPLOAD|DOWNLOAD|REMOTE_WRITE)_ID is missing/);
+});
+
+test("vagrant validate --ignore-provider accepts the Vagrantfile", () => {
+  const vagrant = requireBinary("vagrant");
+  const res = run([vagrant, "validate", "--ignore-provider"], { env: { VAGRANT_CHECKPOINT_DISABLE: "1" } });
+  expect(res.out + res.err).toContain("Vagrantfile validated successfully");
+  expect(res.code).toBe(0);
+});
+
+test("shellcheck passes on every deploy script", () => {
+  const shellcheck = requireBinary("shellcheck");
+  const scripts: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir)) {
+      const path = join(dir, entry);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (readFileSync(path, "utf8").startsWith("#!/usr/bin/env bash")) scripts.push(path);
+    }
+  };
+  walk(DEPLOY);
+  expect(scripts.length).toBeGreaterThanOrEqual(8);
+  for (const script of scripts) {
+    expect(readFileSync(script, "utf8")).toContain("set -euo pipefail");
+  }
+  const res = run([shellcheck, "--severity=style", ...scripts]);
+  expect(res.out + res.err).toBe("");
+  expect(res.code).toBe(0);
+});
+
+test("promtool check config and check rules", () => {
+  const promtool = requireBinary("promtool");
+  const config = run([promtool, "check", "config", join(DEPLOY, "prometheus", "prometheus.yml")]);
+  expect(config.out + config.err).toContain("SUCCESS");
+  expect(config.code).toBe(0);
+  const ruleFiles = files(RULES_DIR, ".rules.yml");
+  expect(ruleFiles.map((f) => f.split("/").pop())).toEqual([
+    "alerts.rules.yml",
+    "containers.rules.yml",
+    "functions.rules.yml",
+    "vms.rules.yml",
+  ]);
+  const rules = run([promtool, "check", "rules", ...ruleFiles]);
+  expect(rules.code).toBe(0);
+});
+
+test("promtool test rules: unit tests pass and cover every recording and alert rule", () => {
+  const promtool = requireBinary("promtool");
+  const testFiles = files(RULE_TESTS_DIR, ".test.yml");
+  const res = run([promtool, "test", "rules", ...testFiles]);
+  expect(res.out + res.err).not.toContain("FAILED");
+  expect(res.code).toBe(0);
+
+  const tested = new Set<string>();
+  for (const file of testFiles) {
+    const doc = Bun.YAML.parse(readFileSync(file, "utf8")) as Any;
+    for (const t of doc.tests ?? []) {
+      for (const e of t.promql_expr_test ?? []) tested.add(String(e.expr).trim());
+      for (const a of t.alert_rule_test ?? []) if ((a.exp_alerts ?? []).length > 0) tested.add(`ALERT ${a.alertname}`);
+    }
+  }
+  const untested: string[] = [];
+  for (const file of files(RULES_DIR, ".rules.yml")) {
+    const doc = Bun.YAML.parse(readFileSync(file, "utf8")) as Any;
+    for (const group of doc.groups) {
+      for (const rule of group.rules) {
+        const key = rule.record ? String(rule.record) : `ALERT ${rule.alert}`;
+        if (!tested.has(key)) untested.push(key);
+      }
+    }
+  }
+  expect(untested).toEqual([]);
+});
+
+test("remote_write splits the series like the old setup: job_container:* to APP 2, job_instance:* to APP 3", () => {
+  const prom = Bun.YAML.parse(readFileSync(join(DEPLOY, "prometheus", "prometheus.yml"), "utf8")) as Any;
+  const targets = prom.remote_write.map((rw: Any) => ({
+    url: rw.url,
+    keep: rw.write_relabel_configs.find((r: Any) => r.action === "keep")?.regex,
+    token: rw.authorization?.credentials_file,
+  }));
+  expect(targets).toEqual([
+    { url: "http://remote-write-containers:5001/api/v1/write", keep: "job_container:.+", token: "/run/secrets/tarsd_rw_containers_token" },
+    { url: "http://remote-write-vms:5001/api/v1/write", keep: "job_instance:.+", token: "/run/secrets/tarsd_rw_vms_token" },
+  ]);
+  const jobs = prom.scrape_configs.map((s: Any) => s.job_name);
+  expect(jobs).toEqual(["prometheus", "node", "cadvisor", "functions"]);
+  for (const s of prom.scrape_configs.slice(1)) expect(s.dockerswarm_sd_configs).toBeDefined();
+});
