@@ -7,6 +7,7 @@
 import { Elysia } from "elysia";
 import { staticPlugin } from "@elysiajs/static";
 import { openapi } from "@elysiajs/openapi";
+import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { buildOpenApi, toOpenApiPath, type DocumentedFunction } from "./openapi.ts";
 
@@ -16,7 +17,8 @@ const SWAGGER_DIR = dirname(Bun.resolveSync("swagger-ui-dist/package.json", impo
 export async function webPlugin(functions: DocumentedFunction[]) {
   const document = buildOpenApi(functions);
   const taken = new Set(functions.flatMap((fn) => fn.module.routes.map((r) => toOpenApiPath(r.path))));
-  for (const path of ["/", "/index.html", "/status.html", "/app.js", "/status.js", "/style.css", "/openapi.json", "/docs"]) {
+  const served = readdirSync(WEB_DIR).map((file) => `/${file}`);
+  for (const path of ["/", ...served, "/openapi.json", "/docs", "/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css"]) {
     if (taken.has(path)) throw new Error(`a function declares ${path}, which the web front end serves`);
   }
   const app = new Elysia({ name: "tarsd-web" })

@@ -1,0 +1,244 @@
+// The web page in a real browser: Debian's Chromium driven by playwright-core against a started
+// runtime. Screenshots go to .artifacts/ (web.png, web-phone.png, status.png, docs.png).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { REPO_ROOT, requireBinary } from "../support/binaries.ts";
+import { startRuntime, tempDir, type RuntimeProcess } from "../support/runtime-process.ts";
+
+const MiB = 1024 * 1024;
+const ARTIFACTS = join(REPO_ROOT, ".artifacts");
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+async function launch(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+  const profile = tempDir("tarsd-chromium-");
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: requireBinary("chromium"),
+    headless: true,
+    acceptDownloads: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Opens the page and waits until it has looked at /functions and listed the files. */
+async function openFiles(context: BrowserContext, url: string): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.waitForSelector("body[data-ready=true]");
+  return page;
+}
+
+async function uploadState(page: Page, name: string) {
+  const item = page.locator(`li.upload[data-name="${name}"]`).first();
+  await item.locator(":scope:not([data-state=uploading])").waitFor();
+  return {
+    state: await item.getAttribute("data-state"),
+    progress: await item.locator("progress").evaluate((p: HTMLProgressElement) => p.value),
+    detail: await item.locator(".upload-detail").textContent(),
+  };
+}
+
+describe("web page (no auth, MAX_UPLOAD_BYTES = 1 MiB)", () => {
+  let rt: RuntimeProcess;
+  let browser: Awaited<ReturnType<typeof launch>>;
+  let page: Page;
+  const alpha = randomBytes(700 * 1024);
+  const beta = Buffer.from("beta: a small text file\n".repeat(100));
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    rt = await startRuntime({ MAX_UPLOAD_BYTES: String(MiB), FUNCTIONS: "upload,download" });
+    browser = await launch();
+    page = await openFiles(browser.context, rt.url);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await rt?.stop();
+  });
+
+  test("uploads two files through the file input: both bars reach 100% and both rows appear", async () => {
+    await page.getByLabel(/Drop files here/).setInputFiles([
+      { name: "alpha.bin", mimeType: "application/octet-stream", buffer: alpha },
+      { name: "beta.txt", mimeType: "text/plain", buffer: beta },
+    ]);
+    for (const name of ["alpha.bin", "beta.txt"]) {
+      const s = await uploadState(page, name);
+      expect(s).toEqual({ state: "done", progress: 100, detail: expect.stringMatching(/^100% · .+\/s · stored · sha256 [0-9a-f]{12}…$/) });
+    }
+    await page.locator('tr[data-name="beta.txt"]').waitFor();
+    await page.locator('tr[data-name="alpha.bin"]').waitFor();
+    const row = page.locator('tr[data-name="alpha.bin"]');
+    expect(await row.locator("td.sha").textContent()).toBe(sha256(alpha));
+    expect(await row.locator("td").nth(1).getAttribute("title")).toBe(`${alpha.length} bytes`);
+    expect(await page.locator("#message").textContent()).toBe("");
+    // The server agrees.
+    const listed = (await (await fetch(`${rt.url}/files`)).json()) as { files: { name: string; sha256: string }[] };
+    expect(listed.files.map((f) => [f.name, f.sha256]).sort()).toEqual([["alpha.bin", sha256(alpha)], ["beta.txt", sha256(beta)]]);
+  });
+
+  test("downloads a file by its link, byte for byte", async () => {
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download alpha.bin" }).click()]);
+    expect(download.suggestedFilename()).toBe("alpha.bin");
+    const path = await download.path();
+    expect(sha256(readFileSync(path))).toBe(sha256(alpha));
+    expect(readFileSync(path).equals(alpha)).toBe(true);
+  });
+
+  test("deletes a file: its row goes, the other stays", async () => {
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.getByRole("button", { name: "Delete beta.txt" }).click();
+    await page.locator('tr[data-name="beta.txt"]').waitFor({ state: "detached" });
+    expect(await page.locator("#files tbody tr").count()).toBe(1);
+    expect(await page.locator("#files-status").textContent()).toMatch(/^1 file, /);
+    expect((await fetch(`${rt.url}/files/beta.txt`)).status).toBe(404);
+  });
+
+  test("a file over the limit shows a 'too large' message and is not stored", async () => {
+    await page.getByLabel(/Drop files here/).setInputFiles([{ name: "huge.bin", mimeType: "application/octet-stream", buffer: randomBytes(MiB + 1) }]);
+    const s = await uploadState(page, "huge.bin");
+    expect(s.state).toBe("error");
+    const expected = `huge.bin: too large: file is over the limit of ${MiB} bytes`;
+    expect(s.detail).toBe(expected);
+    expect(await page.locator("#message").textContent()).toBe(expected);
+    expect(await page.locator('tr[data-name="huge.bin"]').count()).toBe(0);
+    expect((await fetch(`${rt.url}/files/huge.bin`)).status).toBe(404);
+  });
+
+  test("a far larger file is refused up front, from its Content-Length, with the same kind of message", async () => {
+    await page.getByLabel(/Drop files here/).setInputFiles([{ name: "larger.bin", mimeType: "application/octet-stream", buffer: randomBytes(2 * MiB) }]);
+    const s = await uploadState(page, "larger.bin");
+    expect(s.state).toBe("error");
+    expect(s.detail).toMatch(/^larger\.bin: too large: request body of 2097152 bytes is over the limit of \d+ bytes$/);
+  });
+
+  test("past Bun's own body limit (2x ours) the bare 413 still reads as 'too large'", async () => {
+    await page.getByLabel(/Drop files here/).setInputFiles([{ name: "huger.bin", mimeType: "application/octet-stream", buffer: randomBytes(3 * MiB) }]);
+    const s = await uploadState(page, "huger.bin");
+    expect(s.state).toBe("error");
+    expect(s.detail).toBe("huger.bin: too large: over the server's upload limit");
+  });
+
+  test("a bad name shows the server's reason", async () => {
+    await page.getByLabel(/Drop files here/).setInputFiles([{ name: ".hidden", mimeType: "text/plain", buffer: Buffer.from("x") }]);
+    const s = await uploadState(page, ".hidden");
+    expect(s.state).toBe("error");
+    expect(s.detail).toBe(".hidden: refused: file name must not start with '.' (this also refuses '..')");
+    await page.screenshot({ path: join(ARTIFACTS, "web.png"), fullPage: true });
+  });
+
+  test("is usable on a phone-sized screen: nothing overflows sideways", async () => {
+    const phone = await browser.context.newPage();
+    await phone.setViewportSize({ width: 375, height: 740 });
+    await phone.goto(rt.url);
+    await phone.waitForSelector("body[data-ready=true]");
+    await phone.locator('tr[data-name="alpha.bin"]').waitFor();
+    expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    // Cells are labelled when the table turns into cards.
+    expect(await phone.locator('tr[data-name="alpha.bin"] td.sha').evaluate((td) => getComputedStyle(td, "::before").content)).toBe('"SHA-256"');
+    await phone.screenshot({ path: join(ARTIFACTS, "web-phone.png"), fullPage: true });
+    await phone.close();
+  });
+
+  test("keyboard: Tab from the token field reaches the file chooser", async () => {
+    await page.getByLabel(/Access token/).focus();
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("file-input");
+  });
+
+  test("status view: functions with their sha256, request counts, 4xx and a rate from two polls", async () => {
+    const functions = (await (await fetch(`${rt.url}/functions`)).json()) as { name: string; sha256: string }[];
+    const status = await browser.context.newPage();
+    await status.goto(`${rt.url}/status.html?interval=300`);
+    await status.waitForFunction(() => Number(document.body.dataset.polls ?? 0) >= 2);
+    for (const fn of functions) {
+      const row = status.locator(`tr[data-function="${fn.name}"]`);
+      expect(await row.locator("td.sha").textContent()).toBe(fn.sha256);
+      expect(await row.locator("td.rate").textContent()).toMatch(/^\d+\.\d\d$/);
+    }
+    const upload = status.locator('tr[data-function="upload"]');
+    // alpha, beta, the delete, then huge.bin, larger.bin and .hidden (4xx); Bun answers huger.bin itself.
+    expect(Number(await upload.locator("td.requests").textContent())).toBeGreaterThanOrEqual(6);
+    expect(Number(await upload.locator("td.client-errors").textContent())).toBeGreaterThanOrEqual(3);
+    expect(await upload.locator("td.server-errors").textContent()).toBe("0");
+    await status.screenshot({ path: join(ARTIFACTS, "status.png"), fullPage: true });
+    await status.close();
+  });
+
+  test("/docs renders Swagger UI from this server alone, one block per operation", async () => {
+    const docs = await browser.context.newPage();
+    const elsewhere: string[] = [];
+    docs.on("request", (r) => {
+      if (!r.url().startsWith(rt.url) && !r.url().startsWith("data:")) elsewhere.push(r.url());
+    });
+    await docs.goto(`${rt.url}/docs`);
+    const spec = (await (await fetch(`${rt.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    const operations = Object.values(spec.paths).reduce((n, item) => n + Object.keys(item).length, 0);
+    await docs.locator(".opblock").nth(operations - 1).waitFor();
+    expect(await docs.locator(".opblock").count()).toBe(operations);
+    expect(await docs.locator(".opblock-summary-path", { hasText: "/upload" }).count()).toBeGreaterThan(0);
+    expect(elsewhere).toEqual([]);
+    await docs.screenshot({ path: join(ARTIFACTS, "docs.png") });
+    await docs.close();
+  });
+});
+
+describe("web page with AUTH_TOKEN set", () => {
+  let rt: RuntimeProcess;
+  let browser: Awaited<ReturnType<typeof launch>>;
+
+  beforeAll(async () => {
+    rt = await startRuntime({ AUTH_TOKEN: "s3cret-token", FUNCTIONS: "upload,download" });
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await rt?.stop();
+  });
+
+  test("without the token the upload is unauthorized; with it typed into the token field it works", async () => {
+    const page = await openFiles(browser.context, rt.url);
+    const content = Buffer.from("secret report\n");
+    await page.getByLabel(/Drop files here/).setInputFiles([{ name: "report.txt", mimeType: "text/plain", buffer: content }]);
+    const refused = await uploadState(page, "report.txt");
+    expect(refused.state).toBe("error");
+    expect(refused.detail).toBe(
+      "report.txt: unauthorized: this server requires an access token; enter it in the Access token field (missing bearer token)",
+    );
+    expect(await page.locator("#message").textContent()).toBe(refused.detail);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("token");
+    expect(await page.locator('tr[data-name="report.txt"]').count()).toBe(0);
+
+    await page.getByLabel(/Access token/).fill("s3cret-token");
+    await page.getByLabel(/Drop files here/).setInputFiles([{ name: "report.txt", mimeType: "text/plain", buffer: content }]);
+    await page.locator('li.upload[data-name="report.txt"][data-state="done"]').waitFor();
+    await page.locator('tr[data-name="report.txt"]').waitFor();
+    expect(await page.locator('tr[data-name="report.txt"] td.sha').textContent()).toBe(sha256(content));
+
+    // The token also authorizes deletes, and survives a reload of the tab.
+    await page.reload();
+    await page.waitForSelector("body[data-ready=true]");
+    expect(await page.getByLabel(/Access token/).inputValue()).toBe("s3cret-token");
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.getByRole("button", { name: "Delete report.txt" }).click();
+    await page.locator('tr[data-name="report.txt"]').waitFor({ state: "detached" });
+    expect((await fetch(`${rt.url}/files/report.txt`)).status).toBe(404);
+  });
+});
