@@ -17,7 +17,7 @@ const SWAGGER_DIR = dirname(Bun.resolveSync("swagger-ui-dist/package.json", impo
 export async function webPlugin(functions: DocumentedFunction[]) {
   const document = buildOpenApi(functions);
   const taken = new Set(functions.flatMap((fn) => fn.module.routes.map((r) => toOpenApiPath(r.path))));
-  const served = readdirSync(WEB_DIR).map((file) => `/${file}`);
+  const served = readdirSync(WEB_DIR).filter((file) => !file.endsWith(".d.ts")).map((file) => `/${file}`);
   for (const path of ["/", ...served, "/openapi.json", "/docs", "/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css"]) {
     if (taken.has(path)) throw new Error(`a function declares ${path}, which the web front end serves`);
   }
@@ -31,6 +31,7 @@ export async function webPlugin(functions: DocumentedFunction[]) {
         // Revalidate on every load (ETag), so a redeployed page is never stale.
         directive: "no-cache",
         maxAge: null,
+        ignorePatterns: [/\.d\.ts$/], // Types for the tests, not for browsers.
         silent: true,
       }),
     )

@@ -43,8 +43,7 @@ async function poll() {
       td(row, sha, "SHA-256", "sha");
       const routes = document.createElement("code");
       routes.textContent = fn.routes.map((r) => `${r.method} ${r.path}`).join("\n");
-      routes.style.whiteSpace = "pre-line";
-      td(row, routes, "Routes");
+      td(row, routes, "Routes", "routes");
       td(row, rate, "Requests/s", "num rate");
       td(row, String(c.requests), "Requests", "num requests");
       td(row, String(c.clientErrors), "Client errors (4xx)", "num client-errors");

@@ -107,6 +107,9 @@ describe("/openapi.json", () => {
     const nope = await fetch(`${rt.url}/nope.html`);
     expect(nope.status).toBe(404);
     expect(await nope.json()).toEqual({ error: "no route for /nope.html", status: 404 });
+    expect((await fetch(`${rt.url}/prom.d.ts`)).status).toBe(404); // Types for the tests stay private.
+    const page = await fetch(`${rt.url}/`);
+    expect(page.headers.get("content-type")).toContain("text/html");
     const get = await fetch(`${rt.url}/upload`);
     expect(get.status).toBe(405);
     expect(get.headers.get("allow")).toBe("POST");
