@@ -1,0 +1,140 @@
+// deploy/redeploy against a stand-in `docker` (a script on PATH that keeps services' env, image and
+// configs in files and logs every call): which services it updates, with which flags, that it only
+// removes a config that is attached, and that a second run changes nothing. Also the container
+// health check (deploy/healthcheck.ts) against the real runtime: healthy when ready, not when draining.
+import { test, expect } from "bun:test";
+import { createHash } from "node:crypto";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync, existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { REPO_ROOT, requireBinary } from "../support/binaries.ts";
+import { startRuntime, tempDir } from "../support/runtime-process.ts";
+import { waitForHttp } from "../support/ports.ts";
+
+const FAKE_DOCKER = `#!/usr/bin/env bash
+# Minimal docker stand-in for deploy/redeploy. State: $FAKE_STATE/<service>.{env,image,configs}.
+set -euo pipefail
+S="$FAKE_STATE"
+echo "docker $*" >>"$S/calls.log"
+case "$1 $2" in
+  "config inspect") [[ -e "$S/config-$3" ]] ;;
+  "config create") name="\${@: -2:1}"; touch "$S/config-$name"; echo "id-$name" ;;
+  "service ls") for f in "$S"/*.image; do basename "$f" .image; done ;;
+  "service inspect")
+    fmt="$4"; svc="$5"
+    if [[ "$fmt" == *Env* ]]; then cat "$S/$svc.env"
+    elif [[ "$fmt" == *Configs* ]]; then cat "$S/$svc.configs"
+    elif [[ "$fmt" == *UpdateStatus* ]]; then echo completed
+    else cat "$S/$svc.image"; fi ;;
+  "service update")
+    svc="\${@: -1}"; args=("$@")
+    for ((i = 0; i < \${#args[@]}; i++)); do
+      if [[ "\${args[$i]}" == --config-rm ]]; then grep -v "^\${args[$((i + 1))]} " "$S/$svc.configs" >"$S/tmp" || true; mv "$S/tmp" "$S/$svc.configs"; fi
+      if [[ "\${args[$i]}" == --config-add ]]; then
+        spec="\${args[$((i + 1))]}"; src="\${spec#source=}"; src="\${src%%,*}"; tgt="\${spec#*target=}"; tgt="\${tgt%%,*}"
+        echo "$src $tgt" >>"$S/$svc.configs"
+      fi
+    done ;;
+  *) echo "fake docker: unsupported: $*" >&2; exit 3 ;;
+esac
+`;
+
+function setup() {
+  const dir = tempDir("tarsd-redeploy-");
+  const bin = join(dir, "bin");
+  const state = join(dir, "state");
+  mkdirSync(bin);
+  mkdirSync(state);
+  writeFileSync(join(bin, "docker"), FAKE_DOCKER);
+  chmodSync(join(bin, "docker"), 0o755);
+  const service = (name: string, env: string[], image: string, configs: string[]) => {
+    writeFileSync(join(state, `${name}.env`), env.map((e) => `${e}\n`).join(""));
+    writeFileSync(join(state, `${name}.image`), `${image}\n`);
+    writeFileSync(join(state, `${name}.configs`), configs.map((c) => `${c}\n`).join(""));
+  };
+  const redeploy = (...args: string[]) => {
+    const res = Bun.spawnSync(["bash", join(REPO_ROOT, "deploy", "redeploy"), ...args], {
+      env: { PATH: `${bin}:${process.env.PATH ?? ""}`, FAKE_STATE: state, HOME: dir },
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: 30_000,
+    });
+    return { code: res.exitCode, out: res.stdout.toString() + res.stderr.toString() };
+  };
+  const calls = () => (existsSync(join(state, "calls.log")) ? readFileSync(join(state, "calls.log"), "utf8") : "");
+  const configs = (name: string) => readFileSync(join(state, `${name}.configs`), "utf8").trim().split("\n").filter(Boolean);
+  return { dir, state, service, redeploy, calls, configs };
+}
+
+test("deploy/redeploy swaps the function's config on exactly the services that run it, start-first with rollback", () => {
+  requireBinary("bash");
+  const t = setup();
+  try {
+    const sha = createHash("sha256").update(readFileSync(join(REPO_ROOT, "functions", "upload.ts"))).digest("hex");
+    const config = `tarsd_fn_upload_${sha.slice(0, 12)}`;
+    const old = "tarsd_fn_upload_000000000000";
+    t.service("tarsd_files", ["PORT=5001", "FUNCTIONS=upload,download"], "tarsd/runtime:abc", [
+      `${old} /app/functions/upload.ts`,
+      "tarsd_fn_download_111111111111 /app/functions/download.ts",
+    ]);
+    // Runs every function baked into the image (no FUNCTIONS, no config yet): gets the config added, nothing removed.
+    t.service("tarsd_all", ["PORT=5001"], "tarsd/runtime:abc", []);
+    t.service("tarsd_remote-write-vms", ["FUNCTIONS=remote-write"], "tarsd/runtime:abc", ["tarsd_fn_remote-write_222222222222 /app/functions/remote-write.ts"]);
+    t.service("tarsd_prometheus", [], "prom/prometheus:v2.55.1", []);
+
+    const first = t.redeploy("upload");
+    expect(first.out).toContain(`done: 2 of 2 service(s) updated to upload@${sha.slice(0, 12)}`);
+    expect(first.code).toBe(0);
+    const updates = t.calls().split("\n").filter((l) => l.startsWith("docker service update"));
+    expect(updates.length).toBe(2);
+    for (const u of updates) {
+      expect(u).toContain("--update-order start-first");
+      expect(u).toContain("--update-failure-action rollback");
+      expect(u).toContain(`--config-add source=${config},target=/app/functions/upload.ts`);
+    }
+    expect(updates.find((u) => u.endsWith(" tarsd_files"))).toContain(`--config-rm ${old}`);
+    expect(updates.find((u) => u.endsWith(" tarsd_all"))).not.toContain("--config-rm");
+    expect(t.calls()).toContain(`docker config create --label com.docker.stack.namespace=tarsd --label tarsd.function=upload --label tarsd.sha256=${sha} ${config}`);
+    expect(t.configs("tarsd_files").sort()).toEqual([`${config} /app/functions/upload.ts`, "tarsd_fn_download_111111111111 /app/functions/download.ts"].sort());
+    expect(t.configs("tarsd_remote-write-vms")).toEqual(["tarsd_fn_remote-write_222222222222 /app/functions/remote-write.ts"]);
+
+    // Again: nothing to do, no update, no new config.
+    writeFileSync(join(t.state, "calls.log"), "");
+    const second = t.redeploy("upload");
+    expect(second.code).toBe(0);
+    expect(second.out).toContain("done: 0 of 2 service(s) updated");
+    expect(t.calls()).not.toContain("service update");
+    expect(t.calls()).not.toContain("config create");
+
+    // Unknown function, and a function no service runs.
+    expect(t.redeploy("nope").code).toBe(2);
+    t.service("tarsd_files", ["FUNCTIONS=upload"], "tarsd/runtime:abc", []);
+    rmSync(join(t.state, "tarsd_all.image"));
+    rmSync(join(t.state, "tarsd_remote-write-vms.image"));
+    const none = t.redeploy("download");
+    expect(none.code).toBe(1);
+    expect(none.out).toContain("no service of stack tarsd runs function download");
+  } finally {
+    rmSync(t.dir, { recursive: true, force: true });
+  }
+});
+
+test("deploy/healthcheck.ts: healthy while ready, unhealthy while draining and when nothing listens", async () => {
+  const check = (port: number) =>
+    Bun.spawnSync(["bun", join(REPO_ROOT, "deploy", "healthcheck.ts")], {
+      env: { PATH: process.env.PATH ?? "", PORT: String(port) },
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: 20_000,
+    }).exitCode;
+  const rt = await startRuntime({ FUNCTIONS: "upload,download", DRAIN_DELAY_MS: "4000", LOG_REQUESTS: "0" });
+  try {
+    expect(check(rt.port)).toBe(0);
+    rt.proc.kill("SIGTERM");
+    await waitForHttp(`${rt.url}/readyz`, { status: 503 });
+    expect(check(rt.port)).toBe(1);
+    expect(await rt.proc.exited).toBe(0);
+    expect(check(rt.port)).toBe(1);
+  } finally {
+    await rt.stop("SIGKILL");
+  }
+});
