@@ -95,21 +95,21 @@ test("docker stack config accepts deploy/stack.yml", () => {
   expect(stack.configs.fn_remote_write.name).toBe(`tarsd_fn_remote-write_${STACK_ENV.FN_REMOTE_WRITE_ID}`);
   expect(files.configs.map((c: Any) => c.target).sort()).toEqual(["/app/functions/download.ts", "/app/functions/upload.ts"]);
   for (const secret of Object.values(stack.secrets as Record<string, Any>)) expect(secret.external).toBe(true);
-});
+}, 60_000);
 
 test("docker stack config refuses to deploy without the function config ids", () => {
   const docker = requireBinary("docker");
   const res = run([docker, "stack", "config", "-c", join(DEPLOY, "stack.yml")]);
   expect(res.code).not.toBe(0);
   expect(res.err).toMatch(/FN_(UPLOAD|DOWNLOAD|REMOTE_WRITE)_ID is missing/);
-});
+}, 60_000);
 
 test("vagrant validate --ignore-provider accepts the Vagrantfile", () => {
   const vagrant = requireBinary("vagrant");
   const res = run([vagrant, "validate", "--ignore-provider"], { env: { VAGRANT_CHECKPOINT_DISABLE: "1" } });
   expect(res.out + res.err).toContain("Vagrantfile validated successfully");
   expect(res.code).toBe(0);
-});
+}, 60_000);
 
 test("shellcheck passes on every deploy script", () => {
   const shellcheck = requireBinary("shellcheck");
@@ -129,7 +129,7 @@ test("shellcheck passes on every deploy script", () => {
   const res = run([shellcheck, "--severity=style", ...scripts]);
   expect(res.out + res.err).toBe("");
   expect(res.code).toBe(0);
-});
+}, 60_000);
 
 test("promtool check config and check rules", () => {
   const promtool = requireBinary("promtool");
@@ -145,7 +145,7 @@ test("promtool check config and check rules", () => {
   ]);
   const rules = run([promtool, "check", "rules", ...ruleFiles]);
   expect(rules.code).toBe(0);
-});
+}, 60_000);
 
 test("promtool test rules: unit tests pass and cover every recording and alert rule", () => {
   const promtool = requireBinary("promtool");
@@ -173,7 +173,7 @@ test("promtool test rules: unit tests pass and cover every recording and alert r
     }
   }
   expect(untested).toEqual([]);
-});
+}, 60_000);
 
 test("remote_write splits the series like the old setup: job_container:* to APP 2, job_instance:* to APP 3", () => {
   const prom = Bun.YAML.parse(readFileSync(join(DEPLOY, "prometheus", "prometheus.yml"), "utf8")) as Any;
@@ -189,4 +189,4 @@ test("remote_write splits the series like the old setup: job_container:* to APP 
   const jobs = prom.scrape_configs.map((s: Any) => s.job_name);
   expect(jobs).toEqual(["prometheus", "node", "cadvisor", "functions"]);
   for (const s of prom.scrape_configs.slice(1)) expect(s.dockerswarm_sd_configs).toBeDefined();
-});
+}, 60_000);

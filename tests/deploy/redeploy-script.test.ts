@@ -116,7 +116,7 @@ test("deploy/redeploy swaps the function's config on exactly the services that r
   } finally {
     rmSync(t.dir, { recursive: true, force: true });
   }
-});
+}, 60_000);
 
 test("deploy/healthcheck.ts: healthy while ready, unhealthy while draining and when nothing listens", async () => {
   const check = (port: number) =>
@@ -137,4 +137,4 @@ test("deploy/healthcheck.ts: healthy while ready, unhealthy while draining and w
   } finally {
     await rt.stop("SIGKILL");
   }
-});
+}, 60_000);
