@@ -39,5 +39,5 @@ echo "$ADDR:2377" >"$SHARE/manager-addr"
 
 # Image: build (cached when unchanged) and save for the slave; then the stack.
 bash "$ROOT/deploy/build-image"
-TARSD_ROOT="$ROOT" TARSD_NFS_SERVER="$ADDR" TARSD_NFS_EXPORT="$EXPORT_DIR" bash "$ROOT/deploy/stack-deploy"
+TARSD_APP1_AUTH="${TARSD_APP1_AUTH:-0}" TARSD_ROOT="$ROOT" TARSD_NFS_SERVER="$ADDR" TARSD_NFS_EXPORT="$EXPORT_DIR" bash "$ROOT/deploy/stack-deploy"
 bash "$ROOT/deploy/vagrant/urls.sh" "$ADDR"

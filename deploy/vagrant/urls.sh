@@ -7,9 +7,10 @@ cat <<TEXT
 
 TF-TARSD is deployed (services may need a minute to turn healthy: docker service ls on the master).
   Files (APP 1, 3 replicas, any node): http://$ADDR:5001/        (also http://192.168.50.3:5001/)
-      curl -H "Authorization: Bearer \$TOKEN" -X POST -F 'file=@<file>' $ADDR:5001/upload
+      curl -X POST -F 'file=@<file>' $ADDR:5001/upload
       curl -X POST -F 'name=<file>' $ADDR:5001/download > <file>
-      TOKEN: sudo cat $SECRETS_DIR/tarsd_auth_token   (on the master: vagrant ssh master)
+      (deployed with TARSD_APP1_AUTH=1: add -H "Authorization: Bearer \$TOKEN" to uploads,
+       TOKEN: sudo cat $SECRETS_DIR/tarsd_auth_token on the master)
   Grafana:     http://$ADDR:3000/   (admin / sudo cat $SECRETS_DIR/tarsd_grafana_admin_password)
   Prometheus:  http://$ADDR:9090/   (targets: http://$ADDR:9090/targets, alerts: http://$ADDR:9090/alerts)
   InfluxDB containers (APP 2): http://$ADDR:8086/   InfluxDB vms (APP 3): http://$ADDR:8087/

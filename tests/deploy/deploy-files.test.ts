@@ -67,6 +67,8 @@ test("docker stack config accepts deploy/stack.yml", () => {
   const files = services.files;
   expect(files.deploy.replicas).toBe(3);
   expect(files.environment.FUNCTIONS).toBe("upload,download");
+  // The historic `curl -F file=@f HOST:5001/upload` keeps working: no token unless TARSD_APP1_AUTH=1.
+  expect(files.environment.AUTH_TOKEN_FILE ?? "").toBe("");
   expect(files.ports.some((p: Any) => Number(p.published) === 5001 && p.target === 5001)).toBe(true);
   expect(stack.volumes["files-data"].driver_opts.type).toBe("nfs");
   expect(services["remote-write-containers"].environment.FUNCTIONS).toBe("remote-write");
@@ -189,4 +191,15 @@ test("remote_write splits the series like the old setup: job_container:* to APP 
   const jobs = prom.scrape_configs.map((s: Any) => s.job_name);
   expect(jobs).toEqual(["prometheus", "node", "cadvisor", "functions"]);
   for (const s of prom.scrape_configs.slice(1)) expect(s.dockerswarm_sd_configs).toBeDefined();
+}, 60_000);
+
+test("with TARSD_APP1_AUTH=1 (via stack-deploy's variable) APP 1 reads its token from the secret", () => {
+  const docker = requireBinary("docker");
+  const res = run([docker, "stack", "config", "-c", join(DEPLOY, "stack.yml")], {
+    env: { ...STACK_ENV, TARSD_AUTH_TOKEN_FILE: "/run/secrets/tarsd_auth_token" },
+  });
+  expect(res.code).toBe(0);
+  const stack = Bun.YAML.parse(res.out) as Any;
+  expect(stack.services.files.environment.AUTH_TOKEN_FILE).toBe("/run/secrets/tarsd_auth_token");
+  expect(stack.services.files.secrets.map((s: Any) => s.source)).toContain("tarsd_auth_token");
 }, 60_000);
