@@ -5,7 +5,7 @@
 import { defineFunction } from "../runtime/http/define-function.ts";
 import { HttpError, json } from "../runtime/http/errors.ts";
 import { formParts } from "../runtime/http/multipart.ts";
-import { errorOf, fileBytes, jsonOf, ref } from "../runtime/http/openapi-parts.ts";
+import { errorOf, fileBytes, jsonOf, nameParam, ref } from "../runtime/http/openapi-parts.ts";
 import { fileResponse } from "../runtime/storage/serve-file.ts";
 import { fileStore } from "../runtime/storage/shared-store.ts";
 
@@ -13,7 +13,7 @@ const serveNamed = async (request: Request, name: string | undefined) =>
   fileResponse(request, await fileStore().open(name ?? ""));
 
 const notFound = errorOf("No such file");
-const nameForm = { type: "object", required: ["name"], properties: { name: { type: "string" } } };
+const nameForm = { type: "object", required: ["name"], properties: { name: ref("FileName") } };
 
 export default defineFunction({
   start: () => fileStore().init(),
@@ -48,6 +48,7 @@ export default defineFunction({
       path: "/files/:name",
       summary: "Download a file; supports Range, If-None-Match and If-Range.",
       openapi: {
+        parameters: [nameParam],
         responses: {
           "200": fileBytes("The file"),
           "206": fileBytes("The requested range"),
@@ -62,7 +63,7 @@ export default defineFunction({
       method: "HEAD",
       path: "/files/:name",
       summary: "Size, sha256 ETag and modification time of a file, without its bytes.",
-      openapi: { responses: { "200": { description: "The file exists" }, "404": { description: "No such file" } } },
+      openapi: { parameters: [nameParam], responses: { "200": { description: "The file exists" }, "404": { description: "No such file" } } },
       handler: (request, { name }) => serveNamed(request, name),
     },
     {

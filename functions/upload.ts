@@ -6,7 +6,7 @@
 import { bodyChunks } from "../runtime/http/body.ts";
 import { defineFunction } from "../runtime/http/define-function.ts";
 import { HttpError, json } from "../runtime/http/errors.ts";
-import { errorOf, jsonOf, ref } from "../runtime/http/openapi-parts.ts";
+import { errorOf, jsonOf, nameParam, ref } from "../runtime/http/openapi-parts.ts";
 import { formParts } from "../runtime/http/multipart.ts";
 import type { Staged } from "../runtime/storage/file-store.ts";
 import { validateName } from "../runtime/storage/names.ts";
@@ -32,7 +32,7 @@ export default defineFunction({
               schema: {
                 type: "object",
                 required: ["file"],
-                properties: { file: { type: "array", items: { type: "string", format: "binary" } } },
+                properties: { file: { type: "array", minItems: 1, items: { type: "string", format: "binary" } } },
               },
             },
           },
@@ -71,7 +71,12 @@ export default defineFunction({
       path: "/files/:name",
       summary: "Store the raw request body as the named file (201 when new, 200 when replaced).",
       openapi: {
-        requestBody: { required: true, content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } },
+        parameters: [nameParam],
+        requestBody: {
+          required: true,
+          description: "The file's bytes; not empty (an empty body is a 400: store empty files with POST /upload)",
+          content: { "application/octet-stream": { schema: { type: "string", format: "binary", minLength: 1 } } },
+        },
         responses: { "200": storedFile("Replaced"), "201": storedFile("Created"), "400": badName, "413": tooLarge },
       },
       async handler(request, { name }) {
@@ -87,7 +92,7 @@ export default defineFunction({
       method: "DELETE",
       path: "/files/:name",
       summary: "Delete the named file.",
-      openapi: { responses: { "204": { description: "Deleted" }, "404": errorOf("No such file") } },
+      openapi: { parameters: [nameParam], responses: { "204": { description: "Deleted" }, "404": errorOf("No such file") } },
       async handler(_request, { name }) {
         await fileStore().delete(name!);
         return new Response(null, { status: 204 });

@@ -23,9 +23,21 @@ export const STORED_FILE_SCHEMA = {
   },
 } as const;
 
-export const COMPONENT_SCHEMAS = { Error: ERROR_SCHEMA, StoredFile: STORED_FILE_SCHEMA };
+/** The names runtime/storage/names.ts accepts (JSON Schema cannot count UTF-8 bytes: see maxLength). */
+export const FILE_NAME_SCHEMA = {
+  type: "string",
+  minLength: 1,
+  maxLength: 255,
+  pattern: "^[^./\\\\\\u0000-\\u001F\\u007F][^/\\\\\\u0000-\\u001F\\u007F]*$",
+  description: "At most 255 bytes in UTF-8; no '/', '\\' or control characters; must not start with '.'",
+} as const;
+
+export const COMPONENT_SCHEMAS = { Error: ERROR_SCHEMA, StoredFile: STORED_FILE_SCHEMA, FileName: FILE_NAME_SCHEMA };
 
 export const ref = (name: keyof typeof COMPONENT_SCHEMAS) => ({ $ref: `#/components/schemas/${name}` });
+
+/** The `{name}` path parameter of /files/:name. */
+export const nameParam = { name: "name", in: "path", required: true, schema: ref("FileName") };
 
 /** A JSON error response: `errorOf("No such file")`. */
 export const errorOf = (description: string) => ({ description, content: { "application/json": { schema: ref("Error") } } });

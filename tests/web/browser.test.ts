@@ -144,6 +144,14 @@ describe("web page (no auth, MAX_UPLOAD_BYTES = 1 MiB)", () => {
     await page.screenshot({ path: join(ARTIFACTS, "web.png"), fullPage: true });
   });
 
+  test("an empty file is stored too", async () => {
+    await page.getByLabel(/Drop files here/).setInputFiles([{ name: "empty.txt", mimeType: "text/plain", buffer: Buffer.alloc(0) }]);
+    expect((await uploadState(page, "empty.txt")).state).toBe("done");
+    await page.locator('tr[data-name="empty.txt"]').waitFor();
+    expect(await page.locator('tr[data-name="empty.txt"] td.sha').textContent()).toBe(sha256(Buffer.alloc(0)));
+    expect(await page.locator('tr[data-name="empty.txt"] td').nth(1).textContent()).toBe("0 B");
+  });
+
   test("is usable on a phone-sized screen: nothing overflows sideways", async () => {
     const phone = await browser.context.newPage();
     await phone.setViewportSize({ width: 375, height: 740 });
@@ -174,8 +182,8 @@ describe("web page (no auth, MAX_UPLOAD_BYTES = 1 MiB)", () => {
       expect(await row.locator("td.rate").textContent()).toMatch(/^\d+\.\d\d$/);
     }
     const upload = status.locator('tr[data-function="upload"]');
-    // alpha, beta, the delete, then huge.bin, larger.bin and .hidden (4xx); Bun answers huger.bin itself.
-    expect(Number(await upload.locator("td.requests").textContent())).toBeGreaterThanOrEqual(6);
+    // alpha, beta, the delete, huge.bin, larger.bin and .hidden (4xx), empty.txt; Bun answers huger.bin itself.
+    expect(Number(await upload.locator("td.requests").textContent())).toBeGreaterThanOrEqual(7);
     expect(Number(await upload.locator("td.client-errors").textContent())).toBeGreaterThanOrEqual(3);
     expect(await upload.locator("td.server-errors").textContent()).toBe("0");
     await status.screenshot({ path: join(ARTIFACTS, "status.png"), fullPage: true });

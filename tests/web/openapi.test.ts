@@ -73,7 +73,7 @@ describe("/openapi.json", () => {
 
   test("includes the historic POST /upload and POST /download with their request bodies", () => {
     const upload = doc.paths["/upload"]!.post as unknown as { requestBody: { content: Record<string, { schema: { properties: Record<string, unknown> } }> } };
-    expect(upload.requestBody.content["multipart/form-data"]!.schema.properties.file).toEqual({ type: "array", items: { type: "string", format: "binary" } });
+    expect(upload.requestBody.content["multipart/form-data"]!.schema.properties.file).toEqual({ type: "array", minItems: 1, items: { type: "string", format: "binary" } });
     const download = doc.paths["/download"]!.post as unknown as { requestBody: { content: Record<string, unknown> } };
     expect(Object.keys(download.requestBody.content).sort()).toEqual(["application/x-www-form-urlencoded", "multipart/form-data"]);
     expect(Object.keys(doc.paths["/upload"]!.post!.responses)).toEqual(expect.arrayContaining(["201", "400", "401", "413"]));
