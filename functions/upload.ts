@@ -74,8 +74,8 @@ export default defineFunction({
         parameters: [nameParam],
         requestBody: {
           required: true,
-          description: "The file's bytes; not empty (an empty body is a 400: store empty files with POST /upload)",
-          content: { "application/octet-stream": { schema: { type: "string", format: "binary", minLength: 1 } } },
+          description: "The file's bytes (an empty body stores an empty file)",
+          content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } },
         },
         responses: { "200": storedFile("Replaced"), "201": storedFile("Created"), "400": badName, "413": tooLarge },
       },

@@ -52,7 +52,9 @@ export function buildApp(config: RuntimeConfig, functions: LoadedFunction[], sta
     }
   }
 
-  const allRoutes = functions.flatMap((fn) => fn.module.routes.map((route) => ({ route, match: compilePath(route.path) })));
+  // Everything mounted, so a known path with an unknown method gets 405 (with Allow), not 404.
+  const runtimeRoutes = ["/healthz", "/readyz", "/metrics", "/functions"].map((path) => ({ method: "GET", path }));
+  const allRoutes = [...runtimeRoutes, ...functions.flatMap((fn) => fn.module.routes)].map((route) => ({ route, match: compilePath(route.path) }));
   app.onError(({ code, request, error }) => {
     if (code === "NOT_FOUND") {
       const path = new URL(request.url).pathname;

@@ -53,17 +53,10 @@ function upload(file) {
     const xhr = new XMLHttpRequest();
     const started = performance.now();
     const speed = (bytes) => `${formatBytes(bytes / Math.max((performance.now() - started) / 1000, 0.001))}/s`;
-    // PUT /files/:name streams the raw bytes; it refuses an empty body, so empty files go by POST /upload.
-    const empty = file.size === 0;
-    let body = file;
-    if (empty) {
-      body = new FormData();
-      body.append("file", file, file.name);
-      xhr.open("POST", "/upload");
-    } else {
-      xhr.open("PUT", fileUrl(file.name));
-      xhr.setRequestHeader("Content-Type", "application/octet-stream");
-    }
+    // PUT /files/:name streams the raw bytes: one request per file, so each gets its own progress.
+    const body = file;
+    xhr.open("PUT", fileUrl(file.name));
+    xhr.setRequestHeader("Content-Type", "application/octet-stream");
     for (const [k, v] of Object.entries(authHeaders(token()))) xhr.setRequestHeader(k, v);
     xhr.upload.onprogress = (e) => {
       if (!e.lengthComputable) return;
@@ -80,7 +73,7 @@ function upload(file) {
       if (xhr.status === 200 || xhr.status === 201) {
         bar.value = 100;
         const reply = parseError(xhr.responseText);
-        const stored = empty ? reply?.stored?.[0] : reply;
+        const stored = reply;
         finish(true, `100% · ${speed(file.size)} · ${xhr.status === 201 ? "stored" : "replaced"}${stored?.sha256 ? ` · sha256 ${stored.sha256.slice(0, 12)}…` : ""}`);
       } else {
         if (xhr.status === 401) tokenInput.focus();

@@ -2,8 +2,9 @@
 // client problem, reported as a 400 rather than an internal error.
 import { HttpError } from "./errors.ts";
 
+/** An absent body is an empty one (an empty file is a file). */
 export async function* bodyChunks(request: Request): AsyncGenerator<Uint8Array> {
-  if (!request.body) throw new HttpError(400, "request has no body");
+  if (!request.body) return;
   try {
     for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) yield chunk;
   } catch (err) {

@@ -110,6 +110,15 @@ describe("REST", () => {
     expect((await fetch(`${rt.url}/files/listed.txt`)).status).toBe(404);
   });
 
+  test("an empty PUT body stores an empty file", async () => {
+    const put = await fetch(`${rt.url}/files/empty.txt`, { method: "PUT" });
+    expect(put.status).toBe(201);
+    expect(await put.json()).toMatchObject({ size: 0, sha256: sha("") });
+    const got = await fetch(`${rt.url}/files/empty.txt`);
+    expect(got.headers.get("content-length")).toBe("0");
+    expect(await got.text()).toBe("");
+  });
+
   test("unicode and spaces in names survive the round trip", async () => {
     const name = "relatório final ü.txt";
     const put = await fetch(`${rt.url}/files/${encodeURIComponent(name)}`, { method: "PUT", body: "ok" });
@@ -169,6 +178,9 @@ describe("bad input: a JSON reason, and nothing changes", () => {
     expect(wrong.headers.get("allow")).toContain("GET");
     expect((await wrong.json()).error).toContain("PATCH");
     expect((await fetch(`${rt.url}/upload`)).status).toBe(405);
+    const trace = await fetch(`${rt.url}/metrics`, { method: "DELETE" });
+    expect(trace.status).toBe(405);
+    expect(trace.headers.get("allow")).toBe("GET");
     expect((await fetch(`${rt.url}/nothing-here`)).status).toBe(404);
     const missing = await fetch(`${rt.url}/files/never-stored.txt`);
     expect(missing.status).toBe(404);
