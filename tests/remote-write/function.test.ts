@@ -1,0 +1,36 @@
+// The function as deployed: `bun runtime/main.ts` with FUNCTIONS=remote-write and no INFLUX_URL,
+// i.e. the embedded default of `bun run start`: samples land fsynced in $DATA_DIR/metrics/<bucket>.lp.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { startRuntime, type RuntimeProcess } from "../support/runtime-process.ts";
+import { STALE, writeRequest } from "./build.ts";
+
+let app: RuntimeProcess;
+beforeAll(async () => {
+  app = await startRuntime({ FUNCTIONS: "remote-write", INFLUX_BUCKET: "vms", REMOTE_WRITE_TOKEN: "t0ken" });
+}, 30_000);
+afterAll(async () => void (await app?.stop()));
+
+const series = [{ labels: [["__name__", "job_instance:node_memory_used:bytes"], ["instance", "vm1:9100"], ["job", "node"]] as [string, string][], samples: [{ value: 1024, timestamp: 1_700_000_000_000 }, { value: STALE, timestamp: 1_700_000_001_000 }] }];
+
+test("embedded default: 1.0 on /api/v1/write and the old /api/v1/prom/write path, 2.0 with written headers", async () => {
+  const auth = { authorization: "Bearer t0ken" };
+  const r1 = await fetch(writeRequest(`${app.url}/api/v1/write`, series, { headers: auth }));
+  expect(r1.status).toBe(204);
+  const r2 = await fetch(writeRequest(`${app.url}/api/v1/prom/write`, series, { headers: auth }));
+  expect(r2.status).toBe(204);
+  const r3 = await fetch(writeRequest(`${app.url}/api/v1/write`, series, { version: 2, headers: auth }));
+  expect(r3.status).toBe(204);
+  expect(r3.headers.get("x-prometheus-remote-write-samples-written")).toBe("2");
+  const r4 = await fetch(writeRequest(`${app.url}/api/v1/write`, series));
+  expect(r4.status).toBe(401);
+
+  const line = "job_instance:node_memory_used:bytes,instance=vm1:9100,job=node value=1024 1700000000000";
+  expect(readFileSync(join(app.dataDir, "metrics", "vms.lp"), "utf8")).toBe(`${line}\n${line}\n${line}\n`);
+
+  const metrics = await (await fetch(`${app.url}/metrics`)).text();
+  expect(metrics).toContain('tarsd_remote_write_requests_total{status="204"} 3');
+  expect(metrics).toContain('tarsd_remote_write_samples_dropped_total{reason="stale"} 3');
+  expect(metrics).toContain("tarsd_remote_write_samples_written_total 3");
+});
