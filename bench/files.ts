@@ -1,0 +1,595 @@
+// File-transfer benchmark: `bun bench/files.ts` (one script, one run, ~4 minutes).
+//
+// Starts the runtime (LOG_REQUESTS=0, temp DATA_DIR) and Debian's nginx (`daemon off;`, generated
+// config in a temp dir, sendfile on like Debian's default config) on free loopback ports, both
+// serving the same directory, then drives both with the same wrk settings (c=8):
+//   GET /files/:name 4 KiB and 1 MiB      runtime vs nginx (worker_processes 1, and auto)
+//   PUT /files/:name 4 KiB and 1 MiB      runtime vs nginx dav_methods PUT (no fsync, see below)
+//   POST /upload (multipart) 4 KiB, 1 MiB runtime only
+//   POST /download (multipart) 4 KiB, 1 MiB runtime only
+// and finally the upload RSS bound: a 2 GiB (sparse) file PUT and multipart-POSTed with curl to a
+// fresh runtime while its VmRSS is sampled every 100 ms (and VmHWM, reset before each upload).
+//
+// A row with wrk socket errors, timeouts or non-2xx/3xx responses, a failed pre-flight request, or
+// short responses is FAILED. Prints a markdown table and writes .artifacts/bench-files.json.
+// Exit status: 0 when every row ran clean and both aims hold, 1 otherwise.
+//
+// Knobs (env): BENCH_DURATION seconds per row (10), BENCH_WARMUP seconds before each row (1),
+// BENCH_THREADS wrk threads (2), BENCH_RSS_GIB size of the RSS upload (2), BENCH_ONLY=wrk|rss
+// (run one half; the exit status then judges only that half's aim).
+//
+// Fairness notes: the runtime fsyncs every upload (file and directory) before answering; nginx's
+// PUT does not, so the PUT ratio measures durability as much as speed. wrk shares the 2 cores with
+// the server under test, identically for both servers.
+import type { Subprocess } from "bun";
+import { mkdirSync, mkdtempSync, openSync, closeSync, ftruncateSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { requireBinary, REPO_ROOT } from "../tests/support/binaries.ts";
+import { freePort, waitForHttp } from "../tests/support/ports.ts";
+
+const DURATION_S = envNumber("BENCH_DURATION", 10);
+const WARMUP_S = envNumber("BENCH_WARMUP", 1);
+const THREADS = envNumber("BENCH_THREADS", 2);
+const CONNECTIONS = 8;
+const RSS_GIB = envNumber("BENCH_RSS_GIB", 2);
+const RSS_BOUND_MIB = 64;
+const ONLY = process.env.BENCH_ONLY ?? "";
+if (!["", "wrk", "rss"].includes(ONLY)) throw new Error(`BENCH_ONLY must be "wrk" or "rss", got ${JSON.stringify(ONLY)}`);
+const GET_1M_AIM = 0.5;
+const NGINX_1_LABEL = "nginx (worker_processes 1)";
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const SIZES = [
+  { label: "4 KiB", tag: "4k", bytes: 4 * KiB },
+  { label: "1 MiB", tag: "1m", bytes: 1 * MiB },
+] as const;
+
+const WRK = requireBinary("wrk");
+const NGINX = requireBinary("nginx");
+const CURL = requireBinary("curl");
+const LUA = join(REPO_ROOT, "bench", "wrk", "files.lua");
+if (!existsSync(LUA)) throw new Error(`missing ${LUA}`);
+
+// ---------------------------------------------------------------------------------------------
+// Process and temp-file bookkeeping: everything started here is stopped on exit, even on error.
+
+const children = new Set<Subprocess>();
+const tempDirs: string[] = [];
+const stoppers: (() => Promise<void>)[] = [];
+let cleaned = false;
+
+async function cleanup(): Promise<void> {
+  if (cleaned) return;
+  cleaned = true;
+  for (const stop of stoppers.reverse()) await stop().catch(() => {});
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    console.error(`\nbench: ${signal}, cleaning up`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+function spawn(cmd: string[], opts: Parameters<typeof Bun.spawn>[1] = {}): Subprocess {
+  const child = Bun.spawn(cmd, opts);
+  children.add(child);
+  void child.exited.then(() => children.delete(child));
+  return child;
+}
+
+async function run(cmd: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(cmd, { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(child.stdout as ReadableStream).text(),
+    new Response(child.stderr as ReadableStream).text(),
+    child.exited,
+  ]);
+  return { code, stdout, stderr };
+}
+
+/** Stops a child with `signal`, then SIGKILL after `graceMs`. */
+async function stopChild(child: Subprocess, signal: NodeJS.Signals = "SIGTERM", graceMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await child.exited;
+  clearTimeout(timer);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers.
+
+interface Runtime {
+  url: string;
+  pid: number;
+  dataDir: string;
+  filesDir: string;
+  stop(): Promise<void>;
+}
+
+async function startRuntime(dataDir: string): Promise<Runtime> {
+  const port = await freePort();
+  const child = spawn(["bun", join(REPO_ROOT, "runtime", "main.ts")], {
+    cwd: REPO_ROOT,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      DATA_DIR: dataDir,
+      LOG_REQUESTS: "0",
+      DRAIN_DELAY_MS: "0",
+      MAX_UPLOAD_BYTES: String(5 * 1024 * MiB),
+    },
+    stdout: "ignore",
+    stderr: "inherit",
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const stop = () => stopChild(child);
+  stoppers.push(stop);
+  await waitForHttp(`${url}/readyz`);
+  return { url, pid: child.pid, dataDir, filesDir: join(dataDir, "files"), stop };
+}
+
+interface Nginx {
+  url: string;
+  label: string;
+  stop(): Promise<void>;
+}
+
+async function startNginx(dir: string, filesDir: string, workers: "1" | "auto"): Promise<Nginx> {
+  const port = await freePort();
+  const prefix = join(dir, `nginx-${workers}`);
+  const putDir = join(prefix, "put");
+  for (const sub of ["", "put", "body", "proxy", "fastcgi", "uwsgi", "scgi", "logs"]) mkdirSync(join(prefix, sub), { recursive: true });
+  // Debian's packaged defaults where they matter for speed (sendfile, tcp_nopush, keepalive), no
+  // access log (the runtime runs with LOG_REQUESTS=0), every path inside the temp prefix.
+  const conf = `
+daemon off;
+master_process on;
+worker_processes ${workers};
+${process.getuid?.() === 0 ? "user root;" : ""}
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  access_log off;
+  default_type application/octet-stream;
+  client_body_temp_path ${prefix}/body;
+  proxy_temp_path ${prefix}/proxy;
+  fastcgi_temp_path ${prefix}/fastcgi;
+  uwsgi_temp_path ${prefix}/uwsgi;
+  scgi_temp_path ${prefix}/scgi;
+  server {
+    listen 127.0.0.1:${port};
+    location /files/ { alias ${filesDir}/; }
+    # The PUT peer: ngx_http_dav_module writes the body to a temp file, then renames it.
+    location /put/ {
+      alias ${putDir}/;
+      dav_methods PUT;
+      client_max_body_size 0;
+      client_body_buffer_size 128k;
+    }
+  }
+}
+`;
+  const confPath = join(prefix, "nginx.conf");
+  writeFileSync(confPath, conf);
+  const test = await run([NGINX, "-p", prefix, "-c", confPath, "-e", join(prefix, "logs", "error.log"), "-t"]);
+  if (test.code !== 0) throw new Error(`nginx -t failed:\n${test.stderr}`);
+  const child = spawn([NGINX, "-p", prefix, "-c", confPath, "-e", join(prefix, "logs", "error.log")], { stdout: "ignore", stderr: "inherit" });
+  // SIGQUIT: graceful; the master takes its workers down with it (SIGKILL would orphan them).
+  const stop = () => stopChild(child, "SIGQUIT");
+  stoppers.push(stop);
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/files/`, { status: 403 }); // Directory without autoindex: up.
+  return { url, label: `nginx (worker_processes ${workers})`, stop };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load generation.
+
+interface Row {
+  case: string;
+  size: string;
+  server: string;
+  ok: boolean;
+  note?: string;
+  requestsPerSec: number;
+  mibPerSec: number;
+  latencyMs: { p50: number; p99: number };
+  errors: Record<string, number>;
+  requests: number;
+  /** Set on runtime rows that have an nginx peer: runtime req/s over the peer's. */
+  ratio?: Record<string, number>;
+}
+
+interface Load {
+  case: string;
+  size: (typeof SIZES)[number];
+  server: string;
+  url: string;
+  method?: "GET" | "PUT" | "POST";
+  bodyFile?: string;
+  contentType?: string;
+  /** Bytes each response must at least carry (GET / download): catches short or error bodies. */
+  minResponseBytes?: number;
+}
+
+interface WrkJson {
+  duration_us: number;
+  requests: number;
+  bytes: number;
+  errors: Record<string, number>;
+  latency_us: { mean: number; p50: number; p99: number; max: number };
+}
+
+async function wrk(load: Load, seconds: number): Promise<WrkJson> {
+  const env = { BENCH_METHOD: load.method ?? "GET", BENCH_BODY_FILE: load.bodyFile ?? "", BENCH_CONTENT_TYPE: load.contentType ?? "" };
+  const args = [WRK, `-t${THREADS}`, `-c${CONNECTIONS}`, `-d${seconds}s`, "--timeout", "30s", "-s", LUA, load.url];
+  const out = await run(args, env);
+  const line = out.stdout.split("\n").find((l) => l.startsWith("WRK_JSON "));
+  if (out.code !== 0 || !line) throw new Error(`wrk failed (${out.code}): ${out.stderr}\n${out.stdout}`);
+  return JSON.parse(line.slice("WRK_JSON ".length)) as WrkJson;
+}
+
+/** One request with the exact method/body/headers wrk will send; its status must be 2xx. */
+async function preflight(load: Load): Promise<string | undefined> {
+  const res = await fetch(load.url, {
+    method: load.method ?? "GET",
+    body: load.bodyFile ? Bun.file(load.bodyFile) : undefined,
+    headers: load.contentType ? { "content-type": load.contentType } : {},
+  });
+  const body = await res.arrayBuffer();
+  if (res.status < 200 || res.status > 299) return `pre-flight ${res.status}: ${new TextDecoder().decode(body.slice(0, 300))}`;
+  if (load.minResponseBytes && body.byteLength !== load.minResponseBytes) return `pre-flight body ${body.byteLength} bytes`;
+  return undefined;
+}
+
+async function measure(load: Load): Promise<Row> {
+  const label = `${load.case} ${load.size.label} — ${load.server}`;
+  process.stdout.write(`  ${label.padEnd(62)} `);
+  const failed = await preflight(load).catch((err) => `pre-flight error: ${String(err)}`);
+  const row: Row = {
+    case: load.case,
+    size: load.size.label,
+    server: load.server,
+    ok: false,
+    requestsPerSec: 0,
+    mibPerSec: 0,
+    latencyMs: { p50: 0, p99: 0 },
+    errors: {},
+    requests: 0,
+  };
+  if (failed) {
+    row.note = failed;
+    console.log(`FAILED (${failed})`);
+    return row;
+  }
+  if (WARMUP_S > 0) await wrk(load, WARMUP_S);
+  const r = await wrk(load, DURATION_S);
+  const seconds = r.duration_us / 1e6;
+  row.requests = r.requests;
+  row.requestsPerSec = r.requests / seconds;
+  row.mibPerSec = (r.requests * load.size.bytes) / seconds / MiB; // Payload bytes, either direction.
+  row.latencyMs = { p50: r.latency_us.p50 / 1000, p99: r.latency_us.p99 / 1000 };
+  row.errors = Object.fromEntries(Object.entries(r.errors).filter(([, n]) => n > 0));
+  const problems = Object.entries(row.errors).map(([kind, n]) => `${n} ${kind === "status" ? "non-2xx/3xx" : kind} errors`);
+  if (r.requests === 0) problems.push("no requests completed");
+  if (load.minResponseBytes && r.requests > 0 && r.bytes / r.requests < load.minResponseBytes) {
+    problems.push(`responses average ${Math.round(r.bytes / r.requests)} bytes, expected ≥ ${load.minResponseBytes}`);
+  }
+  row.ok = problems.length === 0;
+  if (!row.ok) row.note = problems.join("; ");
+  console.log(
+    `${fmt(row.requestsPerSec, 0).padStart(8)} req/s ${fmt(row.mibPerSec, 1).padStart(8)} MiB/s  p99 ${fmt(row.latencyMs.p99, 2)} ms` +
+      (row.ok ? "" : `  FAILED (${row.note})`),
+  );
+  return row;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upload RSS bound.
+
+interface RssResult {
+  case: string;
+  bytes: number;
+  ok: boolean;
+  baselineMiB: number;
+  peakMiB: number;
+  deltaMiB: number;
+  hwmDeltaMiB?: number;
+  seconds: number;
+  mibPerSec: number;
+  samples: number;
+  note?: string;
+}
+
+function rssKiB(pid: number): { rss: number; hwm: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
+  return { rss: field("VmRSS"), hwm: field("VmHWM") };
+}
+
+async function rssUpload(dir: string, bigFile: string, bytes: number, mode: "PUT" | "multipart"): Promise<RssResult> {
+  const dataDir = join(dir, `rss-${mode.toLowerCase()}`);
+  const runtime = await startRuntime(dataDir);
+  const label = mode === "PUT" ? `PUT /files/:name ${RSS_GIB} GiB` : `POST /upload (multipart) ${RSS_GIB} GiB`;
+  process.stdout.write(`  ${label.padEnd(62)} `);
+  try {
+    // Let start-up garbage settle, then take the baseline and reset the high-water mark.
+    await Bun.sleep(1000);
+    const baseline = rssKiB(runtime.pid).rss;
+    let hwmReset = false;
+    try {
+      writeFileSync(`/proc/${runtime.pid}/clear_refs`, "5");
+      hwmReset = true;
+    } catch {
+      // Older kernels or no permission: rely on the samples alone.
+    }
+    let peak = baseline;
+    let samples = 0;
+    const sampler = setInterval(() => {
+      try {
+        peak = Math.max(peak, rssKiB(runtime.pid).rss);
+        samples++;
+      } catch {
+        // Process gone; the curl result reports it.
+      }
+    }, 100);
+    const name = `rss-${mode.toLowerCase()}.bin`;
+    const args =
+      mode === "PUT"
+        ? [CURL, "-sS", "--max-time", "600", "-H", "Expect:", "-o", "-", "-w", "\n%{http_code}", "-T", bigFile, `${runtime.url}/files/${name}`]
+        : [CURL, "-sS", "--max-time", "600", "-H", "Expect:", "-o", "-", "-w", "\n%{http_code}", "-F", `file=@${bigFile};filename=${name}`, `${runtime.url}/upload`];
+    const started = performance.now();
+    const out = await run(args);
+    const seconds = (performance.now() - started) / 1000;
+    clearInterval(sampler);
+    const after = rssKiB(runtime.pid);
+    peak = Math.max(peak, after.rss);
+    const status = Number(out.stdout.trim().split("\n").pop());
+    const toMiB = (kib: number) => kib / 1024;
+    const result: RssResult = {
+      case: label,
+      bytes,
+      ok: false,
+      baselineMiB: toMiB(baseline),
+      peakMiB: toMiB(hwmReset ? Math.max(peak, after.hwm) : peak),
+      deltaMiB: 0,
+      seconds,
+      mibPerSec: bytes / MiB / seconds,
+      samples,
+    };
+    result.deltaMiB = result.peakMiB - result.baselineMiB;
+    if (hwmReset) result.hwmDeltaMiB = toMiB(after.hwm - baseline);
+    const problems: string[] = [];
+    if (out.code !== 0 || status < 200 || status > 299) problems.push(`upload failed: curl ${out.code}, HTTP ${status}: ${out.stderr}${out.stdout.slice(0, 300)}`);
+    else if (!out.stdout.includes(`"size":${bytes}`)) problems.push(`stored size is not ${bytes}: ${out.stdout.slice(0, 300)}`);
+    if (result.deltaMiB > RSS_BOUND_MIB) problems.push(`RSS rose ${fmt(result.deltaMiB, 1)} MiB > ${RSS_BOUND_MIB} MiB`);
+    result.ok = problems.length === 0;
+    if (!result.ok) result.note = problems.join("; ");
+    console.log(
+      `baseline ${fmt(result.baselineMiB, 1)} MiB, peak ${fmt(result.peakMiB, 1)} MiB, Δ ${fmt(result.deltaMiB, 1)} MiB, ` +
+        `${fmt(seconds, 1)} s (${fmt(result.mibPerSec, 0)} MiB/s) ${result.ok ? "PASS" : `FAIL (${result.note})`}`,
+    );
+    return result;
+  } finally {
+    await runtime.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function multipartBody(dir: string, size: (typeof SIZES)[number], field: string, filename: string | undefined, content: Uint8Array | string) {
+  const boundary = `----tarsdbench${randomBytes(8).toString("hex")}`;
+  const disposition = filename ? `form-data; name="${field}"; filename="${filename}"` : `form-data; name="${field}"`;
+  const head = `--${boundary}\r\nContent-Disposition: ${disposition}\r\n${filename ? "Content-Type: application/octet-stream\r\n" : ""}\r\n`;
+  const path = join(dir, `${field}-${size.tag}.multipart`);
+  writeFileSync(path, Buffer.concat([Buffer.from(head), Buffer.from(content), Buffer.from(`\r\n--${boundary}--\r\n`)]));
+  return { path, contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+function fmt(n: number, digits: number): string {
+  return n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function envNumber(name: string, fallback: number): number {
+  const value = Number(process.env[name] ?? "");
+  return process.env[name] && Number.isFinite(value) && value >= 0 ? value : fallback;
+}
+
+async function version(cmd: string[]): Promise<string> {
+  const out = await run(cmd).catch(() => ({ stdout: "", stderr: "" }));
+  return (out.stdout + out.stderr).split("\n")[0]!.trim();
+}
+
+async function main(): Promise<number> {
+  const started = performance.now();
+  const dir = mkdtempSync(join(tmpdir(), "tarsd-bench-"));
+  tempDirs.push(dir);
+  const bodies = join(dir, "bodies");
+  mkdirSync(bodies);
+
+  const env = {
+    cpus: cpus().length,
+    bun: Bun.version,
+    nginx: await version([NGINX, "-v"]),
+    wrk: await version([WRK, "-v"]),
+    wrk_args: `-t${THREADS} -c${CONNECTIONS} -d${DURATION_S}s (warm-up ${WARMUP_S}s)`,
+  };
+  console.log(`bench/files.ts: ${env.cpus} CPUs, bun ${env.bun}, ${env.nginx}, wrk ${env.wrk_args}`);
+
+  const rows: Row[] = [];
+  if (ONLY !== "rss") {
+    const runtime = await startRuntime(join(dir, "data"));
+    const nginxes = [await startNginx(dir, runtime.filesDir, "1"), await startNginx(dir, runtime.filesDir, "auto")];
+
+    // Seed through the runtime's own PUT so the files carry their sha256 sidecars, as in production.
+    const payloads = new Map<string, { path: string; data: Uint8Array }>();
+    for (const size of SIZES) {
+      const data = randomBytes(size.bytes);
+      const path = join(bodies, `payload-${size.tag}.bin`);
+      writeFileSync(path, data);
+      payloads.set(size.tag, { path, data });
+      const res = await fetch(`${runtime.url}/files/bench-${size.tag}.bin`, { method: "PUT", body: data });
+      if (res.status !== 201) throw new Error(`seeding bench-${size.tag}.bin: HTTP ${res.status} ${await res.text()}`);
+    }
+
+    const withRatio = (runtimeRow: Row, peers: Row[]) => {
+      runtimeRow.ratio = Object.fromEntries(peers.map((p) => [p.server, p.requestsPerSec > 0 ? runtimeRow.requestsPerSec / p.requestsPerSec : 0]));
+    };
+
+    console.log("\nGET /files/:name");
+    for (const size of SIZES) {
+      const name = `bench-${size.tag}.bin`;
+      const base = { case: "GET /files/:name", size, minResponseBytes: size.bytes };
+      const rt = await measure({ ...base, server: "runtime", url: `${runtime.url}/files/${name}` });
+      const peers: Row[] = [];
+      for (const ngx of nginxes) peers.push(await measure({ ...base, server: ngx.label, url: `${ngx.url}/files/${name}` }));
+      withRatio(rt, peers);
+      rows.push(rt, ...peers);
+    }
+
+    console.log("\nPUT /files/:name (raw body)");
+    for (const size of SIZES) {
+      const base = { case: "PUT /files/:name", size, method: "PUT" as const, bodyFile: payloads.get(size.tag)!.path, contentType: "application/octet-stream" };
+      const rt = await measure({ ...base, server: "runtime", url: `${runtime.url}/files/put-${size.tag}.bin` });
+      const peer = await measure({ ...base, server: "nginx dav PUT (worker_processes 1)", url: `${nginxes[0]!.url}/put/put-${size.tag}.bin` });
+      withRatio(rt, [peer]);
+      rows.push(rt, peer);
+    }
+
+    console.log("\nPOST /upload (multipart, field `file`)");
+    for (const size of SIZES) {
+      const body = multipartBody(bodies, size, "file", `upload-${size.tag}.bin`, payloads.get(size.tag)!.data);
+      rows.push(await measure({ case: "POST /upload (multipart)", size, server: "runtime", url: `${runtime.url}/upload`, method: "POST", bodyFile: body.path, contentType: body.contentType }));
+    }
+
+    console.log("\nPOST /download (multipart, field `name`)");
+    for (const size of SIZES) {
+      const body = multipartBody(bodies, size, "name", undefined, `bench-${size.tag}.bin`);
+      rows.push(
+        await measure({
+          case: "POST /download (multipart)",
+          size,
+          server: "runtime",
+          url: `${runtime.url}/download`,
+          method: "POST",
+          bodyFile: body.path,
+          contentType: body.contentType,
+          minResponseBytes: size.bytes,
+        }),
+      );
+    }
+
+    for (const ngx of nginxes) await ngx.stop();
+    await runtime.stop();
+    rmSync(join(dir, "data"), { recursive: true, force: true });
+  }
+
+  const rss: RssResult[] = [];
+  if (ONLY !== "wrk") {
+    const bytes = RSS_GIB * 1024 * MiB;
+    console.log(`\nUpload RSS bound (${RSS_GIB} GiB sparse file, curl, fresh runtime each, VmRSS every 100 ms)`);
+    const bigFile = join(dir, `big-${RSS_GIB}g.bin`);
+    const fd = openSync(bigFile, "w");
+    ftruncateSync(fd, bytes);
+    closeSync(fd);
+    try {
+      rss.push(await rssUpload(dir, bigFile, bytes, "PUT"));
+      rss.push(await rssUpload(dir, bigFile, bytes, "multipart"));
+    } finally {
+      rmSync(bigFile, { force: true });
+    }
+  }
+
+  // ------------------------------------------------------------------- summary
+  const get1m = rows.find((r) => r.case === "GET /files/:name" && r.size === "1 MiB" && r.server === "runtime");
+  const get1mRatio = get1m?.ratio?.[NGINX_1_LABEL] ?? 0;
+  const aims = {
+    get_1mib_vs_nginx_1_worker: { aim: `≥ ${GET_1M_AIM}`, measured: round(get1mRatio, 3), pass: ONLY === "rss" ? null : get1mRatio >= GET_1M_AIM },
+    upload_rss_bound: {
+      aim: `Δ RSS ≤ ${RSS_BOUND_MIB} MiB for a ${RSS_GIB} GiB upload`,
+      measured: rss.map((r) => ({ case: r.case, delta_mib: round(r.deltaMiB, 1) })),
+      pass: rss.length === 0 ? null : rss.every((r) => r.ok),
+    },
+  };
+
+  const lines: string[] = [];
+  lines.push(`| Case | Size | Server | req/s | MiB/s | p50 ms | p99 ms | runtime ÷ nginx (req/s) | Status |`);
+  lines.push(`|---|---|---|---:|---:|---:|---:|---|---|`);
+  for (const r of rows) {
+    const ratio = r.ratio
+      ? Object.entries(r.ratio)
+          .map(([peer, v]) => `${fmt(v, 2)}× vs ${peer.replace(/^nginx /, "").replace("(worker_processes ", "w=").replace(")", "")}`)
+          .join(", ")
+      : "";
+    lines.push(
+      `| ${r.case} | ${r.size} | ${r.server} | ${fmt(r.requestsPerSec, 0)} | ${fmt(r.mibPerSec, 1)} | ${fmt(r.latencyMs.p50, 2)} | ${fmt(r.latencyMs.p99, 2)} | ${ratio} | ${r.ok ? "ok" : `FAILED: ${r.note}`} |`,
+    );
+  }
+  const rssLines: string[] = [];
+  if (rss.length > 0) {
+    rssLines.push(`| Upload | Baseline MiB | Peak MiB | Δ MiB (bound ${RSS_BOUND_MIB}) | Time s | MiB/s | Result |`);
+    rssLines.push(`|---|---:|---:|---:|---:|---:|---|`);
+    for (const r of rss) {
+      rssLines.push(
+        `| ${r.case} | ${fmt(r.baselineMiB, 1)} | ${fmt(r.peakMiB, 1)} | ${fmt(r.deltaMiB, 1)} | ${fmt(r.seconds, 1)} | ${fmt(r.mibPerSec, 0)} | ${r.ok ? "PASS" : `FAIL: ${r.note}`} |`,
+      );
+    }
+  }
+  console.log(`\n## bench/files.ts — ${env.cpus} CPUs, bun ${env.bun}, ${env.nginx}, wrk ${env.wrk_args}\n`);
+  if (rows.length > 0) console.log(lines.join("\n"));
+  if (rssLines.length > 0) console.log(`\n${rssLines.join("\n")}`);
+  const getVerdict = ONLY === "rss" ? "SKIPPED" : `${fmt(get1mRatio, 2)}× ${aims.get_1mib_vs_nginx_1_worker.pass ? "PASS" : "FAIL"}`;
+  console.log(`\nAim GET 1 MiB ≥ ${GET_1M_AIM}× nginx (1 worker): ${getVerdict}`);
+  console.log(`Aim upload RSS Δ ≤ ${RSS_BOUND_MIB} MiB at ${RSS_GIB} GiB: ${rss.length === 0 ? "SKIPPED" : aims.upload_rss_bound.pass ? "PASS" : "FAIL"}`);
+
+  const artifacts = join(REPO_ROOT, ".artifacts");
+  mkdirSync(artifacts, { recursive: true });
+  const report = {
+    generated: new Date().toISOString(),
+    environment: env,
+    rows: rows.map((r) => ({
+      ...r,
+      requestsPerSec: round(r.requestsPerSec, 1),
+      mibPerSec: round(r.mibPerSec, 2),
+      latencyMs: { p50: round(r.latencyMs.p50, 3), p99: round(r.latencyMs.p99, 3) },
+      ratio: r.ratio && Object.fromEntries(Object.entries(r.ratio).map(([k, v]) => [k, round(v, 3)])),
+    })),
+    rss: rss.map((r) => ({ ...r, baselineMiB: round(r.baselineMiB, 1), peakMiB: round(r.peakMiB, 1), deltaMiB: round(r.deltaMiB, 1), hwmDeltaMiB: r.hwmDeltaMiB === undefined ? undefined : round(r.hwmDeltaMiB, 1), seconds: round(r.seconds, 2), mibPerSec: round(r.mibPerSec, 1) })),
+    aims,
+    markdown: [...(rows.length > 0 ? lines : []), "", ...rssLines].join("\n").trim(),
+    elapsedSeconds: round((performance.now() - started) / 1000, 1),
+  };
+  writeFileSync(join(artifacts, "bench-files.json"), JSON.stringify(report, null, 2) + "\n");
+  console.log(`\nWrote .artifacts/bench-files.json (${fmt(report.elapsedSeconds, 0)} s)`);
+
+  const rowsOk = rows.every((r) => r.ok);
+  return rowsOk && aims.get_1mib_vs_nginx_1_worker.pass !== false && (rss.length === 0 || aims.upload_rss_bound.pass) ? 0 : 1;
+}
+
+function round(n: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (err) {
+  console.error(`bench/files.ts: ${(err as Error).stack ?? String(err)}`);
+  code = 1;
+} finally {
+  await cleanup();
+}
+process.exit(code);
