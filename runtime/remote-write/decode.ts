@@ -146,6 +146,33 @@ export async function decodeRequest(request: Request, limits: DecodeLimits): Pro
 
 type Reader = protobuf.Reader;
 const WIRE_VARINT = 0;
+const utf8 = new TextDecoder("utf-8", { fatal: false });
+
+/**
+ * Label strings are short and mostly ASCII. Decoding each one separately costs a native call per
+ * string; instead the whole message is viewed once as latin1 text and an ASCII string is a
+ * substring of it (cheap: no copy of the bytes into a new decoder call). Any byte >= 0x80 means
+ * real UTF-8, decoded properly.
+ */
+class StringReader {
+  private readonly text: string;
+  constructor(private readonly message: Uint8Array) {
+    this.text = Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString("latin1");
+  }
+
+  read(r: Reader): string {
+    const len = r.uint32();
+    const start = r.pos;
+    const end = start + len;
+    if (end > r.len) throw new RangeError(`index out of range: string of ${len} bytes beyond the message`);
+    r.pos = end;
+    const bytes = this.message;
+    for (let i = start; i < end; i++) {
+      if (bytes[i]! >= 0x80) return utf8.decode(bytes.subarray(start, end));
+    }
+    return this.text.substring(start, end);
+  }
+}
 const WIRE_FIXED64 = 1;
 const WIRE_LENGTH = 2;
 
@@ -202,13 +229,14 @@ function checkEnd(r: Reader, end: number): void {
 
 function parseV1(message: Uint8Array): Series[] {
   const r = protobuf.Reader.create(message);
+  const strings = new StringReader(message);
   const series: Series[] = [];
   while (r.pos < r.len) {
     const tag = r.uint32();
     if (tag >>> 3 === 1 && (tag & 7) === WIRE_LENGTH) {
       const end = r.uint32() + r.pos;
       checkEnd(r, end);
-      series.push(readSeriesV1(r, end));
+      series.push(readSeriesV1(r, end, strings));
     } else {
       r.skipType(tag & 7); // metadata (3) and anything newer
     }
@@ -216,7 +244,7 @@ function parseV1(message: Uint8Array): Series[] {
   return series;
 }
 
-function readSeriesV1(r: Reader, end: number): Series {
+function readSeriesV1(r: Reader, end: number, strings: StringReader): Series {
   const labels: string[] = [];
   const samples: Sample[] = [];
   let histograms = 0;
@@ -237,8 +265,8 @@ function readSeriesV1(r: Reader, end: number): Series {
       let value = "";
       while (r.pos < subEnd) {
         const t = r.uint32();
-        if (t === ((1 << 3) | WIRE_LENGTH)) name = r.string();
-        else if (t === ((2 << 3) | WIRE_LENGTH)) value = r.string();
+        if (t === ((1 << 3) | WIRE_LENGTH)) name = strings.read(r);
+        else if (t === ((2 << 3) | WIRE_LENGTH)) value = strings.read(r);
         else r.skipType(t & 7);
       }
       labels.push(name, value);
@@ -256,6 +284,7 @@ function readSeriesV1(r: Reader, end: number): Series {
 
 function parseV2(message: Uint8Array): Series[] {
   const r = protobuf.Reader.create(message);
+  const strings = new StringReader(message);
   const symbols: string[] = [];
   const raw: { refs: number[]; samples: Sample[]; histograms: number; exemplars: number }[] = [];
   while (r.pos < r.len) {
@@ -263,7 +292,7 @@ function parseV2(message: Uint8Array): Series[] {
     const field = tag >>> 3;
     const wire = tag & 7;
     if (field === 4 && wire === WIRE_LENGTH) {
-      symbols.push(r.string());
+      symbols.push(strings.read(r));
     } else if (field === 5 && wire === WIRE_LENGTH) {
       const end = r.uint32() + r.pos;
       checkEnd(r, end);

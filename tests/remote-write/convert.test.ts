@@ -129,3 +129,37 @@ describe("invalid series", () => {
     expect(out).toEqual({ lines: [], samplesReceived: 0, dropped: {}, histograms: 3, exemplars: 2 });
   });
 });
+
+describe("same bytes as the client's Point", () => {
+  // The converter builds each series' prefix once with escape.measurement / escape.tag (what Point
+  // calls); this checks the result equals Point.toLineProtocol on random, nasty labels.
+  test("random labels with separators, quotes, newlines, unicode and reserved names", async () => {
+    const { Point } = await import("@influxdata/influxdb-client");
+    const alphabet = ["a", "b", "Z", "_", ":", ",", " ", "=", '"', "\n", "\t", "\r", "é", "😀", "\\x", "time", "value", "0"];
+    let seed = 42;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const word = () => Array.from({ length: 1 + random(6) }, () => alphabet[random(alphabet.length)]).join("");
+    let compared = 0;
+    for (let i = 0; i < 2000; i++) {
+      const labels = ["__name__", word()];
+      const names = new Set<string>();
+      for (let j = random(5); j > 0; j--) names.add(random(4) === 0 ? ["time", "value", "_field"][random(3)]! : word());
+      for (const name of names) labels.push(name, random(5) === 0 ? "" : word());
+      const value = random(2) ? random(1e6) / 7 : -random(1000);
+      const out = toLineProtocol([s(labels, [value, 1_700_000_000_000 + i])], v1);
+      if (out.lines.length === 0) continue; // dropped by the documented scheme (unencodable, conflict)
+      const point = new Point(labels[1]!);
+      for (let j = 2; j < labels.length; j += 2) {
+        const name = labels[j]!;
+        point.tag(["time", "_measurement", "_field"].includes(name) ? `exported_${name}` : name, labels[j + 1]!);
+      }
+      point.floatField("value", value).timestamp(1_700_000_000_000 + i);
+      expect(out.lines[0]).toBe(point.toLineProtocol({ convertTime: (t: unknown) => String(t) } as never)!);
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(1000);
+  });
+});
