@@ -109,8 +109,22 @@ export function toLineProtocol(series: Series[], options: ConvertOptions): Conve
 
 type Prefix = { ok: true; line: string } | { ok: false; reason: DropReason };
 
+// The decoder shares one label array per distinct series (see decode.ts), so a series seen before
+// finds its escaped prefix here. Weak keys: entries go when the decoder's cache lets the array go.
+const prefixes = { skip: new WeakMap<readonly string[], Prefix>(), reject: new WeakMap<readonly string[], Prefix>() };
+
+function seriesPrefix(labels: readonly string[], options: ConvertOptions): Prefix {
+  const cache = prefixes[options.duplicateLabels];
+  let prefix = cache.get(labels);
+  if (prefix === undefined) {
+    prefix = computePrefix(labels, options); // throws (never cached) for a 2.0 duplicate
+    cache.set(labels, prefix);
+  }
+  return prefix;
+}
+
 /** `measurement,tag=value,...` for the series (tags sorted by key), or why it cannot be written. */
-function seriesPrefix(labels: string[], options: ConvertOptions): Prefix {
+function computePrefix(labels: readonly string[], options: ConvertOptions): Prefix {
   // Prometheus sends label names sorted; strictly increasing names cannot repeat, and need no sort.
   let increasing = true;
   for (let i = 2; i < labels.length; i += 2) {
@@ -166,7 +180,7 @@ function seriesPrefix(labels: string[], options: ConvertOptions): Prefix {
   return { ok: true, line };
 }
 
-function firstDuplicate(labels: string[]): string | undefined {
+function firstDuplicate(labels: readonly string[]): string | undefined {
   const seen = new Set<string>();
   for (let i = 0; i < labels.length; i += 2) {
     if (seen.has(labels[i]!)) return labels[i];
@@ -175,12 +189,12 @@ function firstDuplicate(labels: string[]): string | undefined {
   return undefined;
 }
 
-function hasLabel(labels: string[], name: string): boolean {
+function hasLabel(labels: readonly string[], name: string): boolean {
   for (let i = 0; i < labels.length; i += 2) if (labels[i] === name) return true;
   return false;
 }
 
-function describe(labels: string[]): string {
+function describe(labels: readonly string[]): string {
   const pairs: string[] = [];
   for (let i = 0; i < labels.length; i += 2) pairs.push(`${labels[i]}=${JSON.stringify(labels[i + 1])}`);
   return `{${pairs.join(", ")}}`.slice(0, 300);

@@ -24,8 +24,8 @@ export interface Sample {
 }
 
 export interface Series {
-  /** Flat name/value pairs in the order received: [name0, value0, name1, value1, ...]. */
-  labels: string[];
+  /** Flat name/value pairs in the order received: [name0, value0, name1, value1, ...]. Shared: never mutate. */
+  labels: readonly string[];
   samples: Sample[];
   /** Native histogram samples present (not stored: the mapping has one float field). */
   histograms: number;
@@ -149,15 +149,14 @@ const WIRE_VARINT = 0;
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 
 /**
- * Label strings are short and mostly ASCII. Decoding each one separately costs a native call per
- * string; instead the whole message is viewed once as latin1 text and an ASCII string is a
- * substring of it (cheap: no copy of the bytes into a new decoder call). Any byte >= 0x80 means
- * real UTF-8, decoded properly.
+ * Label strings: ASCII ones (nearly all) are cut from one latin1 view of the whole buffer by a
+ * native slice; any byte >= 0x80 means real UTF-8, decoded properly. Slices are flat copies, so a
+ * cached label set never keeps its whole request alive.
  */
 class StringReader {
-  private readonly text: string;
+  private readonly view: Buffer;
   constructor(private readonly message: Uint8Array) {
-    this.text = Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString("latin1");
+    this.view = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
   }
 
   read(r: Reader): string {
@@ -166,13 +165,70 @@ class StringReader {
     const end = start + len;
     if (end > r.len) throw new RangeError(`index out of range: string of ${len} bytes beyond the message`);
     r.pos = end;
+    return this.slice(start, end);
+  }
+
+  slice(start: number, end: number): string {
     const bytes = this.message;
     for (let i = start; i < end; i++) {
       if (bytes[i]! >= 0x80) return utf8.decode(bytes.subarray(start, end));
     }
-    return this.text.substring(start, end);
+    return this.view.toString("latin1", start, end);
+  }
+
+  /** The bytes themselves as a string, one char per byte: a lossless map key. */
+  raw(start: number, end: number): string {
+    return this.view.toString("latin1", start, end);
   }
 }
+
+/**
+ * Prometheus re-sends the same series every interval, so the same label bytes arrive again and
+ * again. Decoding is a pure function of those bytes, so decoded label sets are remembered by their
+ * raw bytes (a latin1 key) and shared: a known series costs a map lookup instead of 2n string
+ * decodes, and the converter can in turn remember its line prefix per shared label set.
+ */
+const MAX_CACHED_LABEL_SETS = 200_000;
+const labelSets = new Map<string, readonly string[]>();
+
+function labelSet(strings: StringReader, r: Reader, start: number, end: number): readonly string[] {
+  const key = strings.raw(start, end);
+  let labels = labelSets.get(key);
+  if (labels === undefined) {
+    labels = decodeLabels(strings, r, start, end);
+    if (labelSets.size >= MAX_CACHED_LABEL_SETS) labelSets.clear(); // churn: start over, stay bounded
+    labelSets.set(key, labels);
+  }
+  return labels;
+}
+
+/** Decodes every Label (field 1) of a TimeSeries between start and end, skipping other fields. */
+function decodeLabels(strings: StringReader, r: Reader, start: number, end: number): string[] {
+  const resume = r.pos;
+  r.pos = start;
+  const labels: string[] = [];
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag !== ((1 << 3) | WIRE_LENGTH)) {
+      r.skipType(tag & 7);
+      continue;
+    }
+    const subEnd = r.uint32() + r.pos;
+    let name = "";
+    let value = "";
+    while (r.pos < subEnd) {
+      const t = r.uint32();
+      if (t === ((1 << 3) | WIRE_LENGTH)) name = strings.read(r);
+      else if (t === ((2 << 3) | WIRE_LENGTH)) value = strings.read(r);
+      else r.skipType(t & 7);
+    }
+    if (r.pos !== subEnd) throw new RangeError("label overruns its message");
+    labels.push(name, value);
+  }
+  r.pos = resume;
+  return labels;
+}
+
 const WIRE_FIXED64 = 1;
 const WIRE_LENGTH = 2;
 
@@ -245,11 +301,16 @@ function parseV1(message: Uint8Array): Series[] {
 }
 
 function readSeriesV1(r: Reader, end: number, strings: StringReader): Series {
-  const labels: string[] = [];
+  const seriesStart = r.pos;
   const samples: Sample[] = [];
   let histograms = 0;
   let exemplars = 0;
+  // Where the Label fields are; Prometheus writes them first and together (one cache key).
+  let labelsStart = -1;
+  let labelsEnd = -1;
+  let contiguous = true;
   while (r.pos < end) {
+    const fieldStart = r.pos;
     const tag = r.uint32();
     const field = tag >>> 3;
     const wire = tag & 7;
@@ -261,15 +322,10 @@ function readSeriesV1(r: Reader, end: number, strings: StringReader): Series {
     const subEnd = r.pos + len;
     checkEnd(r, subEnd);
     if (field === 1) {
-      let name = "";
-      let value = "";
-      while (r.pos < subEnd) {
-        const t = r.uint32();
-        if (t === ((1 << 3) | WIRE_LENGTH)) name = strings.read(r);
-        else if (t === ((2 << 3) | WIRE_LENGTH)) value = strings.read(r);
-        else r.skipType(t & 7);
-      }
-      labels.push(name, value);
+      if (labelsStart < 0) labelsStart = fieldStart;
+      else if (labelsEnd !== fieldStart) contiguous = false;
+      labelsEnd = subEnd;
+      r.pos = subEnd; // decoded (or found in the cache) below
     } else if (field === 2) {
       samples.push(readSample(r, subEnd));
     } else {
@@ -279,6 +335,8 @@ function readSeriesV1(r: Reader, end: number, strings: StringReader): Series {
     }
     if (r.pos !== subEnd) throw new RangeError("field overruns its message");
   }
+  const labels =
+    labelsStart < 0 ? [] : contiguous ? labelSet(strings, r, labelsStart, labelsEnd) : decodeLabels(strings, r, seriesStart, end);
   return { labels, samples, histograms, exemplars };
 }
 
