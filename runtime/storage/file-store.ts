@@ -7,6 +7,7 @@
 //                       .tmp/<host>-<pid>-<uuid>   uploads in progress
 // The sidecar is trusted only while its inode matches the file's: a concurrent upload of the same
 // name may win the rename after the other wrote the sidecar, and then the hash is recomputed.
+import { Buffer } from "node:buffer";
 import { createHash, randomUUID } from "node:crypto";
 import { constants, createReadStream } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile, type FileHandle } from "node:fs/promises";
@@ -102,24 +103,27 @@ export class FileStore {
     let size = 0;
     const handle = await open(tmp, "wx", 0o644);
     try {
-      let pending: Uint8Array[] = [];
-      let pendingBytes = 0;
-      const flush = async () => {
-        if (pendingBytes === 0) return;
-        const chunk = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-        pending = [];
-        pendingBytes = 0;
-        await writeAll(handle, chunk);
-      };
+      // One reused buffer per upload: incoming chunks are copied in and written 1 MiB at a time
+      // (each write awaited before refilling), so a 2 GiB body leaves no garbage of its size.
+      const buffer = Buffer.allocUnsafe(WRITE_CHUNK_BYTES); // no zero-fill: every byte written is set first
+      let filled = 0;
       for await (const chunk of body) {
         size += chunk.byteLength;
         if (size > maxBytes) throw new HttpError(413, `file is over the limit of ${maxBytes} bytes`);
         hash.update(chunk);
-        pending.push(chunk);
-        pendingBytes += chunk.byteLength;
-        if (pendingBytes >= WRITE_CHUNK_BYTES) await flush();
+        let offset = 0;
+        while (offset < chunk.byteLength) {
+          const take = Math.min(chunk.byteLength - offset, buffer.byteLength - filled);
+          buffer.set(offset === 0 && take === chunk.byteLength ? chunk : chunk.subarray(offset, offset + take), filled);
+          filled += take;
+          offset += take;
+          if (filled === buffer.byteLength) {
+            await writeAll(handle, buffer);
+            filled = 0;
+          }
+        }
       }
-      await flush();
+      if (filled > 0) await writeAll(handle, buffer.subarray(0, filled));
       await handle.sync();
       const { ino } = await handle.stat();
       await handle.close();
