@@ -5,7 +5,7 @@
 import { defineFunction } from "../runtime/http/define-function.ts";
 import { HttpError, json } from "../runtime/http/errors.ts";
 import { formParts } from "../runtime/http/multipart.ts";
-import { errorOf, fileBytes, jsonOf, nameParam, ref } from "../runtime/http/openapi-parts.ts";
+import { errorOf, fileBytes, FORM_FIELD_NAMES, jsonOf, nameParam, ref } from "../runtime/http/openapi-parts.ts";
 import { fileResponse } from "../runtime/storage/serve-file.ts";
 import { fileStore } from "../runtime/storage/shared-store.ts";
 
@@ -26,7 +26,7 @@ export default defineFunction({
       openapi: {
         requestBody: {
           required: true,
-          content: { "multipart/form-data": { schema: nameForm }, "application/x-www-form-urlencoded": { schema: nameForm } },
+          content: { "multipart/form-data": { schema: { ...nameForm, propertyNames: FORM_FIELD_NAMES } }, "application/x-www-form-urlencoded": { schema: nameForm } },
         },
         responses: { "200": fileBytes("The file"), "400": errorOf("Form field `name` missing"), "404": notFound },
       },

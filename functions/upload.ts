@@ -6,7 +6,7 @@
 import { bodyChunks } from "../runtime/http/body.ts";
 import { defineFunction } from "../runtime/http/define-function.ts";
 import { HttpError, json } from "../runtime/http/errors.ts";
-import { errorOf, jsonOf, nameParam, ref } from "../runtime/http/openapi-parts.ts";
+import { errorOf, FORM_FIELD_NAMES, jsonOf, nameParam, ref } from "../runtime/http/openapi-parts.ts";
 import { formParts } from "../runtime/http/multipart.ts";
 import type { Staged } from "../runtime/storage/file-store.ts";
 import { validateName } from "../runtime/storage/names.ts";
@@ -32,6 +32,7 @@ export default defineFunction({
               schema: {
                 type: "object",
                 required: ["file"],
+                propertyNames: FORM_FIELD_NAMES,
                 properties: { file: { type: "array", minItems: 1, items: { type: "string", format: "binary" } } },
               },
             },
@@ -73,8 +74,8 @@ export default defineFunction({
       openapi: {
         parameters: [nameParam],
         requestBody: {
-          required: true,
-          description: "The file's bytes (an empty body stores an empty file)",
+          required: false, // No body at all is an empty body (runtime/http/body.ts): curl -X PUT stores an empty file.
+          description: "The file's bytes (an empty or absent body stores an empty file)",
           content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } },
         },
         responses: { "200": storedFile("Replaced"), "201": storedFile("Created"), "400": badName, "413": tooLarge },

@@ -32,6 +32,15 @@ export const FILE_NAME_SCHEMA = {
   description: "At most 255 bytes in UTF-8; no '/', '\\' or control characters; must not start with '.'",
 } as const;
 
+/**
+ * The field names a multipart form may carry: busboy refuses a part header with raw control bytes
+ * as "Malformed part header" (400), so a form object spells that out for its extra fields too.
+ */
+export const FORM_FIELD_NAMES = {
+  pattern: "^[^\\u0000-\\u001F\\u007F]*$",
+  description: "Multipart field names carry no control characters (the parser refuses the part header)",
+} as const;
+
 export const COMPONENT_SCHEMAS = { Error: ERROR_SCHEMA, StoredFile: STORED_FILE_SCHEMA, FileName: FILE_NAME_SCHEMA };
 
 export const ref = (name: keyof typeof COMPONENT_SCHEMAS) => ({ $ref: `#/components/schemas/${name}` });
