@@ -1,0 +1,8 @@
+# Loaded by tests/api/schemathesis.test.ts (SCHEMATHESIS_HOOKS). Prometheus remote write bodies are
+# opaque bytes (snappy-compressed protobuf): send the generated binary as is, like octet-stream.
+import schemathesis
+
+schemathesis.serializer.alias(
+    ["application/x-protobuf", "application/x-protobuf;proto=io.prometheus.write.v2.Request"],
+    "application/octet-stream",
+)
