@@ -36,7 +36,7 @@ async function schemathesis(url: string): Promise<{ code: number | null; output:
     ],
     {
       cwd: tempDir("tarsd-schemathesis-"), // Keeps its .schemathesis/ cache out of the repository.
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", SCHEMATHESIS_HOOKS: HOOKS },
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", SCHEMATHESIS_HOOKS: HOOKS, PYTHONDONTWRITEBYTECODE: "1" },
       stdout: "pipe",
       stderr: "pipe",
       timeout: RUN_TIMEOUT_MS,
