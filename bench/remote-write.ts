@@ -1,43 +1,165 @@
-// Decode+convert rate of the remote-write function with writes disabled, on one core:
-// realistic batches (2000 series per request, 1 sample each, node-exporter-like labels), measured
-// as snappy decompress + protobuf decode + line-protocol conversion per request.
-// Usage: bun bench/remote-write.ts [seconds=5]
-// (The end-to-end comparison against VictoriaMetrics' /api/v1/write and InfluxDB 1.x's
-// /api/v1/prom/write is not implemented yet.)
-import { decompress, parseMessage } from "../runtime/remote-write/decode.ts";
+// Remote-write benchmark: `bun bench/remote-write.ts` (one run, about 2 minutes).
+//
+// 1. Decode+convert of the function with writes disabled, on one core, samples/s:
+//      warm: the same 2000 series again with new samples (what Prometheus sends every interval);
+//      cold: 2000 series never seen before in every request (series churn: the caches miss).
+// 2. End to end with one load generator (wrk, c=8, the same snappy bodies: 2000 series of
+//    node-exporter-like labels per request, as a Prometheus shard batches them) against
+//      the function (runtime, FUNCTIONS=remote-write) writing to VictoriaMetrics' /api/v2/write,
+//      VictoriaMetrics' own /api/v1/write,
+//      InfluxDB 1.x's own /api/v1/prom/write (Debian's influxdb 1.6),
+//    each answering 2xx only once stored. Prints samples/s and the ratios the issue targets:
+//    function >= 2x InfluxDB 1.x end to end; decode+convert >= 1.5 M samples/s per core.
+// Knobs (env): BENCH_DURATION seconds per target (15), BENCH_SERIES per request (2000).
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { toLineProtocol } from "../runtime/remote-write/convert.ts";
+import { decompress, parseMessage } from "../runtime/remote-write/decode.ts";
+import { REPO_ROOT, requireBinary } from "../tests/support/binaries.ts";
+import { freePort } from "../tests/support/ports.ts";
 import { compress, encodeV1, type TestSeries } from "../tests/remote-write/build.ts";
+import { spawnChild, startRuntime, startVictoriaMetrics, tempDir, type Child, type RuntimeProcess } from "../tools/pipeline.ts";
 
-const seconds = Number(process.argv[2] ?? 5);
-const SERIES_PER_REQUEST = 2000;
-const now = Date.now();
-const series: TestSeries[] = Array.from({ length: SERIES_PER_REQUEST }, (_, i) => ({
-  labels: [
-    ["__name__", `node_metric_${i % 50}`],
-    ["cpu", String(i % 16)],
-    ["device", `sd${String.fromCharCode(97 + (i % 4))}`],
-    ["instance", `vm${i % 10}.example.internal:9100`],
-    ["job", "node"],
-    ["mode", ["idle", "user", "system", "iowait"][i % 4]!],
-    ["node", `swarm-node-${i % 10}`],
-  ],
-  samples: [{ value: Math.random() * 1e6, timestamp: now + i }],
-}));
-const body = compress(encodeV1(series));
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 15);
+const SERIES = Number(process.env.BENCH_SERIES ?? 2000);
+const BODIES = 16;
+const CONNECTIONS = 8;
 
-let requests = 0;
-let lines = 0;
-const start = performance.now();
-while (performance.now() - start < seconds * 1000) {
-  const conversion = toLineProtocol(parseMessage(decompress(body, 64 << 20), 1), { duplicateLabels: "skip" });
-  lines += conversion.lines.length;
-  requests++;
+function batch(requestIndex: number, seriesTag: string): TestSeries[] {
+  const at = 1_780_000_000_000 + requestIndex * 15_000;
+  return Array.from({ length: SERIES }, (_, i) => ({
+    labels: [
+      ["__name__", `node_metric_${i % 50}`],
+      ["cpu", String(i % 16)],
+      ["device", `sd${String.fromCharCode(97 + (i % 4))}`],
+      ["instance", `vm${i % 10}.example.internal:9100`],
+      ["job", "node"],
+      ["mode", ["idle", "user", "system", "iowait"][i % 4]!],
+      ["node", `swarm-node-${i % 10}`],
+      ["series", `${seriesTag}${i}`],
+    ],
+    samples: [{ value: (requestIndex * 7919 + i * 104729) / 997, timestamp: at }],
+  }));
 }
-const elapsed = (performance.now() - start) / 1000;
-console.log(JSON.stringify({
-  bench: "decode+convert (writes disabled), one core",
-  series_per_request: SERIES_PER_REQUEST,
-  request_bytes: body.length,
-  requests,
-  samples_per_second: Math.round(lines / elapsed),
-}));
+
+// ---- 1. decode + convert, one core -------------------------------------------------------------
+
+function decodeConvertRate(bodies: Uint8Array[], rounds: number): number {
+  let samples = 0;
+  const started = performance.now();
+  for (let round = 0; round < rounds; round++) {
+    for (const body of bodies) samples += toLineProtocol(parseMessage(decompress(body, 64 << 20), 1), { duplicateLabels: "skip" }).written;
+  }
+  return samples / ((performance.now() - started) / 1000);
+}
+
+const warmBodies = Array.from({ length: BODIES }, (_, i) => compress(encodeV1(batch(i, "s"))));
+decodeConvertRate(warmBodies, 3); // JIT warm-up, and fills the caches as a running receiver has them
+const warm = decodeConvertRate(warmBodies, 40);
+const coldBodies = Array.from({ length: 60 }, (_, i) => compress(encodeV1(batch(i, `cold${i}-`))));
+const cold = decodeConvertRate(coldBodies, 1);
+
+// ---- 2. end to end ------------------------------------------------------------------------------
+
+interface WrkJson {
+  duration_us: number;
+  requests: number;
+  errors: Record<string, number>;
+  latency_us: { p50: number; p99: number };
+}
+
+const bodyDir = tempDir("tarsd-bench-rw-");
+warmBodies.forEach((body, i) => writeFileSync(join(bodyDir, `body-${i}.bin`), body));
+
+async function load(url: string, token = ""): Promise<WrkJson & { samplesPerSecond: number }> {
+  const proc = Bun.spawn(
+    [requireBinary("wrk"), "-t2", `-c${CONNECTIONS}`, `-d${DURATION_S}s`, "--timeout", "10s", "-s", join(REPO_ROOT, "bench", "wrk", "remote-write.lua"), url],
+    { env: { ...process.env, BENCH_BODY_DIR: bodyDir, BENCH_BODY_COUNT: String(BODIES), BENCH_TOKEN: token }, stdout: "pipe", stderr: "pipe" },
+  );
+  const [out] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+  const line = out.split("\n").find((l) => l.startsWith("WRK_JSON "));
+  if (!line) throw new Error(`wrk printed no summary:\n${out}`);
+  const result = JSON.parse(line.slice("WRK_JSON ".length)) as WrkJson;
+  return { ...result, samplesPerSecond: (result.requests * SERIES) / (result.duration_us / 1e6) };
+}
+
+async function startInfluxDb1(): Promise<Child> {
+  const dir = tempDir("tarsd-influx1-");
+  const [http, rpc] = [await freePort(), await freePort()];
+  const config = join(dir, "influxdb.conf");
+  writeFileSync(
+    config,
+    [
+      "reporting-disabled = true",
+      `bind-address = "127.0.0.1:${rpc}"`,
+      "[meta]",
+      `  dir = "${dir}/meta"`,
+      "[data]",
+      `  dir = "${dir}/data"`,
+      `  wal-dir = "${dir}/wal"`,
+      "  query-log-enabled = false",
+      "[http]",
+      `  bind-address = "127.0.0.1:${http}"`,
+      "  log-enabled = false",
+      "[monitor]",
+      "  store-enabled = false",
+      "",
+    ].join("\n"),
+  );
+  mkdirSync(join(dir, "meta"), { recursive: true });
+  const child = await spawnChild("influxdb-1.x", [requireBinary("influxd"), "run", "-config", config], http, "/query?q=SHOW%20DATABASES");
+  const created = await fetch(`${child.url}/query`, { method: "POST", body: new URLSearchParams({ q: "CREATE DATABASE bench" }) });
+  if (!created.ok) throw new Error(`CREATE DATABASE failed: ${created.status} ${await created.text()}`);
+  return child;
+}
+
+const children: { stop(): Promise<unknown> }[] = [];
+let runtime: RuntimeProcess | undefined;
+try {
+  const vmForFunction = await startVictoriaMetrics();
+  children.push(vmForFunction);
+  runtime = await startRuntime({ FUNCTIONS: "remote-write", INFLUX_URL: vmForFunction.url, INFLUX_ORG: "tarsd", INFLUX_BUCKET: "bench", LOG_REQUESTS: "0" });
+  const viaFunction = await load(`${runtime.url}/api/v1/write`);
+  await runtime.stop();
+  await vmForFunction.stop();
+
+  const vm = await startVictoriaMetrics();
+  children.push(vm);
+  const vmNative = await load(`${vm.url}/api/v1/write`);
+  await vm.stop();
+
+  const influx1 = await startInfluxDb1();
+  children.push(influx1);
+  const influxNative = await load(`${influx1.url}/api/v1/prom/write?db=bench`);
+  await influx1.stop();
+
+  const rows = [
+    ["function -> VictoriaMetrics /api/v2/write", viaFunction],
+    ["VictoriaMetrics /api/v1/write (own endpoint)", vmNative],
+    ["InfluxDB 1.x /api/v1/prom/write (own endpoint)", influxNative],
+  ] as const;
+  const errors = (r: WrkJson) => Object.values(r.errors).reduce((a, b) => a + b, 0);
+  const toInflux1 = viaFunction.samplesPerSecond / influxNative.samplesPerSecond;
+  const toVm = viaFunction.samplesPerSecond / vmNative.samplesPerSecond;
+  console.log(`\n## bench/remote-write.ts: ${SERIES} series per request, wrk -t2 -c${CONNECTIONS} -d${DURATION_S}s, ${navigator.hardwareConcurrency} CPUs\n`);
+  console.log("| path | samples/s | requests | p50 ms | p99 ms | errors (non-2xx, socket) |");
+  console.log("|---|---:|---:|---:|---:|---:|");
+  for (const [name, r] of rows) {
+    console.log(`| ${name} | ${Math.round(r.samplesPerSecond).toLocaleString("en")} | ${r.requests} | ${(r.latency_us.p50 / 1000).toFixed(1)} | ${(r.latency_us.p99 / 1000).toFixed(1)} | ${errors(r)} |`);
+  }
+  console.log(`\nfunction / InfluxDB 1.x own endpoint: ${toInflux1.toFixed(2)}x (target >= 2x): ${toInflux1 >= 2 ? "PASS" : "FAIL"}`);
+  console.log(`function / VictoriaMetrics own endpoint: ${toVm.toFixed(2)}x`);
+  console.log(`decode+convert, one core: warm ${(warm / 1e6).toFixed(2)} M samples/s (target >= 1.5): ${warm >= 1.5e6 ? "PASS" : "FAIL"}; cold (new series every request) ${(cold / 1e6).toFixed(2)} M samples/s`);
+  mkdirSync(join(REPO_ROOT, ".artifacts"), { recursive: true });
+  writeFileSync(
+    join(REPO_ROOT, ".artifacts", "bench-remote-write.json"),
+    JSON.stringify({ series: SERIES, duration_s: DURATION_S, viaFunction, vmNative, influxNative, ratioToInflux1: toInflux1, ratioToVm: toVm, decodeConvert: { warm, cold } }, null, 2),
+  );
+  if (rows.some(([, r]) => errors(r) > 0)) {
+    console.log("some requests failed: the figures above are not valid");
+    process.exitCode = 1;
+  }
+} finally {
+  await runtime?.stop();
+  for (const child of children) await child.stop().catch(() => {});
+}

@@ -21,7 +21,7 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-async function spawnChild(name: string, cmd: string[], port: number, readyPath: string, timeoutMs = 30_000): Promise<Child> {
+export async function spawnChild(name: string, cmd: string[], port: number, readyPath: string, timeoutMs = 30_000): Promise<Child> {
   const proc = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe", cwd: REPO_ROOT });
   let out = "";
   for (const stream of [proc.stdout, proc.stderr] as ReadableStream<Uint8Array>[]) {

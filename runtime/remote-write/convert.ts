@@ -21,8 +21,9 @@
 //   - stale markers, other NaNs and ±Inf cannot be stored: dropped (stale, nan, inf); every finite
 //     sample of the same request is still written.
 //
-// Speed: a series' measurement and tags are escaped once into a line prefix, then each sample only
-// appends ` value=<v> <ms>`. The escaping is still the client's own: `escape.measurement` and
+// Speed: a series' measurement and tags are escaped once into a line prefix (kept as UTF-8 bytes
+// per distinct series), then each sample only appends ` value=<v> <ms>\n` to one byte buffer: the
+// body goes to the sink as is, with no per-line strings to join or re-encode. The escaping is still the client's own: `escape.measurement` and
 // `escape.tag` are the functions Point.toLineProtocol calls, tag keys are sorted as Point sorts them,
 // and a test checks the output is identical to Point's on random labels. A string with none of the
 // characters those functions escape is passed as is (they would return it unchanged).
@@ -41,8 +42,10 @@ export type DropReason =
   | "label_conflict";
 
 export interface Conversion {
-  /** One line-protocol line per written sample (timestamps in ms). */
-  lines: string[];
+  /** Line protocol, UTF-8: one newline-terminated line per written sample (timestamps in ms). */
+  body: Uint8Array;
+  /** Lines in `body`, i.e. samples written. */
+  written: number;
   samplesReceived: number;
   dropped: Partial<Record<DropReason, number>>;
   /** Native histogram samples received: not representable in the mapping, never written. */
@@ -75,7 +78,8 @@ const escapeTag = (text: string) => (TAG_SPECIAL.test(text) ? escape.tag(text) :
 const escapeMeasurement = (text: string) => (MEASUREMENT_SPECIAL.test(text) ? escape.measurement(text) : text);
 
 export function toLineProtocol(series: Series[], options: ConvertOptions): Conversion {
-  const lines: string[] = [];
+  const out = new ByteWriter(64 * 1024);
+  let written = 0;
   const dropped: Partial<Record<DropReason, number>> = {};
   let samplesReceived = 0;
   let histograms = 0;
@@ -95,19 +99,77 @@ export function toLineProtocol(series: Series[], options: ConvertOptions): Conve
       drop(prefix.reason, one.samples.length);
       continue;
     }
-    const head = `${prefix.line} ${FIELD}=`;
     for (const sample of one.samples) {
       const value = sample.value;
       if (sample.stale) drop("stale", 1);
       else if (Number.isNaN(value)) drop("nan", 1);
       else if (!Number.isFinite(value)) drop("inf", 1);
-      else lines.push(`${head}${String(value)} ${String(sample.timestamp)}`);
+      else {
+        // String(value) is exactly what Point.floatField writes.
+        out.bytes(prefix.head);
+        out.ascii(String(value));
+        out.byte(SPACE);
+        out.ascii(String(sample.timestamp));
+        out.byte(NEWLINE);
+        written++;
+      }
     }
   }
-  return { lines, samplesReceived, dropped, histograms, exemplars };
+  return { body: out.finish(), written, samplesReceived, dropped, histograms, exemplars };
 }
 
-type Prefix = { ok: true; line: string } | { ok: false; reason: DropReason };
+/** The lines of a conversion's body, as strings (for logs, tests and tools). */
+export function linesOf(conversion: Pick<Conversion, "body">): string[] {
+  const text = new TextDecoder().decode(conversion.body);
+  return text === "" ? [] : text.slice(0, -1).split("\n");
+}
+
+const SPACE = 0x20;
+const NEWLINE = 0x0a;
+const utf8 = new TextEncoder();
+
+/** A growable byte buffer; strings written with `ascii` must be ASCII (numbers are). */
+class ByteWriter {
+  private buffer: Uint8Array;
+  private length = 0;
+
+  constructor(capacity: number) {
+    this.buffer = new Uint8Array(capacity);
+  }
+
+  private reserve(bytes: number): void {
+    if (this.length + bytes <= this.buffer.length) return;
+    const bigger = new Uint8Array(Math.max(this.buffer.length * 2, this.length + bytes));
+    bigger.set(this.buffer.subarray(0, this.length));
+    this.buffer = bigger;
+  }
+
+  bytes(data: Uint8Array): void {
+    this.reserve(data.length);
+    this.buffer.set(data, this.length);
+    this.length += data.length;
+  }
+
+  ascii(text: string): void {
+    this.reserve(text.length);
+    const buffer = this.buffer;
+    let at = this.length;
+    for (let i = 0; i < text.length; i++) buffer[at++] = text.charCodeAt(i);
+    this.length = at;
+  }
+
+  byte(value: number): void {
+    this.reserve(1);
+    this.buffer[this.length++] = value;
+  }
+
+  finish(): Uint8Array {
+    return this.buffer.subarray(0, this.length);
+  }
+}
+
+/** `head` is the UTF-8 of `measurement,tag=value,... value=`: everything before the number. */
+type Prefix = { ok: true; head: Uint8Array } | { ok: false; reason: DropReason };
 
 // The decoder shares one label array per distinct series (see decode.ts), so a series seen before
 // finds its escaped prefix here. Weak keys: entries go when the decoder's cache lets the array go.
@@ -177,7 +239,7 @@ function computePrefix(labels: readonly string[], options: ConvertOptions): Pref
     pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     for (const [key, value] of pairs) line += `,${escapeTag(key)}=${escapeTag(value)}`;
   }
-  return { ok: true, line };
+  return { ok: true, head: utf8.encode(`${line} ${FIELD}=`) };
 }
 
 function firstDuplicate(labels: readonly string[]): string | undefined {

@@ -47,18 +47,18 @@ async function convertAndWrite(series: Parameters<typeof toLineProtocol>[0], ver
 
   const stop = metrics.influxWriteDuration.startTimer();
   try {
-    await sink.write(conversion.lines);
+    await sink.write(conversion.body);
   } catch (err) {
     if (!(err instanceof SinkError)) throw err;
     metrics.influxWriteErrorsTotal.inc({ kind: err.kind });
-    console.error(JSON.stringify({ level: "error", msg: "remote-write sink write failed", sink: sink.describe, kind: err.kind, reason: err.reason, lines: conversion.lines.length }));
+    console.error(JSON.stringify({ level: "error", msg: "remote-write sink write failed", sink: sink.describe, kind: err.kind, reason: err.reason, lines: conversion.written }));
     throw err.retryable
       ? new HttpError(503, `sink unavailable, retry later: ${err.reason}`, { "retry-after": "1" })
       : new HttpError(400, `sink rejected the data: ${err.reason}`);
   } finally {
     stop();
   }
-  metrics.samplesWrittenTotal.inc(conversion.lines.length);
+  metrics.samplesWrittenTotal.inc(conversion.written);
   countDrops(conversion);
 
   // Accepted = written + deliberately dropped (stale markers etc.): the 2.0 sender must not count
@@ -66,7 +66,7 @@ async function convertAndWrite(series: Parameters<typeof toLineProtocol>[0], ver
   const accepted = conversion.samplesReceived;
   if (conversion.histograms > 0) {
     // Never 2xx when something was not written (2.0 spec); the float samples above are stored.
-    const response = errorResponse(400, `native histograms are not supported by the InfluxDB mapping: ${conversion.histograms} histogram samples not written, ${conversion.lines.length} float samples written`);
+    const response = errorResponse(400, `native histograms are not supported by the InfluxDB mapping: ${conversion.histograms} histogram samples not written, ${conversion.written} float samples written`);
     if (version === 2) writtenHeaders(response.headers, accepted, 0);
     return response;
   }

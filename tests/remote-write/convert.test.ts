@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { HttpError } from "../../runtime/http/errors.ts";
-import { toLineProtocol } from "../../runtime/remote-write/convert.ts";
+import { linesOf, toLineProtocol } from "../../runtime/remote-write/convert.ts";
 import type { Series } from "../../runtime/remote-write/decode.ts";
 
 const s = (labels: string[], ...samples: [number, number, boolean?][]): Series => ({
@@ -14,7 +14,7 @@ const v1 = { duplicateLabels: "skip" as const };
 describe("mapping (InfluxDB 1.x /api/v1/prom/write shape)", () => {
   test("measurement = metric name, sorted tags = other labels, float field value, ms timestamp", () => {
     const out = toLineProtocol([s(["__name__", "job_instance:node_cpu_usage:percent", "job", "node", "instance", "vm1:9100"], [12.5, 1_700_000_000_123], [3, 1_700_000_001_123])], v1);
-    expect(out.lines).toEqual([
+    expect(linesOf(out)).toEqual([
       "job_instance:node_cpu_usage:percent,instance=vm1:9100,job=node value=12.5 1700000000123",
       "job_instance:node_cpu_usage:percent,instance=vm1:9100,job=node value=3 1700000001123",
     ]);
@@ -24,26 +24,26 @@ describe("mapping (InfluxDB 1.x /api/v1/prom/write shape)", () => {
 
   test("values keep full precision and exponents", () => {
     const out = toLineProtocol([s(["__name__", "m"], [0.1 + 0.2, 1], [-1.5e-300, 2], [1e21, 3], [-0, 4])], v1);
-    expect(out.lines.map((l) => l.split(" ")[1])).toEqual(["value=0.30000000000000004", "value=-1.5e-300", "value=1e+21", "value=0"]);
+    expect(linesOf(out).map((l) => l.split(" ")[1])).toEqual(["value=0.30000000000000004", "value=-1.5e-300", "value=1e+21", "value=0"]);
   });
 
   test("a label named `value` stays a tag and does not clobber the field", () => {
     const out = toLineProtocol([s(["__name__", "m", "value", "label-value"], [42, 1])], v1);
-    expect(out.lines).toEqual(["m,value=label-value value=42 1"]);
+    expect(linesOf(out)).toEqual(["m,value=label-value value=42 1"]);
   });
 
   test("empty label values are not tags", () => {
-    expect(toLineProtocol([s(["__name__", "m", "a", "", "b", "x"], [1, 1])], v1).lines).toEqual(["m,b=x value=1 1"]);
+    expect(linesOf(toLineProtocol([s(["__name__", "m", "a", "", "b", "x"], [1, 1])], v1))).toEqual(["m,b=x value=1 1"]);
   });
 
   test("reserved keys time, _measurement, _field are renamed exported_<name>", () => {
     const out = toLineProtocol([s(["__name__", "m", "time", "t", "_measurement", "me", "_field", "f"], [1, 1])], v1);
-    expect(out.lines).toEqual(["m,exported__field=f,exported__measurement=me,exported_time=t value=1 1"]);
+    expect(linesOf(out)).toEqual(["m,exported__field=f,exported__measurement=me,exported_time=t value=1 1"]);
   });
 
   test("a series already carrying the renamed label is dropped (label_conflict)", () => {
     const out = toLineProtocol([s(["__name__", "m", "time", "t", "exported_time", "u"], [1, 1]), s(["__name__", "ok"], [1, 1])], v1);
-    expect(out.lines).toEqual(["ok value=1 1"]);
+    expect(linesOf(out)).toEqual(["ok value=1 1"]);
     expect(out.dropped).toEqual({ label_conflict: 1 });
   });
 });
@@ -51,19 +51,19 @@ describe("mapping (InfluxDB 1.x /api/v1/prom/write shape)", () => {
 describe("escaping (the client's Point)", () => {
   test("commas, spaces and equals signs in names and values", () => {
     const out = toLineProtocol([s(["__name__", "my metric,x=y", "tag key,=", "a value, with=stuff"], [1, 1])], v1);
-    expect(out.lines).toEqual(["my\\ metric\\,x=y,tag\\ key\\,\\==a\\ value\\,\\ with\\=stuff value=1 1"]);
+    expect(linesOf(out)).toEqual(["my\\ metric\\,x=y,tag\\ key\\,\\==a\\ value\\,\\ with\\=stuff value=1 1"]);
   });
 
   test("quotes, unicode and inner backslashes pass through unchanged", () => {
     const out = toLineProtocol([s(["__name__", "m", "path", 'C:\\Temp\\"x"', "emoji", "héllo 😀"], [1, 1])], v1);
-    expect(out.lines).toEqual(['m,emoji=héllo\\ 😀,path=C:\\Temp\\"x" value=1 1']);
+    expect(linesOf(out)).toEqual(['m,emoji=héllo\\ 😀,path=C:\\Temp\\"x" value=1 1']);
   });
 
   test("newlines and tabs are escaped so one label cannot split a line", () => {
     const out = toLineProtocol([s(["__name__", "m", "msg", "a\nb\tc\rd"], [1, 1])], v1);
-    expect(out.lines).toHaveLength(1);
-    expect(out.lines[0]).toBe("m,msg=a\\nb\\tc\\rd value=1 1");
-    expect(out.lines[0]).not.toContain("\n");
+    expect(linesOf(out)).toHaveLength(1);
+    expect(linesOf(out)[0]).toBe("m,msg=a\\nb\\tc\\rd value=1 1");
+    expect(linesOf(out)[0]).not.toContain("\n");
   });
 
   test("a trailing backslash, or one before an escaped separator, drops the series (unencodable_label)", () => {
@@ -78,7 +78,7 @@ describe("escaping (the client's Point)", () => {
       ],
       v1,
     );
-    expect(out.lines).toEqual(["m,mount=C:\\x value=3 3"]);
+    expect(linesOf(out)).toEqual(["m,mount=C:\\x value=3 3"]);
     expect(out.dropped).toEqual({ unencodable_label: 6 });
   });
 });
@@ -93,7 +93,7 @@ describe("values InfluxDB cannot store", () => {
       ],
       v1,
     );
-    expect(out.lines).toEqual(["a value=1 2", "a value=2 6", "c value=7 1"]);
+    expect(linesOf(out)).toEqual(["a value=1 2", "a value=2 6", "c value=7 1"]);
     expect(out.samplesReceived).toBe(8);
     expect(out.dropped).toEqual({ stale: 2, nan: 1, inf: 2 });
   });
@@ -102,7 +102,7 @@ describe("values InfluxDB cannot store", () => {
 describe("invalid series", () => {
   test("duplicate label names: series skipped in 1.0", () => {
     const out = toLineProtocol([s(["__name__", "m", "a", "1", "a", "2"], [1, 1]), s(["__name__", "n"], [1, 1])], v1);
-    expect(out.lines).toEqual(["n value=1 1"]);
+    expect(linesOf(out)).toEqual(["n value=1 1"]);
     expect(out.dropped).toEqual({ duplicate_label: 1 });
   });
 
@@ -120,13 +120,13 @@ describe("invalid series", () => {
 
   test("missing metric name or an empty label name drops the series", () => {
     const out = toLineProtocol([s(["job", "x"], [1, 1]), s(["__name__", ""], [1, 1]), s(["__name__", "m", "", "v"], [1, 1])], v1);
-    expect(out.lines).toEqual([]);
+    expect(linesOf(out)).toEqual([]);
     expect(out.dropped).toEqual({ missing_metric_name: 2, invalid_label_name: 1 });
   });
 
   test("histograms and exemplars are reported, never turned into lines", () => {
     const out = toLineProtocol([{ labels: ["__name__", "h"], samples: [], histograms: 3, exemplars: 2 }], v1);
-    expect(out).toEqual({ lines: [], samplesReceived: 0, dropped: {}, histograms: 3, exemplars: 2 });
+    expect(out).toEqual({ body: new Uint8Array(0), written: 0, samplesReceived: 0, dropped: {}, histograms: 3, exemplars: 2 });
   });
 });
 
@@ -150,14 +150,14 @@ describe("same bytes as the client's Point", () => {
       for (const name of names) labels.push(name, random(5) === 0 ? "" : word());
       const value = random(2) ? random(1e6) / 7 : -random(1000);
       const out = toLineProtocol([s(labels, [value, 1_700_000_000_000 + i])], v1);
-      if (out.lines.length === 0) continue; // dropped by the documented scheme (unencodable, conflict)
+      if (out.written === 0) continue; // dropped by the documented scheme (unencodable, conflict)
       const point = new Point(labels[1]!);
       for (let j = 2; j < labels.length; j += 2) {
         const name = labels[j]!;
         point.tag(["time", "_measurement", "_field"].includes(name) ? `exported_${name}` : name, labels[j + 1]!);
       }
       point.floatField("value", value).timestamp(1_700_000_000_000 + i);
-      expect(out.lines[0]).toBe(point.toLineProtocol({ convertTime: (t: unknown) => String(t) } as never)!);
+      expect(linesOf(out)[0]).toBe(point.toLineProtocol({ convertTime: (t: unknown) => String(t) } as never)!);
       compared++;
     }
     expect(compared).toBeGreaterThan(1000);

@@ -5,6 +5,7 @@ import type { Server } from "bun";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { register } from "prom-client";
+import { linesOf } from "../../runtime/remote-write/convert.ts";
 import { remoteWriteHandler } from "../../runtime/remote-write/handler.ts";
 import { fileSink } from "../../runtime/remote-write/sinks/file.ts";
 import { influxSink } from "../../runtime/remote-write/sinks/influx.ts";
@@ -74,7 +75,7 @@ describe("InfluxDB outcomes -> status codes", () => {
     expect(url.pathname).toBe("/api/v2/write");
     expect(Object.fromEntries(url.searchParams)).toEqual({ org: "tarsd", bucket: "vms", precision: "ms" });
     expect(received[0]!.auth).toBe("Token influx-secret");
-    expect(received[0]!.body.split("\n")).toEqual([
+    expect(received[0]!.body.trimEnd().split("\n")).toEqual([
       "job_instance:node_cpu_usage:percent,instance=vm1:9100,job=node value=12.5 1700000000000",
       "up,job=node value=1 1700000000000",
     ]);
@@ -163,7 +164,7 @@ describe("request problems -> status codes", () => {
 describe("2.0 responses and partial data", () => {
   test("204 with X-Prometheus-Remote-Write-*-Written headers", async () => {
     const lines: string[] = [];
-    const handler = remoteWriteHandler({ limits: LIMITS, sink: () => ({ describe: "mem", write: async (l) => void lines.push(...l) }) });
+    const handler = remoteWriteHandler({ limits: LIMITS, sink: () => ({ describe: "mem", write: async (body) => void lines.push(...linesOf({ body })) }) });
     const res = await handler(writeRequest(URL, [...SERIES, { labels: [["__name__", "e"]], samples: [{ value: 3, timestamp: 9 }], exemplars: 2 }], { version: 2 }));
     expect(res.status).toBe(204);
     expect(lines).toEqual([
@@ -179,7 +180,7 @@ describe("2.0 responses and partial data", () => {
 
   test("native histograms: float samples are written, the answer is 400 (never 2xx for unwritten data)", async () => {
     const lines: string[] = [];
-    const handler = remoteWriteHandler({ limits: LIMITS, sink: () => ({ describe: "mem", write: async (l) => void lines.push(...l) }) });
+    const handler = remoteWriteHandler({ limits: LIMITS, sink: () => ({ describe: "mem", write: async (body) => void lines.push(...linesOf({ body })) }) });
     const before = await metric("tarsd_remote_write_samples_dropped_total", { reason: "histogram" });
     const res = await handler(writeRequest(URL, [{ labels: [["__name__", "f"]], samples: [{ value: 1, timestamp: 1 }] }, { labels: [["__name__", "h"]], histograms: 2 }], { version: 2 }));
     expect(res.status).toBe(400);

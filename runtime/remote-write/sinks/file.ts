@@ -16,11 +16,11 @@ export function fileSink(dataDir: string, bucket: string): Sink {
   const path = fileSinkPath(dataDir, bucket);
   let queue: Promise<unknown> = Promise.resolve();
 
-  async function append(lines: string[]): Promise<void> {
+  async function append(body: Uint8Array): Promise<void> {
     await mkdir(join(dataDir, "metrics"), { recursive: true });
     const handle = await open(path, "a");
     try {
-      await handle.writeFile(lines.join("\n") + "\n");
+      await handle.writeFile(body);
       await handle.sync();
     } finally {
       await handle.close();
@@ -29,9 +29,9 @@ export function fileSink(dataDir: string, bucket: string): Sink {
 
   return {
     describe: `file ${path}`,
-    write(lines) {
-      if (lines.length === 0) return Promise.resolve();
-      const done = queue.then(() => append(lines)).catch((err: Error) => {
+    write(body) {
+      if (body.length === 0) return Promise.resolve();
+      const done = queue.then(() => append(body)).catch((err: Error) => {
         throw new SinkError("io", `writing ${path} failed: ${err.message}`);
       });
       queue = done.catch(() => undefined);

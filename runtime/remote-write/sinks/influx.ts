@@ -1,10 +1,11 @@
 // InfluxDB 2 (or anything speaking its /api/v2/write, e.g. VictoriaMetrics) through the official
-// client. The client is built for fire-and-forget batching (60 s flush, own retries, own buffer);
-// that is exactly the failure mode of Prometheus' example adapter, which answers before the
-// backend write has succeeded. So every request gets its own WriteApi that never flushes on its
-// own (batch limits above the request size, no interval), with retries off, and `close()` — one
-// HTTP write of all lines — is awaited. Retrying is Prometheus' job: it re-sends on 5xx.
-import { HttpError, InfluxDB, RequestTimedOutError, setLogger, type WriteOptions } from "@influxdata/influxdb-client";
+// client. Its WriteApi is built for fire-and-forget batching (60 s flush, own retries, own buffer):
+// exactly the failure mode of Prometheus' example adapter, which answers before the backend write
+// has succeeded. So each remote-write request becomes one awaited POST of all its lines through the
+// client's transport (its auth header, timeout and HttpError mapping), with no buffer and no retry
+// of its own: retrying is Prometheus' job, it re-sends on 5xx. Skipping WriteApi also skips its
+// per-line byte accounting, measured at a third of the sink's time (bench/remote-write.ts).
+import { HttpError, InfluxDB, RequestTimedOutError, setLogger } from "@influxdata/influxdb-client";
 import { SinkError, type Sink } from "./sink.ts";
 
 export interface InfluxSinkOptions {
@@ -21,23 +22,25 @@ setLogger({ error: () => {}, warn: () => {} });
 
 export function influxSink(options: InfluxSinkOptions): Sink {
   const client = new InfluxDB({ url: options.url, token: options.token, timeout: options.timeoutMs });
+  const path = `/api/v2/write?org=${encodeURIComponent(options.org)}&bucket=${encodeURIComponent(options.bucket)}&precision=ms`;
+  const sendOptions = {
+    method: "POST",
+    headers: { "content-type": "text/plain; charset=utf-8" },
+    // The client gzips any body over 1 kB by default: on the swarm's overlay network that costs
+    // far more CPU than the bytes it saves (measured: bench/remote-write.ts), so send it plain.
+    gzipThreshold: Number.MAX_SAFE_INTEGER,
+  };
   return {
     describe: `influxdb ${options.url} org=${options.org} bucket=${options.bucket}`,
-    async write(lines) {
-      if (lines.length === 0) return;
-      const writeOptions: Partial<WriteOptions> = {
-        batchSize: lines.length + 1, // never auto-flush mid-request (it would swallow the error)
-        maxBatchBytes: Number.MAX_SAFE_INTEGER,
-        flushInterval: 0,
-        maxRetries: 0,
-      };
-      const api = client.getWriteApi(options.org, options.bucket, "ms", writeOptions);
-      api.writeRecords(lines);
-      try {
-        await api.close();
-      } catch (err) {
-        throw classify(err);
-      }
+    async write(body) {
+      if (body.length === 0) return;
+      await new Promise<void>((resolve, reject) => {
+        // `send` takes the bytes as they are (`request` would JSON-encode a non-string body).
+        client.transport.send(path, body as unknown as string, sendOptions, {
+          error: (err) => reject(classify(err)),
+          complete: () => resolve(),
+        });
+      });
     },
   };
 }

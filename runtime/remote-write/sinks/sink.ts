@@ -5,7 +5,8 @@
 export interface Sink {
   /** Human-readable target, for logs. */
   readonly describe: string;
-  write(lines: string[]): Promise<void>;
+  /** `body`: line protocol, newline-terminated lines, UTF-8. */
+  write(body: Uint8Array): Promise<void>;
 }
 
 export type SinkErrorKind = "rejected" | "throttled" | "server_error" | "config" | "timeout" | "network" | "io";

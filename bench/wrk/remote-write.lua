@@ -1,0 +1,34 @@
+-- wrk script for bench/remote-write.ts: POSTs snappy-compressed remote-write bodies, cycling
+-- through BENCH_BODY_COUNT files BENCH_BODY_DIR/body-<i>.bin (same series, later timestamps each),
+-- as a Prometheus queue shard does. Every target gets exactly these bytes and headers.
+local dir = os.getenv("BENCH_BODY_DIR")
+local count = tonumber(os.getenv("BENCH_BODY_COUNT"))
+local bodies = {}
+for i = 0, count - 1 do
+  local f = assert(io.open(dir .. "/body-" .. i .. ".bin", "rb"))
+  bodies[i + 1] = f:read("*a")
+  f:close()
+end
+local headers = {
+  ["Content-Type"] = "application/x-protobuf",
+  ["Content-Encoding"] = "snappy",
+  ["X-Prometheus-Remote-Write-Version"] = "0.1.0",
+  ["User-Agent"] = "tarsd-bench",
+}
+local token = os.getenv("BENCH_TOKEN")
+if token and token ~= "" then headers["Authorization"] = "Bearer " .. token end
+local n = 0
+
+function request()
+  n = n + 1
+  return wrk.format("POST", nil, headers, bodies[(n % count) + 1])
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_JSON {"duration_us":%d,"requests":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
+    '"latency_us":{"p50":%d,"p99":%d}}\n',
+    summary.duration, summary.requests, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
