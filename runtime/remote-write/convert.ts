@@ -78,8 +78,11 @@ const escapeTag = (text: string) => (TAG_SPECIAL.test(text) ? escape.tag(text) :
 const escapeMeasurement = (text: string) => (MEASUREMENT_SPECIAL.test(text) ? escape.measurement(text) : text);
 
 export function toLineProtocol(series: Series[], options: ConvertOptions): Conversion {
-  const out = new ByteWriter(64 * 1024);
+  const out = scratch;
+  out.reset();
   let written = 0;
+  let lastTimestamp = Number.NaN;
+  let timestampText = "";
   const dropped: Partial<Record<DropReason, number>> = {};
   let samplesReceived = 0;
   let histograms = 0;
@@ -109,7 +112,12 @@ export function toLineProtocol(series: Series[], options: ConvertOptions): Conve
         out.bytes(prefix.head);
         out.ascii(String(value));
         out.byte(SPACE);
-        out.ascii(String(sample.timestamp));
+        // A batch mostly shares its timestamps (one rule evaluation, one scrape).
+        if (sample.timestamp !== lastTimestamp) {
+          lastTimestamp = sample.timestamp;
+          timestampText = String(lastTimestamp);
+        }
+        out.ascii(timestampText);
         out.byte(NEWLINE);
         written++;
       }
@@ -128,13 +136,21 @@ const SPACE = 0x20;
 const NEWLINE = 0x0a;
 const utf8 = new TextEncoder();
 
-/** A growable byte buffer; strings written with `ascii` must be ASCII (numbers are). */
+/**
+ * A growable byte buffer; strings written with `ascii` must be ASCII (numbers are). One scratch
+ * writer is reused by every conversion (they run synchronously, one at a time) and keeps the size
+ * it grew to, so a body costs one exact-size copy instead of repeated doubling.
+ */
 class ByteWriter {
   private buffer: Uint8Array;
   private length = 0;
 
   constructor(capacity: number) {
     this.buffer = new Uint8Array(capacity);
+  }
+
+  reset(): void {
+    this.length = 0;
   }
 
   private reserve(bytes: number): void {
@@ -163,10 +179,13 @@ class ByteWriter {
     this.buffer[this.length++] = value;
   }
 
+  /** A copy of what was written: the scratch buffer is reused by the next conversion. */
   finish(): Uint8Array {
-    return this.buffer.subarray(0, this.length);
+    return this.buffer.slice(0, this.length);
   }
 }
+
+const scratch = new ByteWriter(256 * 1024);
 
 /** `head` is the UTF-8 of `measurement,tag=value,... value=`: everything before the number. */
 type Prefix = { ok: true; head: Uint8Array } | { ok: false; reason: DropReason };

@@ -256,6 +256,9 @@ function readInt64(r: Reader): number {
 }
 
 /** A Sample message (value = 1 double, timestamp = 2 int64), staleness decided on the raw bits. */
+const DOUBLE = new Float64Array(1);
+const DOUBLE_BITS = new Uint32Array(DOUBLE.buffer);
+
 function readSample(r: Reader, end: number): Sample {
   let value = 0;
   let timestamp = 0;
@@ -271,7 +274,10 @@ function readSample(r: Reader, end: number): Sample {
       const low = (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
       const high = (b[p + 4]! | (b[p + 5]! << 8) | (b[p + 6]! << 16) | (b[p + 7]! << 24)) >>> 0;
       stale = high === 0x7ff00000 && low === 0x00000002;
-      value = r.double();
+      DOUBLE_BITS[0] = low; // protobuf doubles are little-endian, like every platform Bun runs on
+      DOUBLE_BITS[1] = high;
+      value = DOUBLE[0]!;
+      r.pos = p + 8;
     } else if (field === 2 && wire === WIRE_VARINT) {
       timestamp = readInt64(r);
     } else {
