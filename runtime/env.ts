@@ -8,8 +8,19 @@ export function envString(name: string, fallback?: string): string | undefined {
   const value = process.env[name];
   if (value !== undefined && value !== "") return value;
   const file = process.env[`${name}_FILE`];
-  if (file) return readFileSync(file, "utf8").trim();
+  if (file) return readSecretFile(file) || fallback;
   return fallback;
+}
+
+// Tokens are checked on every request: read each secret file once (a secret changes by redeploy).
+const secretFiles = new Map<string, string>();
+function readSecretFile(path: string): string {
+  let value = secretFiles.get(path);
+  if (value === undefined) {
+    value = readFileSync(path, "utf8").trim();
+    secretFiles.set(path, value);
+  }
+  return value;
 }
 
 export function envInt(name: string, fallback: number): number {

@@ -1,6 +1,5 @@
 // Everything the remote-write function reads from the environment, in one place.
-import { readFileSync } from "node:fs";
-import { envInt, envString } from "../env.ts";
+import { envFirst, envInt, envString } from "../env.ts";
 import type { DecodeLimits } from "./decode.ts";
 
 export interface RemoteWriteConfig {
@@ -24,7 +23,7 @@ export function configFromEnv(): RemoteWriteConfig {
       maxDecodedBytes: envInt("REMOTE_WRITE_MAX_DECODED_BYTES", DEFAULT_MAX_DECODED_BYTES),
     },
     influxUrl: envString("INFLUX_URL"),
-    influxToken: secret("INFLUX_TOKEN"),
+    influxToken: envString("INFLUX_TOKEN"),
     influxOrg: envString("INFLUX_ORG", "tarsd")!,
     influxBucket: envString("INFLUX_BUCKET", "prometheus")!,
     influxTimeoutMs: envInt("INFLUX_TIMEOUT_MS", 10_000),
@@ -32,23 +31,7 @@ export function configFromEnv(): RemoteWriteConfig {
   };
 }
 
-/** The bearer token remote-write requests must carry, if any (function-specific first). */
+/** The bearer token remote-write requests must carry, if any (function-specific first; `_FILE` too). */
 export function remoteWriteToken(): string | undefined {
-  return secret("REMOTE_WRITE_TOKEN") ?? secret("AUTH_TOKEN");
-}
-
-const fileCache = new Map<string, string>();
-
-/** `NAME` or the trimmed contents of the file named by `NAME_FILE` (Docker/Swarm secrets). */
-export function secret(name: string): string | undefined {
-  const direct = envString(name);
-  if (direct !== undefined) return direct;
-  const path = envString(`${name}_FILE`);
-  if (path === undefined) return undefined;
-  let value = fileCache.get(path);
-  if (value === undefined) {
-    value = readFileSync(path, "utf8").trim();
-    fileCache.set(path, value);
-  }
-  return value === "" ? undefined : value;
+  return envFirst("REMOTE_WRITE_TOKEN", "AUTH_TOKEN");
 }

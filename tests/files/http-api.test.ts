@@ -211,6 +211,19 @@ describe("auth", () => {
     }
   });
 
+  test("AUTH_TOKEN_FILE (a swarm secret) works like AUTH_TOKEN", async () => {
+    const secretFile = join(tempDir("tarsd-secret-"), "tarsd_auth_token");
+    writeFileSync(secretFile, "from-a-secret\n");
+    const secured = await startRuntime({ FUNCTIONS: "upload", AUTH_TOKEN_FILE: secretFile });
+    try {
+      expect((await fetch(`${secured.url}/files/s.txt`, { method: "PUT", body: "s" })).status).toBe(401);
+      const ok = await fetch(`${secured.url}/files/s.txt`, { method: "PUT", body: "s", headers: { authorization: "Bearer from-a-secret" } });
+      expect(ok.status).toBe(201);
+    } finally {
+      await secured.stop();
+    }
+  });
+
   test("without AUTH_TOKEN, writes are open", async () => {
     expect((await fetch(`${rt.url}/files/open.txt`, { method: "PUT", body: "open" })).status).toBe(201);
   });
