@@ -219,19 +219,25 @@ export class FileStore {
   }
 
   private async hashOf(name: string, info: { ino: number; size: number; mtimeMs: number }, handle: FileHandle): Promise<string> {
-    const sidecar = await readFile(join(this.metaDir, name), "utf8")
-      .then((text) => JSON.parse(text) as Sidecar)
-      .catch(() => null);
-    if (sidecar && sidecar.ino === info.ino && sidecar.size === info.size) return sidecar.sha256;
-    // No trustworthy sidecar (lost a same-name race, or a file placed by hand): hash the bytes once.
+    // A version of a file is (inode, size, mtime): a replacement is a new inode, so a cached hash
+    // can never describe other bytes. Saves the sidecar read on every GET of a known version.
     const key = `${name}\0${info.ino}\0${info.size}\0${info.mtimeMs}`;
     const cached = this.hashCache.get(key);
     if (cached) return cached;
-    const hash = createHash("sha256");
-    for await (const chunk of createReadStream("", { fd: handle.fd, start: 0, autoClose: false, highWaterMark: READ_CHUNK_BYTES } as never)) {
-      hash.update(chunk as Buffer);
+    const sidecar = await readFile(join(this.metaDir, name), "utf8")
+      .then((text) => JSON.parse(text) as Sidecar)
+      .catch(() => null);
+    let sha256: string;
+    if (sidecar && sidecar.ino === info.ino && sidecar.size === info.size) {
+      sha256 = sidecar.sha256;
+    } else {
+      // No trustworthy sidecar (lost a same-name race, or a file placed by hand): hash the bytes once.
+      const hash = createHash("sha256");
+      for await (const chunk of createReadStream("", { fd: handle.fd, start: 0, autoClose: false, highWaterMark: READ_CHUNK_BYTES } as never)) {
+        hash.update(chunk as Buffer);
+      }
+      sha256 = hash.digest("hex");
     }
-    const sha256 = hash.digest("hex");
     if (this.hashCache.size > 10_000) this.hashCache.clear();
     this.hashCache.set(key, sha256);
     return sha256;
