@@ -30,6 +30,11 @@ http {
   uwsgi_temp_path ${dir}/tmp/uwsgi;
   scgi_temp_path ${dir}/tmp/scgi;
   client_max_body_size 16m;
+  # One connection per request, as the curl users do. With client keep-alive, \`nginx -s reload\`
+  # (this emulation's way to change the upstream set) closes idle client connections as the old
+  # worker exits, and a request racing that close is reset by nginx itself: an artefact of the
+  # stand-in, not of the replicas being replaced (the routing mesh has no such reload).
+  keepalive_timeout 0;
   upstream functions {
 ${servers}
   }
