@@ -1,6 +1,6 @@
 // The files page: upload (one XMLHttpRequest PUT /files/:name per file, for its progress events),
 // list, download and delete. Which parts show depends on the routes this replica runs (/functions).
-import { authHeaders, explain, formatBytes, parseError } from "./common.js";
+import { authHeaders, cell, explain, formatBytes, parseError } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
 const tokenInput = $("token");
@@ -116,16 +116,6 @@ async function refresh() {
   } catch (err) {
     filesStatus.textContent = `Could not list files: ${err.message}`;
   }
-}
-
-function cell(row, text, label, className) {
-  const td = document.createElement("td");
-  td.dataset.label = label;
-  if (className) td.className = className;
-  if (text instanceof Node) td.append(text);
-  else td.textContent = text;
-  row.append(td);
-  return td;
 }
 
 function render(files) {

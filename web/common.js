@@ -46,3 +46,14 @@ export function parseError(text) {
     return null;
   }
 }
+
+/** Appends a table cell; `label` is shown before the value when the table is stacked on a phone. */
+export function cell(row, content, label, className) {
+  const td = document.createElement("td");
+  td.dataset.label = label;
+  if (className) td.className = className;
+  if (content instanceof Node) td.append(content);
+  else td.textContent = content;
+  row.append(td);
+  return td;
+}

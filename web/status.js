@@ -1,5 +1,6 @@
 // The status page: the functions this replica runs (name, sha256, routes) and, from the runtime's
 // own Prometheus metrics, the request rate and error counts per function.
+import { cell } from "./common.js";
 import { parseMetrics, requestCounts, scalar } from "./prom.js";
 
 const intervalMs = Math.max(250, Number(new URLSearchParams(location.search).get("interval") ?? 5000) || 5000);
@@ -8,15 +9,6 @@ const tbody = document.querySelector("#functions tbody");
 const replica = document.getElementById("replica");
 const error = document.getElementById("error");
 let previous = null; // { at, start, counts }
-
-function td(row, text, label, className) {
-  const cell = document.createElement("td");
-  cell.dataset.label = label;
-  if (className) cell.className = className;
-  if (text instanceof Node) cell.append(text);
-  else cell.textContent = text;
-  row.append(cell);
-}
 
 async function poll() {
   try {
@@ -37,17 +29,17 @@ async function poll() {
       const rate = before && seconds > 0 ? ((c.requests - before.requests) / seconds).toFixed(2) : "…";
       const row = document.createElement("tr");
       row.dataset.function = fn.name;
-      td(row, fn.name, "Function", "name");
+      cell(row, fn.name, "Function", "name");
       const sha = document.createElement("code");
       sha.textContent = fn.sha256;
-      td(row, sha, "SHA-256", "sha");
+      cell(row, sha, "SHA-256", "sha");
       const routes = document.createElement("code");
       routes.textContent = fn.routes.map((r) => `${r.method} ${r.path}`).join("\n");
-      td(row, routes, "Routes", "routes");
-      td(row, rate, "Requests/s", "num rate");
-      td(row, String(c.requests), "Requests", "num requests");
-      td(row, String(c.clientErrors), "Client errors (4xx)", "num client-errors");
-      td(row, String(c.serverErrors), "Server errors (5xx)", "num server-errors");
+      cell(row, routes, "Routes", "routes");
+      cell(row, rate, "Requests/s", "num rate");
+      cell(row, String(c.requests), "Requests", "num requests");
+      cell(row, String(c.clientErrors), "Client errors (4xx)", "num client-errors");
+      cell(row, String(c.serverErrors), "Server errors (5xx)", "num server-errors");
       tbody.append(row);
     }
     const uptime = start ? Math.round(Date.now() / 1000 - start) : null;
