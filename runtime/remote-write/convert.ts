@@ -82,7 +82,7 @@ export function toLineProtocol(series: Series[], options: ConvertOptions): Conve
   out.reset();
   let written = 0;
   let lastTimestamp = Number.NaN;
-  let timestampText = "";
+  let timestampTail = new Uint8Array(0);
   const dropped: Partial<Record<DropReason, number>> = {};
   let samplesReceived = 0;
   let histograms = 0;
@@ -108,17 +108,13 @@ export function toLineProtocol(series: Series[], options: ConvertOptions): Conve
       else if (Number.isNaN(value)) drop("nan", 1);
       else if (!Number.isFinite(value)) drop("inf", 1);
       else {
-        // String(value) is exactly what Point.floatField writes.
-        out.bytes(prefix.head);
-        out.ascii(String(value));
-        out.byte(SPACE);
-        // A batch mostly shares its timestamps (one rule evaluation, one scrape).
+        // A batch mostly shares its timestamps (one rule evaluation, one scrape): encode " <ms>\n" once.
         if (sample.timestamp !== lastTimestamp) {
           lastTimestamp = sample.timestamp;
-          timestampText = String(lastTimestamp);
+          timestampTail = utf8.encode(` ${String(lastTimestamp)}\n`);
         }
-        out.ascii(timestampText);
-        out.byte(NEWLINE);
+        // String(value) is exactly what Point.floatField writes.
+        out.line(prefix.head, String(value), timestampTail);
         written++;
       }
     }
@@ -132,8 +128,6 @@ export function linesOf(conversion: Pick<Conversion, "body">): string[] {
   return text === "" ? [] : text.slice(0, -1).split("\n");
 }
 
-const SPACE = 0x20;
-const NEWLINE = 0x0a;
 const utf8 = new TextEncoder();
 
 /**
@@ -160,23 +154,15 @@ class ByteWriter {
     this.buffer = bigger;
   }
 
-  bytes(data: Uint8Array): void {
-    this.reserve(data.length);
-    this.buffer.set(data, this.length);
-    this.length += data.length;
-  }
-
-  ascii(text: string): void {
-    this.reserve(text.length);
+  /** head, then the ASCII text, then tail: one line, one capacity check. */
+  line(head: Uint8Array, text: string, tail: Uint8Array): void {
+    this.reserve(head.length + text.length + tail.length);
     const buffer = this.buffer;
-    let at = this.length;
+    buffer.set(head, this.length);
+    let at = this.length + head.length;
     for (let i = 0; i < text.length; i++) buffer[at++] = text.charCodeAt(i);
+    for (let i = 0; i < tail.length; i++) buffer[at++] = tail[i]!;
     this.length = at;
-  }
-
-  byte(value: number): void {
-    this.reserve(1);
-    this.buffer[this.length++] = value;
   }
 
   /** A copy of what was written: the scratch buffer is reused by the next conversion. */
