@@ -190,7 +190,10 @@ class StringReader {
  * raw bytes (a latin1 key) and shared: a known series costs a map lookup instead of 2n string
  * decodes, and the converter can in turn remember its line prefix per shared label set.
  */
-const MAX_CACHED_LABEL_SETS = 200_000;
+// About 1 KB per label set with its converted prefix: 50k sets stay far below APP 2/3's memory
+// limit, and far above the series recording rules produce. More distinct series than that only
+// means starting over (the cold rate, bench/remote-write.ts), never wrong data.
+const MAX_CACHED_LABEL_SETS = 50_000;
 const labelSets = new Map<string, readonly string[]>();
 
 function labelSet(strings: StringReader, r: Reader, start: number, end: number): readonly string[] {
