@@ -10,7 +10,8 @@
 //      InfluxDB 1.x's own /api/v1/prom/write (Debian's influxdb 1.6),
 //    each answering 2xx only once stored. Prints samples/s and the ratios the issue targets:
 //    function >= 2x InfluxDB 1.x end to end; decode+convert >= 1.5 M samples/s per core.
-// Knobs (env): BENCH_DURATION seconds per target (15), BENCH_SERIES per request (2000).
+// Knobs (env): BENCH_DURATION seconds per target (15), BENCH_SERIES per request (2000),
+// BENCH_ONLY=decode (only part 1).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { toLineProtocol } from "../runtime/remote-write/convert.ts";
@@ -54,10 +55,14 @@ function decodeConvertRate(bodies: Uint8Array[], rounds: number): number {
 }
 
 const warmBodies = Array.from({ length: BODIES }, (_, i) => compress(encodeV1(batch(i, "s"))));
-decodeConvertRate(warmBodies, 3); // JIT warm-up, and fills the caches as a running receiver has them
-const warm = decodeConvertRate(warmBodies, 40);
 const coldBodies = Array.from({ length: 60 }, (_, i) => compress(encodeV1(batch(i, `cold${i}-`))));
+decodeConvertRate(warmBodies, 10); // JIT warm-up, and fills the caches as a running receiver has them
+Bun.gc(true); // measure the receiver, not the collection of the request generator's garbage
+const warm = decodeConvertRate(warmBodies, 60);
+Bun.gc(true);
 const cold = decodeConvertRate(coldBodies, 1);
+console.log(`decode+convert, one core: warm ${(warm / 1e6).toFixed(2)} M samples/s, cold ${(cold / 1e6).toFixed(2)} M samples/s`);
+if (process.env.BENCH_ONLY === "decode") process.exit(0);
 
 // ---- 2. end to end ------------------------------------------------------------------------------
 
