@@ -1,7 +1,7 @@
 // The OpenAPI 3.1 document for /openapi.json, built from what this replica actually mounts: every
 // route of every loaded function (method, path, summary, auth and its optional `openapi` fragment),
 // plus the runtime's own endpoints under the tag "runtime". Nothing here knows any function.
-import type { RouteInfo } from "./http/define-function.ts";
+import { routeNeedsAuth, type RouteInfo } from "./http/define-function.ts";
 import { COMPONENT_SCHEMAS, errorOf, jsonOf } from "./http/openapi-parts.ts";
 
 export interface DocumentedFunction {
@@ -25,11 +25,6 @@ export function toOpenApiPath(path: string): string {
     .split("/")
     .map((segment) => (segment.startsWith(":") ? `{${segment.slice(1)}}` : segment))
     .join("/");
-}
-
-/** Whether a route requires the bearer token; the same default as defineFunction's. */
-export function routeNeedsAuth(route: Pick<RouteInfo, "method" | "auth">): boolean {
-  return route.auth ?? !["GET", "HEAD"].includes(route.method);
 }
 
 export function buildOpenApi(functions: DocumentedFunction[], info: { title?: string; version?: string } = {}) {

@@ -61,7 +61,7 @@ export function defineFunction(definition: FunctionDefinition): FunctionModule {
         const allow = [...new Set(onPath.map(({ route }) => route.method))].join(", ");
         return errorResponse(405, `method ${request.method} not allowed on ${path}`, { allow });
       }
-      if (hit.route.auth ?? !["GET", "HEAD"].includes(hit.route.method)) {
+      if (routeNeedsAuth(hit.route)) {
         requireBearer(request, envFirst(...tokenEnv));
       }
       return await hit.route.handler(request, hit.params);
@@ -75,6 +75,11 @@ export function defineFunction(definition: FunctionDefinition): FunctionModule {
     fetch,
     start,
   };
+}
+
+/** Whether a route requires the bearer token (when one is configured): writes do, reads do not. */
+export function routeNeedsAuth(route: Pick<RouteInfo, "method" | "auth">): boolean {
+  return route.auth ?? !["GET", "HEAD"].includes(route.method);
 }
 
 /** Compiles `/files/:name` into a matcher returning the decoded params, or null. */
