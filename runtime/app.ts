@@ -22,9 +22,10 @@ export interface RuntimeState {
 export function buildApp(config: RuntimeConfig, functions: LoadedFunction[], state: RuntimeState) {
   const maxRequestBytes = config.maxUploadBytes + MULTIPART_SLACK_BYTES;
   const app = new Elysia({
-    // Bun cuts off larger bodies before any handler runs, with no useful error; keep its limit above
-    // ours and enforce ours (413 JSON) in the guard below and while streaming.
-    serve: { maxRequestBodySize: maxRequestBytes * 2, idleTimeout: 120 },
+    // Bun cuts off bodies over its own limit before any handler runs, with a bare 413 and no reason.
+    // Every route enforces ours instead: the guard below refuses a declared length up front (413
+    // JSON), and functions count what they stream (the file store, the remote-write body reader).
+    serve: { maxRequestBodySize: Number.MAX_SAFE_INTEGER, idleTimeout: 120 },
   });
 
   app.get("/healthz", () => Response.json({ status: "alive" }));

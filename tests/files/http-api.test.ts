@@ -159,6 +159,10 @@ describe("bad input: a JSON reason, and nothing changes", () => {
     const put = await fetch(`${rt.url}/files/limit.bin`, { method: "PUT", body: big });
     expect(put.status).toBe(413);
     expect((await put.json()).error).toContain("limit");
+    // Far over it: still our JSON answer (Bun's own cut-off would be a bare 413 without a reason).
+    const far = await fetch(`${rt.url}/files/limit.bin`, { method: "PUT", body: randomBytes(LIMIT * 4) });
+    expect(far.status).toBe(413);
+    expect((await far.json()).error).toContain("over the limit");
 
     writeFileSync(join(work, "limit.bin"), big);
     const multipart = await curl(["-w", "%{http_code}", "-o", "/dev/null", "-F", "file=@limit.bin", `${rt.url}/upload`], work);
