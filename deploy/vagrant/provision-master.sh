@@ -37,7 +37,22 @@ if [[ "$(cat "$SHARE/worker-token" 2>/dev/null || true)" != "$token" ]]; then
 fi
 echo "$ADDR:2377" >"$SHARE/manager-addr"
 
-# Image: build (cached when unchanged) and save for the slave; then the stack.
+# The swarm's identity: a slave that joined another (older) swarm leaves it and joins this one.
+docker info --format '{{.Swarm.Cluster.ID}}' >"$SHARE/cluster-id"
+
+# APP 1 write auth: remembered, so a later `vagrant provision` without TARSD_APP1_AUTH keeps it.
+mkdir -p /etc/tarsd
+if [[ -n "${TARSD_APP1_AUTH:-}" ]]; then echo "$TARSD_APP1_AUTH" >/etc/tarsd/app1-auth; fi
+
+# Image: build (cached when unchanged) and save for the slave.
 bash "$ROOT/deploy/build-image"
-TARSD_APP1_AUTH="${TARSD_APP1_AUTH:-0}" TARSD_ROOT="$ROOT" TARSD_NFS_SERVER="$ADDR" TARSD_NFS_EXPORT="$EXPORT_DIR" bash "$ROOT/deploy/stack-deploy"
-bash "$ROOT/deploy/vagrant/urls.sh" "$ADDR"
+
+# The stack. With the slave already in the swarm, a new image must first be loaded there, or its
+# tasks fail ("No such image") and the update rolls back: then the slave's provisioning deploys
+# (deploy/vagrant/after-slave.sh, a trigger that runs after it).
+if [[ "$(docker node ls --quiet | wc -l)" -le 1 ]]; then
+  bash "$ROOT/deploy/vagrant/deploy-stack.sh" "$ADDR"
+  bash "$ROOT/deploy/vagrant/urls.sh" "$ADDR"
+else
+  echo "two nodes in the swarm: the stack is deployed once the slave has loaded the image (vagrant provision slave)"
+fi

@@ -17,7 +17,14 @@ if ! docker image inspect "$image" >/dev/null 2>&1; then
   docker load -i "$ROOT/.artifacts/tarsd-runtime.tar"
 fi
 
-if [[ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != active ]]; then
+# Join the master's current swarm. A slave still in an older one (the master was recreated) or
+# stuck half-joined leaves it first.
+cluster="$(cat "$SHARE/cluster-id" 2>/dev/null || true)"
+state="$(docker info --format '{{.Swarm.LocalNodeState}}')"
+if [[ "$state" != active || "$(cat /etc/tarsd/cluster-id 2>/dev/null || true)" != "$cluster" ]]; then
+  [[ "$state" == inactive ]] || docker swarm leave --force || true
   docker swarm join --advertise-addr "$ADDR" --token "$(cat "$SHARE/worker-token")" "$(cat "$SHARE/manager-addr")"
+  mkdir -p /etc/tarsd
+  echo "$cluster" >/etc/tarsd/cluster-id
 fi
 echo "slave $ADDR: image $image loaded, swarm $(docker info --format '{{.Swarm.LocalNodeState}}')"

@@ -32,7 +32,7 @@ const STACK_ENV = {
   FN_UPLOAD_ID: fnId("upload"),
   FN_DOWNLOAD_ID: fnId("download"),
   FN_REMOTE_WRITE_ID: fnId("remote-write"),
-  TARSD_IMAGE: "tarsd/runtime:0123456789ab",
+  TARSD_IMAGE: "tarsd.local/runtime:0123456789ab",
   TARSD_ROOT: "/vagrant",
 };
 

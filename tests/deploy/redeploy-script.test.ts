@@ -72,13 +72,13 @@ test("deploy/redeploy swaps the function's config on exactly the services that r
     const sha = createHash("sha256").update(readFileSync(join(REPO_ROOT, "functions", "upload.ts"))).digest("hex");
     const config = `tarsd_fn_upload_${sha.slice(0, 12)}`;
     const old = "tarsd_fn_upload_000000000000";
-    t.service("tarsd_files", ["PORT=5001", "FUNCTIONS=upload,download"], "tarsd/runtime:abc", [
+    t.service("tarsd_files", ["PORT=5001", "FUNCTIONS=upload,download"], "tarsd.local/runtime:abc", [
       `${old} /app/functions/upload.ts`,
       "tarsd_fn_download_111111111111 /app/functions/download.ts",
     ]);
     // Runs every function baked into the image (no FUNCTIONS, no config yet): gets the config added, nothing removed.
-    t.service("tarsd_all", ["PORT=5001"], "tarsd/runtime:abc", []);
-    t.service("tarsd_remote-write-vms", ["FUNCTIONS=remote-write"], "tarsd/runtime:abc", ["tarsd_fn_remote-write_222222222222 /app/functions/remote-write.ts"]);
+    t.service("tarsd_all", ["PORT=5001"], "tarsd.local/runtime:abc", []);
+    t.service("tarsd_remote-write-vms", ["FUNCTIONS=remote-write"], "tarsd.local/runtime:abc", ["tarsd_fn_remote-write_222222222222 /app/functions/remote-write.ts"]);
     t.service("tarsd_prometheus", [], "prom/prometheus:v2.55.1", []);
 
     const first = t.redeploy("upload");
@@ -107,7 +107,7 @@ test("deploy/redeploy swaps the function's config on exactly the services that r
 
     // Unknown function, and a function no service runs.
     expect(t.redeploy("nope").code).toBe(2);
-    t.service("tarsd_files", ["FUNCTIONS=upload"], "tarsd/runtime:abc", []);
+    t.service("tarsd_files", ["FUNCTIONS=upload"], "tarsd.local/runtime:abc", []);
     rmSync(join(t.state, "tarsd_all.image"));
     rmSync(join(t.state, "tarsd_remote-write-vms.image"));
     const none = t.redeploy("download");
