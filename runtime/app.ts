@@ -46,7 +46,7 @@ export function buildApp(config: RuntimeConfig, functions: LoadedFunction[], sta
   for (const fn of functions) {
     functionInfo.set({ function: fn.name, sha256: fn.sha256 }, 1);
     for (const route of fn.module.routes) {
-      const handle = wrap(fn, route, maxRequestBytes, config.logRequests, state);
+      const handle = wrap(fn, route, { maxRequestBytes, maxUploadBytes: config.maxUploadBytes }, config.logRequests, state);
       app.route(route.method, route.path, ({ request, server }) => handle(request, server?.requestIP(request)?.address), {
         parse: "none",
       });
@@ -79,7 +79,8 @@ function safeMatch(match: (path: string) => unknown, path: string): boolean {
   }
 }
 
-function wrap(fn: LoadedFunction, route: RouteInfo, maxRequestBytes: number, logRequests: boolean, state: RuntimeState) {
+function wrap(fn: LoadedFunction, route: RouteInfo, limits: { maxRequestBytes: number; maxUploadBytes: number }, logRequests: boolean, state: RuntimeState) {
+  const { maxRequestBytes, maxUploadBytes } = limits;
   return async (request: Request, ip: string | undefined): Promise<Response> => {
     const started = performance.now();
     const declared = Number(request.headers.get("content-length") ?? "0") || 0;
@@ -99,7 +100,8 @@ function wrap(fn: LoadedFunction, route: RouteInfo, maxRequestBytes: number, log
     try {
       response =
         declared > maxRequestBytes
-          ? errorResponse(413, `request body of ${declared} bytes is over the limit of ${maxRequestBytes} bytes`)
+          ? // Users know the file limit (MAX_UPLOAD_BYTES); the guard only adds room for multipart framing.
+            errorResponse(413, `request body of ${declared} bytes is over the limit of ${maxUploadBytes} bytes`)
           : await fn.module.fetch(request);
     } catch (err) {
       response = toErrorResponse(err);
