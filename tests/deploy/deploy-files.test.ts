@@ -203,3 +203,10 @@ test("with TARSD_APP1_AUTH=1 (via stack-deploy's variable) APP 1 reads its token
   expect(stack.services.files.environment.AUTH_TOKEN_FILE).toBe("/run/secrets/tarsd_auth_token");
   expect(stack.services.files.secrets.map((s: Any) => s.source)).toContain("tarsd_auth_token");
 }, 60_000);
+
+test("every function file fits in a docker config (500 KB), the way deploy/redeploy ships it", () => {
+  const dir = join(REPO_ROOT, "functions");
+  const sizes = readdirSync(dir).filter((f) => f.endsWith(".ts")).map((f) => ({ file: f, bytes: statSync(join(dir, f)).size }));
+  expect(sizes.length).toBeGreaterThanOrEqual(3);
+  for (const { file, bytes } of sizes) expect({ file, fits: bytes <= 500 * 1000 }).toEqual({ file, fits: true });
+});
