@@ -11,6 +11,9 @@ import { startRuntime, tempDir, type RuntimeProcess } from "../tests/support/run
 
 export { startRuntime, tempDir, type RuntimeProcess };
 
+/** `http://127.0.0.1:9100` -> `127.0.0.1:9100`: how Prometheus' static targets are written. */
+export const hostPort = (url: string) => url.replace("http://", "");
+
 export interface Child {
   name: string;
   url: string;

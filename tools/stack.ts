@@ -7,13 +7,13 @@
 //   --fast   evaluate rule groups every 1 s instead of deploy's intervals (scrapes are 1 s anyway)
 import { join } from "node:path";
 import {
+  hostPort,
   ruleFiles, startNodeExporter, startPrometheus, startRemoteWriteApp, startRuntime, startVictoriaMetrics,
   tempDir, withRuleInterval, type Child, type RuntimeProcess,
 } from "./pipeline.ts";
 
 const fast = process.argv.includes("--fast");
 const stoppers: (() => Promise<unknown>)[] = [];
-const host = (url: string) => url.replace("http://", "");
 
 async function stopAll(code: number): Promise<never> {
   console.log("\nstopping...");
@@ -43,8 +43,8 @@ try {
 
   const rules = fast ? withRuleInterval(ruleFiles(), "1s", join(tempDir("tarsd-stack-rules-"), "rules")) : ruleFiles();
   const prom: Child = await startPrometheus({
-    nodeExporters: [host(node.url)],
-    functions: [...app1.map((r) => host(r.url)), host(app2.runtime.url), host(app3.runtime.url)],
+    nodeExporters: [hostPort(node.url)],
+    functions: [...app1.map((r) => hostPort(r.url)), hostPort(app2.runtime.url), hostPort(app3.runtime.url)],
     rules,
     remoteWrites: [
       { name: "app2-containers", url: app2.writeUrl, token: app2.token, keep: "job_container:.+" },

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import {
+  hostPort,
   prometheusRaw, ruleFiles, scrapeValue, seriesKey, startNodeExporter, startPrometheus, startRemoteWriteApp,
   startVictoriaMetrics, tempDir, victoriaRaw, withRuleInterval, type Child, type RemoteWriteApp,
 } from "../../tools/pipeline.ts";
@@ -15,15 +16,14 @@ let vm: Child & { dataDir: string };
 let node: Child;
 let prom: Child;
 let app3: RemoteWriteApp;
-const host = (url: string) => url.replace("http://", "");
 
 beforeAll(async () => {
   vm = await startVictoriaMetrics();
   app3 = await startRemoteWriteApp(vm.url, "vms", "vms-token");
   node = await startNodeExporter();
   prom = await startPrometheus({
-    nodeExporters: [host(node.url)],
-    functions: [host(app3.runtime.url)],
+    nodeExporters: [hostPort(node.url)],
+    functions: [hostPort(app3.runtime.url)],
     rules: withRuleInterval(ruleFiles(), "1s", join(tempDir(), "rules")),
     remoteWrites: [{ name: "app3-vms", url: app3.writeUrl, token: app3.token, keep: "job_instance:.+" }],
   });

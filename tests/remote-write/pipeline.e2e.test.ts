@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import {
+  hostPort,
   prometheusRaw, ruleFiles, scrapeValue, seriesKey, startNodeExporter, startPrometheus, startRemoteWriteApp,
   startVictoriaMetrics, tempDir, victoriaRaw, withRuleInterval, type Child, type RawSeries, type RemoteWriteApp,
 } from "../../tools/pipeline.ts";
@@ -14,7 +15,6 @@ let node: Child;
 let prom: Child;
 let app2: RemoteWriteApp;
 let app3: RemoteWriteApp;
-const host = (url: string) => url.replace("http://", "");
 
 beforeAll(async () => {
   vm = await startVictoriaMetrics();
@@ -22,8 +22,8 @@ beforeAll(async () => {
   app2 = await startRemoteWriteApp(vm.url, "containers", "containers-token");
   node = await startNodeExporter();
   prom = await startPrometheus({
-    nodeExporters: [host(node.url)],
-    functions: [host(app2.runtime.url), host(app3.runtime.url)],
+    nodeExporters: [hostPort(node.url)],
+    functions: [hostPort(app2.runtime.url), hostPort(app3.runtime.url)],
     rules: withRuleInterval(ruleFiles(), "1s", join(tempDir(), "rules")),
     remoteWrites: [
       { name: "app2-containers", url: app2.writeUrl, token: app2.token, keep: "job_container:.+" },
