@@ -28,6 +28,13 @@ export function buildApp(config: RuntimeConfig, functions: LoadedFunction[], sta
     serve: { maxRequestBodySize: Number.MAX_SAFE_INTEGER, idleTimeout: 120 },
   });
 
+  // Draining: a caller that keeps its connection open would send its next request here after this
+  // replica is gone from the service (swarm takes it out of DNS and the VIP before SIGTERM); telling
+  // it to close makes it connect again, to a replica that is ready.
+  app.onRequest(({ set }) => {
+    if (!state.ready) set.headers.connection = "close";
+  });
+
   app.get("/healthz", () => Response.json({ status: "alive" }));
   app.get("/readyz", () =>
     state.ready ? Response.json({ status: "ready" }) : Response.json({ status: "draining" }, { status: 503 }),

@@ -14,6 +14,7 @@ for _ in $(seq 60); do # the slave may need a few seconds to report Ready after 
   [[ "$ready_nodes" -ge 2 ]] && break
   sleep 1
 done
+bash "$(dirname "${BASH_SOURCE[0]}")/prune-nodes.sh"
 bash "$(dirname "${BASH_SOURCE[0]}")/deploy-stack.sh" "$ADDR"
 if [[ "$ready_nodes" -ge 2 ]]; then
   for service in "${STACK}_files" "${STACK}_remote-write-containers" "${STACK}_remote-write-vms"; do

@@ -26,10 +26,15 @@ if [[ "$(cat /etc/exports.d/tarsd.exports 2>/dev/null || true)" != "$line" ]]; t
 fi
 systemctl enable --now nfs-server >/dev/null
 
-# Swarm: init once; the worker join token goes to the shared folder for the slave.
+# Swarm: init once; the worker join token goes to the shared folder for the slave (the folder is
+# mounted 0750/0640 in the VMs and the file is 0600 on the host: see the Vagrantfile).
+# Overlay networks come from 10.20.0.0/16: Docker's default pool (10.0.0.0/8) can hand out
+# 10.0.2.0/24, VirtualBox's NAT network, and the VMs would lose their way out.
 if [[ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != active ]]; then
-  docker swarm init --advertise-addr "$ADDR" --listen-addr "$ADDR:2377"
+  docker swarm init --advertise-addr "$ADDR" --listen-addr "$ADDR:2377" \
+    --default-addr-pool 10.20.0.0/16 --default-addr-pool-mask-length 24
 fi
+bash "$ROOT/deploy/vagrant/prune-nodes.sh"
 mkdir -p "$SHARE"
 token="$(docker swarm join-token -q worker)"
 if [[ "$(cat "$SHARE/worker-token" 2>/dev/null || true)" != "$token" ]]; then

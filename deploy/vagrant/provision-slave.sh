@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Slave (192.168.50.3): load the runtime image the master saved (no registry), then join the swarm
-# with the token the master left in the shared folder. Idempotent. Usage: provision-slave.sh <address>
+# with the token the master left in the shared folder. Runs on every `vagrant up` (a slave that was
+# halted while the master built a newer image loads it) and is idempotent. Usage: provision-slave.sh <address>
 set -euo pipefail
 
 ADDR="${1:-192.168.50.3}"
@@ -18,12 +19,19 @@ if ! docker image inspect "$image" >/dev/null 2>&1; then
 fi
 
 # Join the master's current swarm. A slave still in an older one (the master was recreated) or
-# stuck half-joined leaves it first.
+# stuck half-joined leaves it first. The manager must answer first: the shared folder may still hold
+# the address of a master that was destroyed (a trigger removes it with the master, but a crashed
+# host may not have run it).
 cluster="$(cat "$SHARE/cluster-id" 2>/dev/null || true)"
 state="$(docker info --format '{{.Swarm.LocalNodeState}}')"
 if [[ "$state" != active || "$(cat /etc/tarsd/cluster-id 2>/dev/null || true)" != "$cluster" ]]; then
+  manager="$(cat "$SHARE/manager-addr")"
+  if ! timeout 5 bash -c ": </dev/tcp/${manager%:*}/${manager##*:}" 2>/dev/null; then
+    echo "the swarm manager $manager does not answer: vagrant up master (or vagrant provision master) first" >&2
+    exit 1
+  fi
   [[ "$state" == inactive ]] || docker swarm leave --force || true
-  docker swarm join --advertise-addr "$ADDR" --token "$(cat "$SHARE/worker-token")" "$(cat "$SHARE/manager-addr")"
+  docker swarm join --advertise-addr "$ADDR" --token "$(cat "$SHARE/worker-token")" "$manager"
   mkdir -p /etc/tarsd
   echo "$cluster" >/etc/tarsd/cluster-id
 fi

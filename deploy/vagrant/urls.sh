@@ -13,7 +13,7 @@ TF-TARSD is deployed (services may need a minute to turn healthy: docker service
        TOKEN: sudo cat $SECRETS_DIR/tarsd_auth_token on the master)
   Grafana:     http://$ADDR:3000/   (admin / sudo cat $SECRETS_DIR/tarsd_grafana_admin_password)
   Prometheus:  http://$ADDR:9090/   (targets: http://$ADDR:9090/targets, alerts: http://$ADDR:9090/alerts)
-  InfluxDB containers (APP 2): http://$ADDR:8086/   InfluxDB vms (APP 3): http://$ADDR:8087/
+  InfluxDB vms (APP 3): http://$ADDR:8086/   InfluxDB containers (APP 2): http://$ADDR:8087/
       (admin / sudo cat $SECRETS_DIR/tarsd_influx_password)
   Redeploy one function: vagrant ssh master -c 'sudo /vagrant/deploy/redeploy upload'
 TEXT

@@ -1,10 +1,10 @@
 // Every deploy file is checked by the real tool that reads it: docker (stack config), vagrant,
 // shellcheck, promtool (config, rules, and the rule unit tests).
 import { test, expect } from "bun:test";
-import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "../support/binaries.ts";
+import { renderStack, stackEnv } from "../swarm/render-stack.ts";
 
 const DEPLOY = join(REPO_ROOT, "deploy");
 const RULES_DIR = join(DEPLOY, "prometheus", "rules");
@@ -25,34 +25,18 @@ function files(dir: string, suffix: string): string[] {
   return readdirSync(dir).filter((f) => f.endsWith(suffix)).sort().map((f) => join(dir, f));
 }
 
-const fnId = (name: string) =>
-  createHash("sha256").update(readFileSync(join(REPO_ROOT, "functions", `${name}.ts`))).digest("hex").slice(0, 12);
-
-const STACK_ENV = {
-  FN_UPLOAD_ID: fnId("upload"),
-  FN_DOWNLOAD_ID: fnId("download"),
-  FN_REMOTE_WRITE_ID: fnId("remote-write"),
-  TARSD_IMAGE: "tarsd.local/runtime:0123456789ab",
-  TARSD_ROOT: "/vagrant",
-};
+const STACK_ENV = stackEnv();
 
 // biome-ignore lint: the parsed compose file is free-form
 type Any = any;
 
-function stackConfig(): Any {
-  const docker = requireBinary("docker");
-  const res = run([docker, "stack", "config", "-c", join(DEPLOY, "stack.yml")], { env: STACK_ENV });
-  expect(res.err).toBe("");
-  expect(res.code).toBe(0);
-  return Bun.YAML.parse(res.out);
-}
-
 test("docker stack config accepts deploy/stack.yml", () => {
-  const stack = stackConfig();
+  const stack = renderStack();
   const services = stack.services as Record<string, Any>;
   expect(Object.keys(services).sort()).toEqual(
     [
       "cadvisor",
+      "docker-api",
       "files",
       "grafana",
       "influxdb-containers",

@@ -24,6 +24,7 @@ case "$1 $2" in
     if [[ "$fmt" == *Env* ]]; then cat "$S/$svc.env"
     elif [[ "$fmt" == *Configs* ]]; then cat "$S/$svc.configs"
     elif [[ "$fmt" == *UpdateStatus* ]]; then echo completed
+    elif [[ "$fmt" == *Command* ]]; then cat "$S/$svc.command" 2>/dev/null || true
     else cat "$S/$svc.image"; fi ;;
   "service update")
     svc="\${@: -1}"; args=("$@")
@@ -80,6 +81,9 @@ test("deploy/redeploy swaps the function's config on exactly the services that r
     t.service("tarsd_all", ["PORT=5001"], "tarsd.local/runtime:abc", []);
     t.service("tarsd_remote-write-vms", ["FUNCTIONS=remote-write"], "tarsd.local/runtime:abc", ["tarsd_fn_remote-write_222222222222 /app/functions/remote-write.ts"]);
     t.service("tarsd_prometheus", [], "prom/prometheus:v2.55.1", []);
+    // The runtime image running another command (the read-only Docker API proxy): not a function service.
+    t.service("tarsd_docker-api", ["PORT=2375"], "tarsd.local/runtime:abc", []);
+    writeFileSync(join(t.state, "tarsd_docker-api.command"), "bun/app/deploy/docker-api-proxy.ts\n");
 
     const first = t.redeploy("upload");
     expect(first.out).toContain(`done: 2 of 2 service(s) updated to upload@${sha.slice(0, 12)}`);
@@ -110,6 +114,7 @@ test("deploy/redeploy swaps the function's config on exactly the services that r
     t.service("tarsd_files", ["FUNCTIONS=upload"], "tarsd.local/runtime:abc", []);
     rmSync(join(t.state, "tarsd_all.image"));
     rmSync(join(t.state, "tarsd_remote-write-vms.image"));
+    rmSync(join(t.state, "tarsd_docker-api.image"));
     const none = t.redeploy("download");
     expect(none.code).toBe(1);
     expect(none.out).toContain("no service of stack tarsd runs function download");

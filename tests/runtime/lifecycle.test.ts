@@ -1,6 +1,7 @@
 // Start-up, probes and graceful shutdown of the runtime process.
 import { describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { REPO_ROOT } from "../support/binaries.ts";
 import { startRuntime } from "../support/runtime-process.ts";
@@ -93,5 +94,30 @@ describe("graceful shutdown", () => {
     expect(await rt.proc.exited).toBe(0);
     expect(rt.output()).toContain('"msg":"stopped"');
     expect(rt.output()).toContain('"forced":false');
+  });
+
+  test("while draining, answers say Connection: close and the server closes kept-alive connections", async () => {
+    const rt = await startRuntime({ FUNCTIONS: "download", DRAIN_DELAY_MS: "3000", SHUTDOWN_GRACE_MS: "5000" });
+    try {
+      const before = await fetch(`${rt.url}/files`);
+      await before.arrayBuffer();
+      expect(before.headers.get("connection")).not.toBe("close");
+      rt.proc.kill("SIGTERM");
+      await Bun.sleep(200);
+      // A raw keep-alive connection: one request, then the server ends the connection by itself.
+      const socket = connect(rt.port, "127.0.0.1");
+      let answer = "";
+      const ended = new Promise<void>((resolve) => socket.on("end", () => resolve()));
+      socket.on("data", (chunk) => (answer += chunk.toString()));
+      socket.write("GET /files HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n");
+      const closed = await Promise.race([ended.then(() => true), Bun.sleep(1500).then(() => false)]);
+      socket.destroy();
+      expect(answer).toMatch(/^HTTP\/1\.1 200/);
+      expect(answer.toLowerCase()).toContain("connection: close");
+      expect(closed).toBe(true);
+      expect(await rt.proc.exited).toBe(0);
+    } finally {
+      await rt.stop();
+    }
   });
 });

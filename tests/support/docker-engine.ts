@@ -1,0 +1,111 @@
+// A private Docker Engine for the swarm test: `dockerd` with its own data root, exec root, socket and
+// pid file, so nothing touches a system daemon (none runs on CI machines) and only the test's commands
+// see it (DOCKER_HOST). Images persist in the data root between runs (.tools/docker): rebuilding the
+// stand-in bases is the slow part, and `docker build` caches by content, so a changed file still
+// rebuilds. Everything else (swarm, services, volumes) is reset at start and removed at stop.
+import type { Subprocess } from "bun";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { REPO_ROOT, requireBinary } from "./binaries.ts";
+
+export interface DockerResult {
+  code: number;
+  out: string;
+  err: string;
+}
+
+export interface DockerEngine {
+  /** unix socket the daemon answers on */
+  socket: string;
+  /** environment for a child process that should talk to this daemon (docker CLI, deploy scripts) */
+  env: Record<string, string>;
+  /** `docker <args>`; throws with the command's output unless it exits 0 (or `allowFail`) */
+  docker(args: string[], opts?: { allowFail?: boolean; input?: string; timeoutMs?: number; env?: Record<string, string> }): Promise<DockerResult>;
+  /** the daemon's own log, for failure messages */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+export const DOCKER_ROOT = join(REPO_ROOT, ".tools", "docker");
+
+/** Network interfaces dockerd creates (docker0, docker_gwbridge), to remove those it made. */
+function links(): Set<string> {
+  const out = Bun.spawnSync(["ip", "-o", "link", "show"], { stdout: "pipe" }).stdout.toString();
+  return new Set([...out.matchAll(/^\d+: ([^:@]+)/gm)].map((m) => m[1] ?? "").filter((name) => /^(docker0|docker_gwbridge)$/.test(name)));
+}
+
+export async function startDockerEngine(): Promise<DockerEngine> {
+  const dockerd = requireBinary("dockerd");
+  const cli = requireBinary("docker");
+  if (process.getuid?.() !== 0) throw new Error("the swarm test starts dockerd and must run as root (CI does)");
+  // The socket path must stay short (108 bytes for unix sockets): keep it in /run, not in the checkout.
+  const runDir = `/run/tarsd-test-docker-${process.pid}`;
+  const linksBefore = links();
+  mkdirSync(runDir, { recursive: true });
+  mkdirSync(DOCKER_ROOT, { recursive: true });
+  const socket = join(runDir, "docker.sock");
+  const logFile = join(runDir, "dockerd.log");
+  const proc: Subprocess = Bun.spawn(
+    [
+      dockerd,
+      "--data-root", join(DOCKER_ROOT, "data"),
+      "--exec-root", join(runDir, "exec"),
+      "--host", `unix://${socket}`,
+      "--pidfile", join(runDir, "docker.pid"),
+      "--storage-driver", "overlay2",
+      // A containerd of its own under the exec root: never a system one that may be running.
+      "--containerd-namespace", "tarsd-test",
+      "--containerd-plugins-namespace", "tarsd-test-plugins",
+    ],
+    { stdout: Bun.file(logFile), stderr: Bun.file(logFile) },
+  );
+  const env = {
+    PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+    HOME: process.env.HOME ?? "/root",
+    DOCKER_HOST: `unix://${socket}`,
+    // The classic builder: BuildKit would fetch its Dockerfile frontend from a registry (none here),
+    // and the docker CLI on this machine has no buildx plugin.
+    DOCKER_BUILDKIT: "0",
+  };
+  const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8").slice(-6000) : "");
+
+  async function docker(args: string[], opts: { allowFail?: boolean; input?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<DockerResult> {
+    const child = Bun.spawn([cli, ...args], {
+      env: { ...env, ...opts.env },
+      stdin: opts.input === undefined ? "ignore" : new TextEncoder().encode(opts.input),
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: opts.timeoutMs ?? 120_000,
+    });
+    const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    if (code !== 0 && !opts.allowFail) throw new Error(`docker ${args.join(" ")} exited ${code}\n${err}${out}`.slice(0, 8000));
+    return { code, out, err };
+  }
+
+  async function stop() {
+    if (proc.exitCode === null) {
+      proc.kill("SIGTERM");
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 30_000);
+      await proc.exited;
+      clearTimeout(timer);
+    }
+    // dockerd leaves its default network namespace mounted, and its bridges (docker0, docker_gwbridge).
+    for (const mount of readFileSync("/proc/mounts", "utf8").split("\n").map((line) => line.split(" ")[1] ?? "")) {
+      if (mount.startsWith(`${runDir}/`)) Bun.spawnSync(["umount", "-l", mount]);
+    }
+    rmSync(runDir, { recursive: true, force: true });
+    for (const link of links()) if (!linksBefore.has(link)) Bun.spawnSync(["ip", "link", "del", link]);
+  }
+
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const ping = await docker(["version", "--format", "{{.Server.Version}}"], { allowFail: true, timeoutMs: 5000 });
+    if (ping.code === 0) break;
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`dockerd did not start (exit ${proc.exitCode}):\n${log()}`);
+    }
+    await Bun.sleep(250);
+  }
+  return { socket, env, docker, log, stop };
+}

@@ -1,0 +1,35 @@
+// deploy/stack.yml as `docker stack config` renders it, with the variables deploy/stack-deploy sets:
+// the function configs' content ids (the first 12 hex digits of each file's sha256), the image, the root.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { REPO_ROOT, requireBinary } from "../support/binaries.ts";
+
+export const STACK_FILE = join(REPO_ROOT, "deploy", "stack.yml");
+
+export const functionConfigId = (name: string, dir = join(REPO_ROOT, "functions")) =>
+  createHash("sha256").update(readFileSync(join(dir, `${name}.ts`))).digest("hex").slice(0, 12);
+
+export function stackEnv(env: Record<string, string> = {}): Record<string, string> {
+  return {
+    FN_UPLOAD_ID: functionConfigId("upload"),
+    FN_DOWNLOAD_ID: functionConfigId("download"),
+    FN_REMOTE_WRITE_ID: functionConfigId("remote-write"),
+    TARSD_IMAGE: "tarsd.local/runtime:0123456789ab",
+    TARSD_ROOT: "/vagrant",
+    ...env,
+  };
+}
+
+/** `docker stack config` of deploy/stack.yml, parsed; throws with docker's message when it refuses. */
+// biome-ignore lint: a compose file is free-form
+export function renderStack(env: Record<string, string> = {}): any {
+  const res = Bun.spawnSync([requireBinary("docker"), "stack", "config", "-c", STACK_FILE], {
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...stackEnv(env) },
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: 60_000,
+  });
+  if (res.exitCode !== 0 || res.stderr.length > 0) throw new Error(`docker stack config failed (${res.exitCode}): ${res.stderr}`);
+  return Bun.YAML.parse(res.stdout.toString());
+}

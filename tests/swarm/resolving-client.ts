@@ -1,0 +1,91 @@
+// A client on the stack's overlay network, run inside a container by the swarm test while a function is
+// redeployed. Like a caller that does not cache DNS, it asks swarm's DNS for the service name before
+// every request and calls one of the addresses it gets, so a task that is still named but no longer
+// listening shows up as a failed request.
+//   bun resolving-client.ts <service> <port> <path> <workers> <stop file> <result file>
+// The query goes to the resolver in /etc/resolv.conf (Docker's, 127.0.0.11) over UDP, by hand:
+// node:dns' resolve4 keeps answers for their TTL (swarm gives 600 s), and getent costs a process per
+// request.
+import { createSocket } from "node:dgram";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+
+const NAMESERVER = /^nameserver\s+(\S+)/m.exec(readFileSync("/etc/resolv.conf", "utf8"))?.[1] ?? "127.0.0.11";
+
+function query(id: number, name: string): Buffer {
+  const labels = name.split(".").map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label)]));
+  const header = Buffer.from([id >> 8, id & 0xff, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]); // RD, one question
+  return Buffer.concat([header, ...labels, Buffer.from([0, 0, 1, 0, 1])]); // type A, class IN
+}
+
+function skipName(msg: Buffer, at: number): number {
+  for (let length = msg.readUInt8(at); length !== 0; length = msg.readUInt8(at)) {
+    if ((length & 0xc0) === 0xc0) return at + 2; // compression pointer
+    at += length + 1;
+  }
+  return at + 1;
+}
+
+function addressesIn(msg: Buffer): string[] {
+  const answers = msg.readUInt16BE(6);
+  let at = skipName(msg, 12) + 4;
+  const out: string[] = [];
+  for (let i = 0; i < answers; i++) {
+    at = skipName(msg, at);
+    const type = msg.readUInt16BE(at);
+    const length = msg.readUInt16BE(at + 8);
+    if (type === 1 && length === 4) out.push([...msg.subarray(at + 10, at + 14)].join("."));
+    at += 10 + length;
+  }
+  return out;
+}
+
+/** One A query, no cache. */
+async function resolve4(name: string): Promise<string[]> {
+  const socket = createSocket("udp4");
+  const id = Math.floor(Math.random() * 0xffff);
+  try {
+    return await new Promise<string[]>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no DNS answer for ${name} within 2 s`)), 2000);
+      socket.on("message", (msg: Buffer) => {
+        if (msg.readUInt16BE(0) !== id) return;
+        clearTimeout(timer);
+        const rcode = msg.readUInt8(3) & 0x0f;
+        if (rcode !== 0) reject(new Error(`DNS rcode ${rcode} for ${name}`));
+        else resolve(addressesIn(msg));
+      });
+      socket.send(query(id, name), 53, NAMESERVER);
+    });
+  } finally {
+    socket.close();
+  }
+}
+
+const [service = "", port, path, workers, stopFile = "", resultFile = ""] = process.argv.slice(2);
+if (!resultFile) {
+  console.error("usage: bun resolving-client.ts <service> <port> <path> <workers> <stop file> <result file>");
+  process.exit(2);
+}
+
+let ok = 0;
+const failures: { ip: string; error: string; at: string }[] = [];
+const addresses = new Set<string>();
+
+async function worker() {
+  while (!existsSync(stopFile)) {
+    let ip = "(not resolved)";
+    try {
+      const ips = await resolve4(service);
+      for (const a of ips) addresses.add(a);
+      ip = ips[Math.floor(Math.random() * ips.length)] ?? ip;
+      const res = await fetch(`http://${ip}:${port}${path}`, { signal: AbortSignal.timeout(10_000) });
+      await res.arrayBuffer();
+      if (res.status === 200) ok++;
+      else failures.push({ ip, error: `status ${res.status}`, at: new Date().toISOString() });
+    } catch (err) {
+      failures.push({ ip, error: String(err), at: new Date().toISOString() });
+    }
+  }
+}
+
+await Promise.all(Array.from({ length: Number(workers) }, worker));
+writeFileSync(resultFile, JSON.stringify({ ok, failed: failures.length, failures: failures.slice(0, 50), addresses: [...addresses] }));

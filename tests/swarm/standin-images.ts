@@ -1,0 +1,75 @@
+// Images the stack names but no registry can give here, built locally under the very names
+// deploy/stack.yml and deploy/Dockerfile use, so neither file changes for the test:
+//   tarsd.test/debian:bookworm   `docker import` of the root file system `scripts/setup --test` bootstrapped
+//   oven/bun:<v>-slim            the base deploy/Dockerfile builds the runtime image on
+//   influxdb:2.7                 InfluxDB 1.8.10 (2.x write API and Flux), see standins/influxdb/Dockerfile
+//   prom/prometheus, prom/node-exporter   Debian's binaries
+// Grafana and cAdvisor have no stand-in: neither can be built or installed here (tests/swarm/test-stack.ts).
+import { copyFileSync, cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { REPO_ROOT, SETUP_COMMAND, requireBinary } from "../support/binaries.ts";
+import type { DockerEngine } from "../support/docker-engine.ts";
+
+const STANDINS = join(import.meta.dir, "standins");
+const ROOTFS_TAR = join(REPO_ROOT, ".tools", "swarm", "bookworm-minbase.tar");
+const INFLUXD = join(REPO_ROOT, ".tools", "bin", "influxd");
+export const BASE_IMAGE = "tarsd.test/debian:bookworm";
+
+/** Image names as deploy/stack.yml spells them (one source: the stack file itself). */
+export function stackImages(stackYaml: string): Record<"influxdb" | "prometheus" | "nodeExporter", string> {
+  const image = (pattern: RegExp) => {
+    const found = pattern.exec(stackYaml)?.[1];
+    if (!found) throw new Error(`deploy/stack.yml names no image matching ${pattern}`);
+    return found;
+  };
+  return {
+    influxdb: image(/image: (influxdb:\S+)/),
+    prometheus: image(/image: (prom\/prometheus:\S+)/),
+    nodeExporter: image(/image: (prom\/node-exporter:\S+)/),
+  };
+}
+
+/** The bun base tag deploy/Dockerfile builds FROM (its ARG BUN_VERSION). */
+export function bunBaseImage(dockerfile: string): string {
+  const version = /^ARG BUN_VERSION=(\S+)/m.exec(dockerfile)?.[1];
+  if (!version || !/FROM oven\/bun:\$\{BUN_VERSION\}-slim/.test(dockerfile)) throw new Error("deploy/Dockerfile no longer builds FROM oven/bun:${BUN_VERSION}-slim");
+  return `oven/bun:${version}-slim`;
+}
+
+async function imageExists(engine: DockerEngine, name: string) {
+  return (await engine.docker(["image", "inspect", name], { allowFail: true })).code === 0;
+}
+
+/** `docker build` of standins/<dir> with extra files copied into the context. */
+async function buildStandin(engine: DockerEngine, dir: string, tag: string, files: Record<string, string>) {
+  const context = mkdtempSync(join(tmpdir(), `tarsd-standin-${dir}-`));
+  try {
+    cpSync(join(STANDINS, dir), context, { recursive: true });
+    for (const [name, source] of Object.entries(files)) copyFileSync(source, join(context, name));
+    await engine.docker(["build", "-q", "-t", tag, context], { timeoutMs: 300_000 });
+  } finally {
+    rmSync(context, { recursive: true, force: true });
+  }
+}
+
+export async function buildStandinImages(engine: DockerEngine): Promise<void> {
+  for (const [path, what] of [
+    [ROOTFS_TAR, "the Debian root file system"],
+    [INFLUXD, "influxd 1.8.10"],
+  ] as const) {
+    if (!existsSync(path)) throw new Error(`${what} is missing (${path}): run \`${SETUP_COMMAND}\` first`);
+  }
+  if (!(await imageExists(engine, BASE_IMAGE))) {
+    await engine.docker(["import", ROOTFS_TAR, BASE_IMAGE], { timeoutMs: 300_000 });
+  }
+  const stack = await Bun.file(join(REPO_ROOT, "deploy", "stack.yml")).text();
+  const images = stackImages(stack);
+  const bunBase = bunBaseImage(await Bun.file(join(REPO_ROOT, "deploy", "Dockerfile")).text());
+  // The bun binary the tests run is the version scripts/setup pins, the one deploy/Dockerfile names.
+  if (!bunBase.includes(`:${Bun.version}-`)) throw new Error(`deploy/Dockerfile builds on ${bunBase} but the tests run bun ${Bun.version}`);
+  await buildStandin(engine, "bun", bunBase, { bun: process.execPath, "ca-certificates.crt": "/etc/ssl/certs/ca-certificates.crt" });
+  await buildStandin(engine, "influxdb", images.influxdb, { influxd: INFLUXD });
+  await buildStandin(engine, "prometheus", images.prometheus, { prometheus: requireBinary("prometheus") });
+  await buildStandin(engine, "node-exporter", images.nodeExporter, { node_exporter: requireBinary("prometheus-node-exporter") });
+}

@@ -1,0 +1,173 @@
+// The swarm the swarm test deploys to: a private dockerd (tests/support/docker-engine.ts), a swarm
+// advertised on an address of an interface the test creates (an empty bridge) (Prometheus scrapes node-exporter at
+// the node's address, and test traffic must never go to the machine's own network address), the
+// stand-in images, the runtime image built by deploy/build-image, and the stack deployed by
+// deploy/stack-deploy through the test transform (tests/swarm/test-stack.ts).
+import { cpSync, mkdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { REPO_ROOT, requireBinary } from "../support/binaries.ts";
+import { startDockerEngine, type DockerEngine } from "../support/docker-engine.ts";
+import { tempDir } from "../support/runtime-process.ts";
+import { bunBaseImage, buildStandinImages } from "./standin-images.ts";
+
+export const STACK = "tarsd";
+/** deploy/stack.yml gives the overlay network this fixed name (attachable: the client container joins it). */
+export const NETWORK = "tarsd_monitoring";
+export const INTERFACE = "tarsd-swarm0";
+export const NODE_ADDRESS = "10.213.0.1";
+/** The same pool deploy/vagrant/provision-master.sh gives the swarm. */
+export const ADDRESS_POOL = "10.20.0.0/16";
+/** Host ports the test stack publishes (mode host) and node-exporter's, on the host network. */
+export const HOST_PORTS = { influxVms: 8086, influxContainers: 8087, prometheus: 9090, nodeExporter: 9100 };
+const CLIENT = "tarsd-test-client";
+
+export interface Swarm {
+  engine: DockerEngine;
+  dir: string;
+  image: string;
+  /** environment for deploy/* scripts: the private daemon, secrets and artifacts in the test's directory */
+  deployEnv: Record<string, string>;
+  /** `sh -c` inside the client container on the overlay network (curl, bun, getent are there) */
+  client(command: string, opts?: { allowFail?: boolean; timeoutMs?: number }): Promise<{ code: number; out: string; err: string }>;
+  /** host path mounted at /client in the client container */
+  clientDir: string;
+  /** the client container's image: the bun base (bun and curl) */
+  clientImage: string;
+}
+
+function run(cmd: string[], env: Record<string, string>, timeoutMs = 600_000) {
+  const res = Bun.spawnSync(cmd, { env, stdout: "pipe", stderr: "pipe", timeout: timeoutMs, cwd: REPO_ROOT });
+  return { code: res.exitCode ?? -1, out: res.stdout.toString() + res.stderr.toString() };
+}
+
+function ip(args: string[], allowFail = false) {
+  const res = Bun.spawnSync([requireBinary("ip"), ...args], { stdout: "pipe", stderr: "pipe" });
+  if (res.exitCode !== 0 && !allowFail) throw new Error(`ip ${args.join(" ")}: ${res.stderr}`);
+}
+
+async function assertPortFree(port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const server = createServer();
+    server.once("error", () => reject(new Error(`port ${port} is taken on this machine: the swarm test publishes it (stop what listens there)`)));
+    server.listen(port, "0.0.0.0", () => server.close(() => resolve()));
+  });
+}
+
+/** Polls until `check` returns a value (not undefined) or throws the last reason after `timeoutMs`. */
+export async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, intervalMs = 2000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = String(err);
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s${last ? ` (last: ${last})` : ""}`);
+    await Bun.sleep(intervalMs);
+  }
+}
+
+/** Removes what an earlier, interrupted run may have left in the persistent data root. */
+async function reset(engine: DockerEngine) {
+  await engine.docker(["swarm", "leave", "--force"], { allowFail: true });
+  const containers = (await engine.docker(["ps", "-aq"])).out.split("\n").filter(Boolean);
+  if (containers.length > 0) await engine.docker(["rm", "-f", ...containers], { allowFail: true });
+  await engine.docker(["volume", "prune", "-f"]);
+  await engine.docker(["network", "prune", "-f"]);
+}
+
+export async function startSwarm(): Promise<Swarm> {
+  for (const port of Object.values(HOST_PORTS)) await assertPortFree(port);
+  const engine = await startDockerEngine();
+  try {
+    await reset(engine);
+    ip(["link", "del", INTERFACE], true);
+    ip(["link", "add", INTERFACE, "type", "bridge"]); // an empty bridge: this kernel has no dummy interfaces
+    ip(["addr", "add", `${NODE_ADDRESS}/32`, "dev", INTERFACE]);
+    ip(["link", "set", INTERFACE, "up"]);
+    await engine.docker(["swarm", "init", "--advertise-addr", NODE_ADDRESS, "--listen-addr", `${NODE_ADDRESS}:2377`, "--default-addr-pool", ADDRESS_POOL]);
+
+    await buildStandinImages(engine);
+    const dir = tempDir("tarsd-swarm-");
+    const deployEnv = {
+      ...engine.env,
+      TARSD_ARTIFACTS: join(dir, "artifacts"),
+      TARSD_SECRETS_DIR: join(dir, "secrets"),
+      TARSD_ROOT: REPO_ROOT,
+      TARSD_STACK: STACK,
+      TARSD_REDEPLOY_LOCK: join(dir, "redeploy.lock"),
+    };
+    const built = run(["bash", join(REPO_ROOT, "deploy", "build-image")], deployEnv);
+    if (built.code !== 0) throw new Error(`deploy/build-image failed:\n${built.out}`);
+    const image = readFileSync(join(dir, "artifacts", "image"), "utf8").trim();
+
+    // deploy/prometheus plus the cAdvisor stand-in rule (see tests/swarm/test-stack.ts).
+    const prometheusDir = join(dir, "prometheus");
+    cpSync(join(REPO_ROOT, "deploy", "prometheus"), prometheusDir, { recursive: true });
+    cpSync(join(REPO_ROOT, "tests", "fixtures", "remote-write", "containers-standin.rules.yml"), join(prometheusDir, "rules", "containers-standin.rules.yml"));
+    Object.assign(deployEnv, {
+      TARSD_IMAGE: image,
+      TARSD_STACK_TRANSFORM: `${process.execPath} ${join(import.meta.dir, "test-stack.ts")} --docker-socket ${engine.socket} --prometheus-dir ${prometheusDir}`,
+    });
+
+    const clientDir = join(dir, "client");
+    mkdirSync(clientDir, { recursive: true });
+    return {
+      engine,
+      dir,
+      image,
+      deployEnv,
+      clientDir,
+      clientImage: bunBaseImage(readFileSync(join(REPO_ROOT, "deploy", "Dockerfile"), "utf8")),
+      client: (command, opts = {}) => engine.docker(["exec", CLIENT, "sh", "-c", command], { allowFail: opts.allowFail, timeoutMs: opts.timeoutMs }),
+    };
+  } catch (err) {
+    await stopSwarm({ engine } as Swarm);
+    throw err;
+  }
+}
+
+/** deploy/stack-deploy with the test transform; returns its output. */
+export function deployStack(swarm: Swarm): string {
+  const res = run(["bash", join(REPO_ROOT, "deploy", "stack-deploy")], swarm.deployEnv);
+  if (res.code !== 0) throw new Error(`deploy/stack-deploy failed:\n${res.out}`);
+  return res.out;
+}
+
+/** The client container: attached to the stack's overlay network, the tests directory at /tests. */
+export async function startClient(swarm: Swarm): Promise<void> {
+  await swarm.engine.docker(["rm", "-f", CLIENT], { allowFail: true });
+  await swarm.engine.docker([
+    "run", "-d", "--name", CLIENT, "--network", NETWORK,
+    "-v", `${swarm.clientDir}:/client`, "-v", `${import.meta.dir}:/tests:ro`,
+    swarm.clientImage, "sleep", "infinity",
+  ]);
+}
+
+export async function stopClient(swarm: Swarm): Promise<void> {
+  await swarm.engine.docker(["rm", "-f", CLIENT], { allowFail: true });
+}
+
+export async function removeStack(swarm: Swarm): Promise<void> {
+  await swarm.engine.docker(["stack", "rm", STACK], { allowFail: true });
+  await eventually("stack removed", 120_000, async () => {
+    const left = (await swarm.engine.docker(["ps", "-aq", "--filter", `label=com.docker.stack.namespace=${STACK}`])).out.trim();
+    const networks = (await swarm.engine.docker(["network", "ls", "-q", "--filter", `label=com.docker.stack.namespace=${STACK}`])).out.trim();
+    return left === "" && networks === "" ? true : undefined;
+  });
+}
+
+export async function stopSwarm(swarm: Swarm): Promise<void> {
+  if (!swarm?.engine) return;
+  try {
+    await stopClient(swarm);
+    if (swarm.image) await removeStack(swarm);
+    await reset(swarm.engine);
+  } finally {
+    ip(["link", "del", INTERFACE], true);
+    await swarm.engine.stop();
+  }
+}
