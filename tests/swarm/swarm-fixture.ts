@@ -77,6 +77,10 @@ async function reset(engine: DockerEngine) {
   if (containers.length > 0) await engine.docker(["rm", "-f", ...containers], { allowFail: true });
   await engine.docker(["volume", "prune", "-f"]);
   await engine.docker(["network", "prune", "-f"]);
+  // Runtime images of earlier runs: only `latest` is kept, for the build cache.
+  const old = (await engine.docker(["images", "tarsd.local/runtime", "--format", "{{.Repository}}:{{.Tag}}"])).out.split("\n").filter((tag) => tag && !tag.endsWith(":latest"));
+  if (old.length > 0) await engine.docker(["rmi", ...old], { allowFail: true });
+  await engine.docker(["image", "prune", "-f"]);
 }
 
 export async function startSwarm(): Promise<Swarm> {

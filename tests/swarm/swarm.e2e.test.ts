@@ -28,9 +28,10 @@ import {
 type Any = any;
 
 let swarm: Swarm | undefined;
+let deployed = false;
 const started = Date.now();
 const need = (): Swarm => {
-  if (!swarm) throw new Error("the swarm did not come up (see the first test's failure)");
+  if (!swarm || !deployed) throw new Error("the stack did not come up (see the first test's failure)");
   return swarm;
 };
 
@@ -103,9 +104,24 @@ test("the stack converges on a real swarm: every service's replicas running and 
   swarm = await startSwarm();
   const out = deployStack(swarm);
   expect(out).toContain(`deploying stack ${STACK}`);
-  await eventually("stack converged", 240_000, () => converged(need()));
+  await eventually("stack converged", 240_000, () => converged(swarm as Swarm));
   await startClient(swarm);
+  deployed = true;
 }, 900_000);
+
+test("APP 2 and APP 3 write with tokens minted for their bucket alone, not InfluxDB's admin token", async () => {
+  const s = need();
+  for (const bucket of ["containers", "vms"]) {
+    const [container] = (await s.engine.docker(["ps", "-q", "--filter", `label=com.docker.swarm.service.name=${STACK}_remote-write-${bucket}`])).out.trim().split("\n");
+    const mounted = (await s.engine.docker(["exec", container ?? "", "cat", `/run/secrets/tarsd_influx_${bucket}_write_token`])).out;
+    const minted = readFileSync(join(s.deployEnv.TARSD_SECRETS_DIR ?? "", `tarsd_influx_${bucket}_write_token`), "utf8");
+    const admin = readFileSync(join(s.deployEnv.TARSD_SECRETS_DIR ?? "", `tarsd_influx_${bucket}_token`), "utf8");
+    expect({ bucket, mounted }).toEqual({ bucket, mounted: minted });
+    expect(mounted).not.toBe(admin);
+    const secret = readFileSync(join(s.deployEnv.TARSD_SECRETS_DIR ?? "", `tarsd_influx_${bucket}_write_token.secret`), "utf8").trim();
+    expect(secret).toMatch(new RegExp(`^tarsd_influx_${bucket}_write_token_[0-9a-f]{8}$`));
+  }
+}, 60_000);
 
 test("Prometheus finds node-exporter, every function replica and itself through the swarm API, all up", async () => {
   const s = need();
@@ -221,7 +237,8 @@ test("docker stack rm, then deploying again, keeps the stored files", async () =
   const s = need();
   await stopClient(s);
   await removeStack(s);
-  deployStack(s);
+  // The scoped tokens were minted once and are kept: one deploy, nothing minted again.
+  expect(deployStack(s)).not.toContain("minted");
   await eventually("stack converged again", 240_000, () => converged(s));
   await startClient(s);
   const [address] = await taskAddresses(s, "files");
