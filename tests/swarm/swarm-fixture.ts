@@ -38,7 +38,8 @@ export interface Swarm {
 
 function run(cmd: string[], env: Record<string, string>, timeoutMs = 600_000) {
   const res = Bun.spawnSync(cmd, { env, stdout: "pipe", stderr: "pipe", timeout: timeoutMs, cwd: REPO_ROOT });
-  return { code: res.exitCode ?? -1, out: res.stdout.toString() + res.stderr.toString() };
+  const killed = res.exitCode === null ? `\n(killed: no exit within ${timeoutMs / 1000} s)` : "";
+  return { code: res.exitCode ?? -1, out: res.stdout.toString() + res.stderr.toString() + killed };
 }
 
 function ip(args: string[], allowFail = false) {
@@ -103,6 +104,8 @@ export async function startSwarm(): Promise<Swarm> {
       TARSD_ROOT: REPO_ROOT,
       TARSD_STACK: STACK,
       TARSD_REDEPLOY_LOCK: join(dir, "redeploy.lock"),
+      // A stack that does not converge fails the deploy in minutes, not the script's default 10.
+      TARSD_CONVERGE_TIMEOUT: "240",
     };
     const built = run(["bash", join(REPO_ROOT, "deploy", "build-image")], deployEnv);
     if (built.code !== 0) throw new Error(`deploy/build-image failed:\n${built.out}`);
