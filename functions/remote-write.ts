@@ -35,6 +35,7 @@ const routes: Route[] = paths.map((path) => ({
   // Checked in the handler instead (REMOTE_WRITE_TOKEN[_FILE], then AUTH_TOKEN[_FILE]) so that
   // rejected requests are counted in tarsd_remote_write_requests_total like every other outcome.
   auth: false,
+  maxBodyBytes: config.limits.maxBodyBytes,
   handler,
   openapi: {
     requestBody: {

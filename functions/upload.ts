@@ -7,10 +7,12 @@ import { bodyChunks } from "../runtime/http/body.ts";
 import { defineFunction } from "../runtime/http/define-function.ts";
 import { HttpError, json } from "../runtime/http/errors.ts";
 import { errorOf, FORM_FIELD_NAMES, jsonOf, nameParam, ref } from "../runtime/http/openapi-parts.ts";
-import { formParts } from "../runtime/http/multipart.ts";
+import { formParts, MULTIPART_OVERHEAD_BYTES } from "../runtime/http/multipart.ts";
 import type { Staged } from "../runtime/storage/file-store.ts";
 import { validateName } from "../runtime/storage/names.ts";
-import { fileStore, maxUploadBytes } from "../runtime/storage/shared-store.ts";
+import { fileServiceConfig, fileStore } from "../runtime/storage/shared-store.ts";
+
+const { maxUploadBytes } = fileServiceConfig;
 
 const badName = errorOf("Bad file name, or no file in the request");
 const tooLarge = errorOf("A file is over MAX_UPLOAD_BYTES");
@@ -24,6 +26,8 @@ export default defineFunction({
       method: "POST",
       path: "/upload",
       summary: "Upload one or more files as multipart/form-data field `file` (stored under their file names).",
+      maxBodyBytes: maxUploadBytes,
+      bodyOverheadBytes: MULTIPART_OVERHEAD_BYTES,
       openapi: {
         requestBody: {
           required: true,
@@ -55,7 +59,7 @@ export default defineFunction({
               continue;
             }
             const name = validateName(part.filename);
-            staged.push({ name, staged: await store.stage(part.stream, maxUploadBytes()) });
+            staged.push({ name, staged: await store.stage(part.stream, maxUploadBytes) });
           }
           if (staged.length === 0) throw new HttpError(400, "form field 'file' is missing");
         } catch (err) {
@@ -71,6 +75,7 @@ export default defineFunction({
       method: "PUT",
       path: "/files/:name",
       summary: "Store the raw request body as the named file (201 when new, 200 when replaced).",
+      maxBodyBytes: maxUploadBytes,
       openapi: {
         parameters: [nameParam],
         requestBody: {
@@ -81,7 +86,7 @@ export default defineFunction({
         responses: { "200": storedFile("Replaced"), "201": storedFile("Created"), "400": badName, "413": tooLarge },
       },
       async handler(request, { name }) {
-        const file = await fileStore().put(validateName(name), bodyChunks(request), maxUploadBytes());
+        const file = await fileStore().put(validateName(name), bodyChunks(request), maxUploadBytes);
         const { replaced, ...stored } = file;
         return json(stored, replaced ? 200 : 201, {
           etag: `"${file.sha256}"`,

@@ -1,18 +1,16 @@
 // Builds the Elysia server around the loaded functions. Each declared route is mounted with
 // `parse: 'none'` and handed the untouched web Request, so bodies stream straight to the function
 // (Elysia's `.mount()` rewrites URLs and buffered whole bodies; its multipart parsing buffers too).
-// Shared mechanics wrap every function here: size guard, errors as JSON, metrics, one log line.
+// Shared mechanics wrap every function here: each route's own body limit, errors as JSON, metrics,
+// one log line.
 import { Elysia } from "elysia";
-import { compilePath, type RouteInfo } from "./http/define-function.ts";
-import { errorResponse, toErrorResponse } from "./http/errors.ts";
+import { compilePath, DEFAULT_MAX_BODY_BYTES, type RouteInfo } from "./http/define-function.ts";
+import { errorResponse, HttpError, toErrorResponse } from "./http/errors.ts";
 import type { RuntimeConfig } from "./config.ts";
 import type { LoadedFunction } from "./loader.ts";
 import { functionInfo, observeRequest, ready, registry } from "./metrics.ts";
 import { log } from "./log.ts";
 import { webPlugin } from "./web.ts";
-
-/** Multipart framing around a file of exactly MAX_UPLOAD_BYTES still has to fit through the guard. */
-export const MULTIPART_SLACK_BYTES = 64 * 1024;
 
 export interface RuntimeState {
   ready: boolean;
@@ -20,11 +18,9 @@ export interface RuntimeState {
 }
 
 export function buildApp(config: RuntimeConfig, functions: LoadedFunction[], state: RuntimeState) {
-  const maxRequestBytes = config.maxUploadBytes + MULTIPART_SLACK_BYTES;
   const app = new Elysia({
     // Bun cuts off bodies over its own limit before any handler runs, with a bare 413 and no reason.
-    // Every route enforces ours instead: the guard below refuses a declared length up front (413
-    // JSON), and functions count what they stream (the file store, the remote-write body reader).
+    // Every route enforces its own instead (wrap below), with a JSON reason.
     serve: { maxRequestBodySize: Number.MAX_SAFE_INTEGER, idleTimeout: 120 },
   });
 
@@ -53,7 +49,7 @@ export function buildApp(config: RuntimeConfig, functions: LoadedFunction[], sta
   for (const fn of functions) {
     functionInfo.set({ function: fn.name, sha256: fn.sha256 }, 1);
     for (const route of fn.module.routes) {
-      const handle = wrap(fn, route, { maxRequestBytes, maxUploadBytes: config.maxUploadBytes }, config.logRequests, state);
+      const handle = wrap(fn, route, config.logRequests, state);
       app.route(route.method, route.path, ({ request, server }) => handle(request, server?.requestIP(request)?.address), {
         parse: "none",
       });
@@ -86,18 +82,24 @@ function safeMatch(match: (path: string) => unknown, path: string): boolean {
   }
 }
 
-function wrap(fn: LoadedFunction, route: RouteInfo, limits: { maxRequestBytes: number; maxUploadBytes: number }, logRequests: boolean, state: RuntimeState) {
-  const { maxRequestBytes, maxUploadBytes } = limits;
+function wrap(fn: LoadedFunction, route: RouteInfo, logRequests: boolean, state: RuntimeState) {
+  // The limit users configure (MAX_UPLOAD_BYTES, REMOTE_WRITE_MAX_BYTES) is the one a 413 names;
+  // the route's framing allowance (multipart) only widens what gets through.
+  const limit = route.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const allowed = limit + (route.bodyOverheadBytes ?? 0);
+  const overLimit = (bytes: number) => new HttpError(413, `request body of ${bytes} bytes is over the limit of ${limit} bytes`);
   return async (request: Request, ip: string | undefined): Promise<Response> => {
     const started = performance.now();
     const declared = Number(request.headers.get("content-length") ?? "0") || 0;
-    // A chunked body has no Content-Length: count its bytes as the function reads them.
+    // A chunked body has no Content-Length: count its bytes as the function reads them, and fail
+    // the read (413) once they pass the limit.
     let counted = 0;
     if (!request.headers.has("content-length") && request.body) {
       const counter = new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, controller) {
           counted += chunk.byteLength;
-          controller.enqueue(chunk);
+          if (counted > allowed) controller.error(overLimit(counted));
+          else controller.enqueue(chunk);
         },
       });
       request = new Request(request, { body: request.body.pipeThrough(counter), duplex: "half" } as RequestInit);
@@ -105,11 +107,7 @@ function wrap(fn: LoadedFunction, route: RouteInfo, limits: { maxRequestBytes: n
     state.inFlight++;
     let response: Response;
     try {
-      response =
-        declared > maxRequestBytes
-          ? // Users know the file limit (MAX_UPLOAD_BYTES); the guard only adds room for multipart framing.
-            errorResponse(413, `request body of ${declared} bytes is over the limit of ${maxUploadBytes} bytes`)
-          : await fn.module.fetch(request);
+      response = declared > allowed ? toErrorResponse(overLimit(declared)) : await fn.module.fetch(request);
     } catch (err) {
       response = toErrorResponse(err);
     } finally {

@@ -1,8 +1,8 @@
-// The runtime's own settings, read once at start. Function-specific settings (INFLUX_URL, ...)
-// are read by the functions themselves so that they also work under `deno serve`.
+// The runtime's own settings, read once at start. Functions read their own settings (DATA_DIR,
+// MAX_UPLOAD_BYTES, INFLUX_URL, ...) once when they load, so that they also work under `deno serve`;
+// the runtime never writes them back into the environment.
 import { resolve, join } from "node:path";
 import { envInt, envString } from "./env.ts";
-import { DEFAULT_MAX_UPLOAD_BYTES } from "./storage/shared-store.ts";
 
 export interface RuntimeConfig {
   port: number;
@@ -10,8 +10,6 @@ export interface RuntimeConfig {
   /** Function names to load; empty means every file in functionsDir. */
   functions: string[];
   functionsDir: string;
-  dataDir: string;
-  maxUploadBytes: number;
   /** After SIGTERM: how long /readyz answers 503 before the listener closes (let the LB notice). */
   drainDelayMs: number;
   /** After SIGTERM: hard deadline for in-flight requests, kept below Docker's 10 s stop timeout. */
@@ -30,8 +28,6 @@ export function loadConfig(): RuntimeConfig {
     host: envString("HOST", "0.0.0.0")!,
     functions,
     functionsDir: resolve(envString("FUNCTIONS_DIR", join(import.meta.dir, "..", "functions"))!),
-    dataDir: resolve(envString("DATA_DIR", "./data")!),
-    maxUploadBytes: envInt("MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
     drainDelayMs: envInt("DRAIN_DELAY_MS", 3000),
     shutdownGraceMs: envInt("SHUTDOWN_GRACE_MS", 8000),
     logRequests: envString("LOG_REQUESTS", "1") !== "0",

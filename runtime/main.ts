@@ -14,8 +14,6 @@ try {
   console.error(`tf-tarsd: cannot start: ${(err as Error).message}`);
   process.exit(1);
 }
-process.env.DATA_DIR = config.dataDir;
-process.env.MAX_UPLOAD_BYTES = String(config.maxUploadBytes);
 for (const fn of functions) await fn.module.start?.();
 
 const state: RuntimeState = { ready: true, inFlight: 0 };
@@ -26,7 +24,6 @@ log({
   msg: "listening",
   url: `http://${config.host}:${config.port}`,
   functions: functions.map(({ name, sha256 }) => ({ name, sha256 })),
-  dataDir: config.dataDir,
 });
 
 let stopping = false;

@@ -22,7 +22,18 @@ export interface Route {
   auth?: boolean;
   /** OpenAPI fragments (request body, responses) for /openapi.json. */
   openapi?: Record<string, unknown>;
+  /**
+   * The largest body this route takes, in bytes, as its users configure it (MAX_UPLOAD_BYTES,
+   * REMOTE_WRITE_MAX_BYTES). The host answers 413 above it: before the handler runs when
+   * Content-Length says so, and as soon as a chunked body passes it. Default: DEFAULT_MAX_BODY_BYTES.
+   */
+  maxBodyBytes?: number;
+  /** Room for framing around that limit (multipart boundaries and part headers); not in the 413 reason. */
+  bodyOverheadBytes?: number;
 }
+
+/** The body limit of a route that declares none (forms, small JSON). */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 export type RouteInfo = Omit<Route, "handler">;
 

@@ -13,6 +13,9 @@ export type Part =
 
 const MAX_FIELD_BYTES = 64 * 1024;
 
+/** Room for the framing around a file of exactly the size limit: boundaries, part headers, other fields. */
+export const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
+
 /**
  * Yields the parts of a form body in order. A file part's stream must be consumed (or abandoned
  * by ending the iteration) before the next part arrives; that is what keeps memory bounded.
