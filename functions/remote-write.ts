@@ -5,8 +5,8 @@
 //   INFLUX_URL unset -> $DATA_DIR/metrics/<INFLUX_BUCKET>.lp, fsynced (embedded default)
 // A 2xx is sent only after the sink has accepted the samples; see handler.ts for every status.
 import { defineFunction, type Route } from "../runtime/http/define-function.ts";
-import { configFromEnv, remoteWriteToken } from "../runtime/remote-write/config.ts";
-import { remoteWriteHandler } from "../runtime/remote-write/handler.ts";
+import { configFromEnv } from "../runtime/remote-write/config.ts";
+import { countAnswer, remoteWriteHandler } from "../runtime/remote-write/handler.ts";
 import { fileSink } from "../runtime/remote-write/sinks/file.ts";
 import { influxSink } from "../runtime/remote-write/sinks/influx.ts";
 import type { Sink } from "../runtime/remote-write/sinks/sink.ts";
@@ -22,7 +22,7 @@ function currentSink(): Sink {
   return sink;
 }
 
-const handler = remoteWriteHandler({ limits: config.limits, sink: currentSink, token: remoteWriteToken });
+const handler = remoteWriteHandler({ limits: config.limits, sink: currentSink });
 
 // /api/v1/write is what Prometheus-compatible receivers usually serve; /api/v1/prom/write is the
 // old InfluxDB 1.x endpoint path, so migrating a Prometheus config only means changing the host.
@@ -32,9 +32,6 @@ const routes: Route[] = paths.map((path) => ({
   method: "POST",
   path,
   summary: "Prometheus remote write 1.0/2.0 (snappy protobuf) into InfluxDB; 204 once stored, 503 to make Prometheus retry",
-  // Checked in the handler instead (REMOTE_WRITE_TOKEN[_FILE], then AUTH_TOKEN[_FILE]) so that
-  // rejected requests are counted in tarsd_remote_write_requests_total like every other outcome.
-  auth: false,
   maxBodyBytes: config.limits.maxBodyBytes,
   handler,
   openapi: {
@@ -56,4 +53,6 @@ const routes: Route[] = paths.map((path) => ({
   },
 }));
 
-export default defineFunction({ tokenEnv: ["REMOTE_WRITE_TOKEN", "AUTH_TOKEN"], routes });
+// The bearer token: REMOTE_WRITE_TOKEN[_FILE], else AUTH_TOKEN[_FILE]. Every answer, 401s included,
+// is counted in tarsd_remote_write_requests_total{status}.
+export default defineFunction({ tokenEnv: ["REMOTE_WRITE_TOKEN", "AUTH_TOKEN"], routes, observe: countAnswer });

@@ -50,6 +50,8 @@ export interface FunctionDefinition {
   start?: () => void | Promise<void>;
   /** Env vars holding the bearer token, first set wins. Default: AUTH_TOKEN. */
   tokenEnv?: string[];
+  /** Sees every answer: the handlers' and the contract's own (401, 404, 405, errors), e.g. to count them. */
+  observe?: (response: Response, request: Request) => void;
 }
 
 export function defineFunction(definition: FunctionDefinition): FunctionModule {
@@ -59,6 +61,12 @@ export function defineFunction(definition: FunctionDefinition): FunctionModule {
   const start = () => (started ??= Promise.resolve(definition.start?.()));
 
   async function fetch(request: Request): Promise<Response> {
+    const response = await answer(request);
+    definition.observe?.(response, request);
+    return response;
+  }
+
+  async function answer(request: Request): Promise<Response> {
     try {
       await start();
       const path = new URL(request.url).pathname;

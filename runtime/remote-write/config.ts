@@ -1,5 +1,5 @@
 // Everything the remote-write function reads from the environment, in one place.
-import { envFirst, envInt, envString } from "../env.ts";
+import { envInt, envString } from "../env.ts";
 import type { DecodeLimits } from "./decode.ts";
 
 export interface RemoteWriteConfig {
@@ -29,9 +29,4 @@ export function configFromEnv(): RemoteWriteConfig {
     influxTimeoutMs: envInt("INFLUX_TIMEOUT_MS", 10_000),
     dataDir: envString("DATA_DIR", "./data")!,
   };
-}
-
-/** The bearer token remote-write requests must carry, if any (function-specific first; `_FILE` too). */
-export function remoteWriteToken(): string | undefined {
-  return envFirst("REMOTE_WRITE_TOKEN", "AUTH_TOKEN");
 }

@@ -1,13 +1,13 @@
-// The remote-write request pipeline: authenticate, decode, convert, write, answer. Each step lives
+// The remote-write request pipeline: decode, convert, write, answer. Each step lives
 // in its own module (decode.ts, convert.ts, sinks/*); this file only wires them and turns outcomes
 // into the status codes Prometheus' retry logic depends on:
 //   204  every sample is in the sink (or deliberately dropped by the documented scheme)
 //   400  the request itself is bad (snappy, protobuf, duplicate labels in 2.0, sink refused the data,
 //        native histograms): retrying cannot help
-//   401  bearer token missing or wrong;  413  body or announced decompressed size over the limit
+//   401  bearer token missing or wrong (the function contract checks it);  413  body or announced
+//        decompressed size over the limit
 //   415  Content-Type / Content-Encoding / proto message not supported (remote write 2.0 §415)
 //   503  sink unreachable, 5xx, 429, timeout, misconfigured: Prometheus retries, nothing is lost
-import { requireBearer } from "../http/auth.ts";
 import { HttpError, errorResponse, toErrorResponse } from "../http/errors.ts";
 import { decodeRequest, type DecodeLimits, type ProtocolVersion } from "./decode.ts";
 import { toLineProtocol, type Conversion } from "./convert.ts";
@@ -18,8 +18,11 @@ export interface HandlerOptions {
   limits: DecodeLimits;
   /** Resolved per request so a lazily built sink (from env) is fine. */
   sink: () => Sink;
-  /** The bearer token, resolved per request (undefined: no auth). */
-  token?: () => string | undefined;
+}
+
+/** Counts an answer of the function by status: every one, the contract's 401s included (its `observe`). */
+export function countAnswer(response: Response): void {
+  metrics.requestsTotal.inc({ status: String(response.status) });
 }
 
 export function remoteWriteHandler(options: HandlerOptions): (request: Request) => Promise<Response> {
@@ -27,7 +30,6 @@ export function remoteWriteHandler(options: HandlerOptions): (request: Request) 
     let version: ProtocolVersion | undefined;
     let response: Response;
     try {
-      requireBearer(request, options.token?.());
       const decoded = await decodeRequest(request, options.limits);
       version = decoded.version;
       metrics.requestBytesTotal.inc(decoded.bodyBytes);
@@ -36,7 +38,6 @@ export function remoteWriteHandler(options: HandlerOptions): (request: Request) 
       response = toErrorResponse(err);
       if (version === 2) writtenHeaders(response.headers, 0, 0);
     }
-    metrics.requestsTotal.inc({ status: String(response.status) });
     return response;
   };
 }

@@ -31,6 +31,7 @@ test("embedded default: 1.0 on /api/v1/write and the old /api/v1/prom/write path
 
   const metrics = await (await fetch(`${app.url}/metrics`)).text();
   expect(metrics).toContain('tarsd_remote_write_requests_total{status="204"} 3');
+  expect(metrics).toContain('tarsd_remote_write_requests_total{status="401"} 1'); // refused by the contract, still counted
   expect(metrics).toContain('tarsd_remote_write_samples_dropped_total{reason="stale"} 3');
   expect(metrics).toContain("tarsd_remote_write_samples_written_total 3");
 });

@@ -1,12 +1,13 @@
 // Every status code of the durability contract, through the real handler, the real sinks and a
 // real HTTP server standing in for InfluxDB (so the client's actual behaviour is what is tested).
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { register } from "prom-client";
 import { linesOf } from "../../runtime/remote-write/convert.ts";
-import { remoteWriteHandler } from "../../runtime/remote-write/handler.ts";
+import { defineFunction } from "../../runtime/http/define-function.ts";
+import { countAnswer, remoteWriteHandler } from "../../runtime/remote-write/handler.ts";
 import { fileSink } from "../../runtime/remote-write/sinks/file.ts";
 import { influxSink } from "../../runtime/remote-write/sinks/influx.ts";
 import type { Sink } from "../../runtime/remote-write/sinks/sink.ts";
@@ -120,13 +121,8 @@ describe("InfluxDB outcomes -> status codes", () => {
 
 describe("request problems -> status codes", () => {
   const never: Sink = { describe: "never", write: () => Promise.reject(new Error("must not be called")) };
-  const handler = remoteWriteHandler({ limits: LIMITS, sink: () => never, token: () => "s3cret" });
+  const handler = remoteWriteHandler({ limits: LIMITS, sink: () => never });
   const auth = { authorization: "Bearer s3cret" };
-
-  test("401 without or with a wrong bearer token", async () => {
-    expect((await handler(writeRequest(URL, SERIES))).status).toBe(401);
-    expect((await handler(writeRequest(URL, SERIES, { headers: { authorization: "Bearer nope" } }))).status).toBe(401);
-  });
 
   test("400 for corrupt snappy and for snappy-wrapped garbage", async () => {
     const corrupt = compress(encodeV1(SERIES));
@@ -217,9 +213,27 @@ describe("embedded file sink", () => {
   });
 });
 
-describe("metrics", () => {
+describe("through the function contract, as functions/remote-write.ts wires it", () => {
+  // The contract checks the token (REMOTE_WRITE_TOKEN, then AUTH_TOKEN) and shows every answer,
+  // its own 401s included, to countAnswer.
+  const fn = defineFunction({
+    tokenEnv: ["TEST_RW_TOKEN"],
+    observe: countAnswer,
+    routes: [{ method: "POST", path: "/api/v1/write", summary: "", handler: remoteWriteHandler({ limits: LIMITS, sink: () => ({ describe: "mem", write: async () => {} }) }) }],
+  });
+  afterEach(() => void delete process.env.TEST_RW_TOKEN);
+
+  test("401 without or with a wrong bearer token, counted like every other answer", async () => {
+    process.env.TEST_RW_TOKEN = "s3cret";
+    const before = await metric("tarsd_remote_write_requests_total", { status: "401" });
+    expect((await fn.fetch(writeRequest(URL, SERIES))).status).toBe(401);
+    expect((await fn.fetch(writeRequest(URL, SERIES, { headers: { authorization: "Bearer nope" } }))).status).toBe(401);
+    expect((await fn.fetch(writeRequest(URL, SERIES, { headers: { authorization: "Bearer s3cret" } }))).status).toBe(204);
+    expect(await metric("tarsd_remote_write_requests_total", { status: "401" })).toBe(before + 2);
+  });
+
   test("requests by status, received/dropped samples and request bytes are counted", async () => {
-    const handler = remoteWriteHandler({ limits: LIMITS, sink: () => ({ describe: "mem", write: async () => {} }) });
+    const handler = (request: Request) => fn.fetch(request);
     const before = {
       r204: await metric("tarsd_remote_write_requests_total", { status: "204" }),
       r415: await metric("tarsd_remote_write_requests_total", { status: "415" }),

@@ -60,6 +60,20 @@ describe("defineFunction", () => {
     expect((await call("POST", "/search")).status).toBe(200);
   });
 
+  test("observe sees every answer: the handlers' and the contract's own 401, 404 and 405", async () => {
+    const seen: number[] = [];
+    const observed = defineFunction({
+      tokenEnv: ["TEST_FN_TOKEN"],
+      observe: (response) => void seen.push(response.status),
+      routes: [{ method: "PUT", path: "/x", summary: "write", handler: () => new Response(null, { status: 204 }) }],
+    });
+    process.env.TEST_FN_TOKEN = "t0ken";
+    for (const [method, path, headers] of [["PUT", "/x", { authorization: "Bearer t0ken" }], ["PUT", "/x", {}], ["GET", "/x", {}], ["GET", "/y", {}]] as const) {
+      await observed.fetch(new Request(`http://fn.test${path}`, { method, headers }));
+    }
+    expect(seen).toEqual([204, 401, 405, 404]);
+  });
+
   test("compilePath matches whole segments only", () => {
     const match = compilePath("/files/:name");
     expect(match("/files/a")).toEqual({ name: "a" });
