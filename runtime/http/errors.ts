@@ -1,5 +1,8 @@
 // Every failure leaves a function as JSON with a human-readable reason, so curl users
 // and retrying clients (Prometheus) both see why. Portable: web APIs only.
+// The one place where a domain library's failure (lib/errors.ts) becomes an HTTP status.
+import type { FailureKind } from "../../lib/errors.ts";
+import { DomainError } from "../../lib/errors.ts";
 
 export class HttpError extends Error {
   constructor(
@@ -23,9 +26,26 @@ export function errorResponse(status: number, reason: string, headers: Record<st
   return json({ error: reason, status }, status, headers);
 }
 
+/** Each kind of domain failure, its status and the headers that go with it. */
+export const FAILURE_STATUS: Record<FailureKind, { status: number; headers?: Record<string, string> }> = {
+  not_found: { status: 404 },
+  too_large: { status: 413 },
+  invalid_name: { status: 400 },
+  malformed: { status: 400 },
+  unsupported: { status: 415 },
+  storage_full: { status: 507 },
+  // Prometheus (and any polite client) retries a 503; the data is not lost.
+  sink_unavailable: { status: 503, headers: { "retry-after": "1" } },
+  sink_rejected: { status: 400 },
+};
+
 /** Maps anything thrown by a handler to a response; unknown errors are 500s and are logged. */
 export function toErrorResponse(err: unknown): Response {
   if (err instanceof HttpError) return errorResponse(err.status, err.reason, err.headers);
+  if (err instanceof DomainError) {
+    const { status, headers } = FAILURE_STATUS[err.kind];
+    return errorResponse(status, err.message, headers);
+  }
   console.error(JSON.stringify({ level: "error", msg: "unhandled error", error: String((err as Error)?.stack ?? err) }));
   return errorResponse(500, "internal error");
 }

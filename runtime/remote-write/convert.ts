@@ -28,7 +28,7 @@
 // and a test checks the output is identical to Point's on random labels. A string with none of the
 // characters those functions escape is passed as is (they would return it unchanged).
 import { escape } from "@influxdata/influxdb-client";
-import { HttpError } from "../http/errors.ts";
+import { DomainError } from "../../lib/errors.ts";
 import type { Series } from "./decode.ts";
 
 export type DropReason =
@@ -203,7 +203,7 @@ function computePrefix(labels: readonly string[], options: ConvertOptions): Pref
   if (!increasing) {
     const duplicate = firstDuplicate(labels);
     if (duplicate !== undefined) {
-      if (options.duplicateLabels === "reject") throw new HttpError(400, `duplicate label name ${JSON.stringify(duplicate)} in series ${describe(labels)}`);
+      if (options.duplicateLabels === "reject") throw new DomainError("malformed", `duplicate label name ${JSON.stringify(duplicate)} in series ${describe(labels)}`);
       return { ok: false, reason: "duplicate_label" };
     }
   }

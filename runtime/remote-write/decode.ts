@@ -4,7 +4,7 @@
 // wire format itself is read in protobuf.ts).
 import { Buffer } from "node:buffer";
 import snappy from "snappy";
-import { HttpError } from "../http/errors.ts";
+import { DomainError } from "../../lib/errors.ts";
 import { PROTO_V1, PROTO_V2, parseV1, parseV2, type Series } from "./protobuf.ts";
 
 export { PROTO_V1, PROTO_V2, type Sample, type Series } from "./protobuf.ts";
@@ -32,13 +32,13 @@ export interface DecodeLimits {
 export function negotiate(headers: Headers): ProtocolVersion {
   const encoding = (headers.get("content-encoding") ?? "").trim().toLowerCase();
   if (encoding !== "" && encoding !== "snappy") {
-    throw new HttpError(415, `unsupported Content-Encoding ${JSON.stringify(encoding)}: only snappy (block format) is accepted`);
+    throw new DomainError("unsupported", `unsupported Content-Encoding ${JSON.stringify(encoding)}: only snappy (block format) is accepted`);
   }
   const contentType = headers.get("content-type");
   if (contentType === null || contentType.trim() === "") return 1;
   const [mediaType, ...params] = contentType.split(";").map((part) => part.trim());
   if (mediaType!.toLowerCase() !== "application/x-protobuf") {
-    throw new HttpError(415, `unsupported Content-Type ${JSON.stringify(contentType)}: expected application/x-protobuf`);
+    throw new DomainError("unsupported", `unsupported Content-Type ${JSON.stringify(contentType)}: expected application/x-protobuf`);
   }
   let proto = PROTO_V1;
   for (const param of params) {
@@ -47,19 +47,19 @@ export function negotiate(headers: Headers): ProtocolVersion {
   }
   if (proto === PROTO_V1) return 1;
   if (proto === PROTO_V2) return 2;
-  throw new HttpError(415, `unsupported remote write message ${JSON.stringify(proto)}: expected ${PROTO_V1} or ${PROTO_V2}`);
+  throw new DomainError("unsupported", `unsupported remote write message ${JSON.stringify(proto)}: expected ${PROTO_V1} or ${PROTO_V2}`);
 }
 
 /** Reads the body, refusing (413) as soon as it is known to exceed `maxBytes`, without buffering more. */
 export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
   const declared = Number(request.headers.get("content-length") ?? "NaN");
-  if (declared > maxBytes) throw new HttpError(413, `request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`);
+  if (declared > maxBytes) throw new DomainError("too_large", `request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`);
   if (!request.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let total = 0;
   for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) {
     total += chunk.byteLength;
-    if (total > maxBytes) throw new HttpError(413, `request body exceeds the limit of ${maxBytes} bytes`);
+    if (total > maxBytes) throw new DomainError("too_large", `request body exceeds the limit of ${maxBytes} bytes`);
     chunks.push(chunk);
   }
   if (chunks.length === 1) return chunks[0]!;
@@ -76,7 +76,7 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
 export function snappyDecodedLength(block: Uint8Array): number {
   let length = 0;
   for (let i = 0; i < 5; i++) {
-    if (i >= block.length) throw new HttpError(400, "malformed snappy block: truncated length header");
+    if (i >= block.length) throw new DomainError("malformed", "malformed snappy block: truncated length header");
     const byte = block[i]!;
     length += (byte & 0x7f) * 2 ** (7 * i);
     if ((byte & 0x80) === 0) {
@@ -84,21 +84,21 @@ export function snappyDecodedLength(block: Uint8Array): number {
       return length;
     }
   }
-  throw new HttpError(400, "malformed snappy block: invalid length header");
+  throw new DomainError("malformed", "malformed snappy block: invalid length header");
 }
 
 /** Checks the announced size against the limit *before* decompressing, then decompresses. */
 export function decompress(block: Uint8Array, maxDecodedBytes: number): Uint8Array {
   const announced = snappyDecodedLength(block);
   if (announced > maxDecodedBytes) {
-    throw new HttpError(413, `snappy block announces ${announced} uncompressed bytes, over the limit of ${maxDecodedBytes} bytes`);
+    throw new DomainError("too_large", `snappy block announces ${announced} uncompressed bytes, over the limit of ${maxDecodedBytes} bytes`);
   }
   try {
     // copyOutputData: a JS-owned buffer instead of a native "external" one; measured here 10x
     // faster on average under Bun (external buffers stress the GC: 0.9 ms vs 0.09 ms per request).
     return snappy.uncompressSync(Buffer.from(block.buffer, block.byteOffset, block.byteLength), { copyOutputData: true }) as Buffer;
   } catch (err) {
-    throw new HttpError(400, `malformed snappy block: ${(err as Error).message}`);
+    throw new DomainError("malformed", `malformed snappy block: ${(err as Error).message}`);
   }
 }
 
@@ -107,8 +107,8 @@ export function parseMessage(message: Uint8Array, version: ProtocolVersion): Ser
   try {
     return version === 1 ? parseV1(message) : parseV2(message);
   } catch (err) {
-    if (err instanceof HttpError) throw err;
-    throw new HttpError(400, `malformed protobuf ${version === 1 ? PROTO_V1 : PROTO_V2}: ${(err as Error).message}`);
+    if (err instanceof DomainError) throw err;
+    throw new DomainError("malformed", `malformed protobuf ${version === 1 ? PROTO_V1 : PROTO_V2}: ${(err as Error).message}`);
   }
 }
 

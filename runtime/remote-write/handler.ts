@@ -8,7 +8,8 @@
 //        decompressed size over the limit
 //   415  Content-Type / Content-Encoding / proto message not supported (remote write 2.0 §415)
 //   503  sink unreachable, 5xx, 429, timeout, misconfigured: Prometheus retries, nothing is lost
-import { HttpError, errorResponse, toErrorResponse } from "../http/errors.ts";
+import { DomainError } from "../../lib/errors.ts";
+import { errorResponse, toErrorResponse } from "../http/errors.ts";
 import { decodeRequest, type DecodeLimits, type ProtocolVersion } from "./decode.ts";
 import { toLineProtocol, type Conversion } from "./convert.ts";
 import { SinkError, type Sink } from "./sinks/sink.ts";
@@ -54,8 +55,8 @@ async function convertAndWrite(series: Parameters<typeof toLineProtocol>[0], ver
     metrics.influxWriteErrorsTotal.inc({ kind: err.kind });
     console.error(JSON.stringify({ level: "error", msg: "remote-write sink write failed", sink: sink.describe, kind: err.kind, reason: err.reason, lines: conversion.written }));
     throw err.retryable
-      ? new HttpError(503, `sink unavailable, retry later: ${err.reason}`, { "retry-after": "1" })
-      : new HttpError(400, `sink rejected the data: ${err.reason}`);
+      ? new DomainError("sink_unavailable", `sink unavailable, retry later: ${err.reason}`)
+      : new DomainError("sink_rejected", `sink rejected the data: ${err.reason}`);
   } finally {
     stop();
   }

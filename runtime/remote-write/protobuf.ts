@@ -8,11 +8,11 @@
 //   - int64 timestamps would otherwise become Long objects, one allocation per sample;
 //   - a series' label bytes can be looked up before they are decoded (the label-set cache below).
 // The schema of record is proto/*.proto; tests build requests from it with protobufjs reflection.
-// Errors are thrown as RangeError (truncated or overlong fields) or HttpError; parseMessage in
+// Errors are thrown as RangeError (truncated or overlong fields) or DomainError; parseMessage in
 // decode.ts turns the former into a 400.
 import { Buffer } from "node:buffer";
 import protobuf from "protobufjs";
-import { HttpError } from "../http/errors.ts";
+import { DomainError } from "../../lib/errors.ts";
 
 export const PROTO_V1 = "prometheus.WriteRequest";
 export const PROTO_V2 = "io.prometheus.write.v2.Request";
@@ -261,10 +261,10 @@ export function parseV2(message: Uint8Array): Series[] {
   }
   // Symbols may in principle follow the series, so refs are resolved once everything is read.
   return raw.map(({ refs, samples, histograms, exemplars }) => {
-    if (refs.length % 2 !== 0) throw new HttpError(400, `malformed ${PROTO_V2}: labels_refs has odd length ${refs.length}`);
+    if (refs.length % 2 !== 0) throw new DomainError("malformed", `malformed ${PROTO_V2}: labels_refs has odd length ${refs.length}`);
     const labels = refs.map((ref) => {
       const symbol = symbols[ref];
-      if (symbol === undefined) throw new HttpError(400, `malformed ${PROTO_V2}: label reference ${ref} outside symbols table of ${symbols.length}`);
+      if (symbol === undefined) throw new DomainError("malformed", `malformed ${PROTO_V2}: label reference ${ref} outside symbols table of ${symbols.length}`);
       return symbol;
     });
     return { labels, samples, histograms, exemplars };

@@ -14,7 +14,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile, ty
 import { hostname } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { HttpError } from "../http/errors.ts";
+import { DomainError, isFailure } from "../../lib/errors.ts";
 import { validateName } from "./names.ts";
 
 export interface StoredFile {
@@ -109,7 +109,7 @@ export class FileStore {
       let filled = 0;
       for await (const chunk of body) {
         size += chunk.byteLength;
-        if (size > maxBytes) throw new HttpError(413, `file is over the limit of ${maxBytes} bytes`);
+        if (size > maxBytes) throw new DomainError("too_large", `file is over the limit of ${maxBytes} bytes`);
         hash.update(chunk);
         let offset = 0;
         while (offset < chunk.byteLength) {
@@ -160,12 +160,12 @@ export class FileStore {
   async open(name: string): Promise<OpenedFile> {
     validateName(name);
     const handle = await open(join(this.dir, name), constants.O_RDONLY).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT" || err.code === "EISDIR") throw new HttpError(404, `no file named ${JSON.stringify(name)}`);
+      if (err.code === "ENOENT" || err.code === "EISDIR") throw new DomainError("not_found", `no file named ${JSON.stringify(name)}`);
       throw err;
     });
     try {
       const info = await handle.stat();
-      if (!info.isFile()) throw new HttpError(404, `no file named ${JSON.stringify(name)}`);
+      if (!info.isFile()) throw new DomainError("not_found", `no file named ${JSON.stringify(name)}`);
       const sha256 = await this.hashOf(name, info, handle);
       let closed = false;
       const close = async () => {
@@ -196,7 +196,7 @@ export class FileStore {
         await file.close();
         files.push({ name: file.name, size: file.size, sha256: file.sha256, modified: file.modified });
       } catch (err) {
-        if (!(err instanceof HttpError && err.status === 404)) throw err; // Deleted while listing.
+        if (!isFailure(err, "not_found")) throw err; // Deleted while listing.
       }
     }
     return files;
@@ -205,7 +205,7 @@ export class FileStore {
   async delete(name: string): Promise<void> {
     validateName(name);
     await unlink(join(this.dir, name)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT") throw new HttpError(404, `no file named ${JSON.stringify(name)}`);
+      if (err.code === "ENOENT") throw new DomainError("not_found", `no file named ${JSON.stringify(name)}`);
       throw err;
     });
     await rm(join(this.metaDir, name), { force: true });

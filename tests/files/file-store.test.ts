@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { HttpError } from "../../runtime/http/errors.ts";
+import { DomainError } from "../../lib/errors.ts";
 import { FileStore } from "../../runtime/storage/file-store.ts";
 import { tempDir } from "../support/runtime-process.ts";
 
@@ -44,7 +44,7 @@ describe("FileStore", () => {
     } catch (err) {
       error = err;
     }
-    expect((error as HttpError).status).toBe(413);
+    expect((error as DomainError).kind).toBe("too_large");
     expect(readFileSync(join(store.dir, "keep.bin"), "utf8")).toBe("old");
     expect(readdirSync(store.tmpDir)).toEqual([]);
   });
@@ -96,8 +96,8 @@ describe("FileStore", () => {
     await store.delete("x.txt");
     expect(existsSync(join(store.metaDir, "x.txt"))).toBe(false);
     expect((await store.list()).map((f) => f.name)).toEqual(["y.txt"]);
-    await expect(store.delete("x.txt")).rejects.toMatchObject({ status: 404 });
-    await expect(store.open("nope")).rejects.toMatchObject({ status: 404 });
+    await expect(store.delete("x.txt")).rejects.toMatchObject({ kind: "not_found" });
+    await expect(store.open("nope")).rejects.toMatchObject({ kind: "not_found" });
   });
 
   test("cleanupTemps removes a dead process's temp files and stale ones, keeps live ones", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { HttpError } from "../../runtime/http/errors.ts";
+import { DomainError } from "../../lib/errors.ts";
 import { validateName } from "../../runtime/storage/names.ts";
 
 function reason(name: string): string {
@@ -7,9 +7,9 @@ function reason(name: string): string {
     validateName(name);
     return "accepted";
   } catch (err) {
-    expect(err).toBeInstanceOf(HttpError);
-    expect((err as HttpError).status).toBe(400);
-    return (err as HttpError).reason;
+    expect(err).toBeInstanceOf(DomainError);
+    expect((err as DomainError).kind).toBe("invalid_name");
+    return (err as DomainError).message;
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { HttpError } from "../../runtime/http/errors.ts";
+import { DomainError } from "../../lib/errors.ts";
 import { linesOf, toLineProtocol } from "../../runtime/remote-write/convert.ts";
 import type { Series } from "../../runtime/remote-write/decode.ts";
 
@@ -106,16 +106,16 @@ describe("invalid series", () => {
     expect(out.dropped).toEqual({ duplicate_label: 1 });
   });
 
-  test("duplicate label names: 400 in 2.0", () => {
+  test("duplicate label names: malformed (400) in 2.0", () => {
     let error: unknown;
     try {
       toLineProtocol([s(["__name__", "m", "a", "1", "a", "2"], [1, 1])], { duplicateLabels: "reject" });
     } catch (err) {
       error = err;
     }
-    expect(error).toBeInstanceOf(HttpError);
-    expect((error as HttpError).status).toBe(400);
-    expect((error as HttpError).reason).toContain('duplicate label name "a"');
+    expect(error).toBeInstanceOf(DomainError);
+    expect((error as DomainError).kind).toBe("malformed");
+    expect((error as DomainError).message).toContain('duplicate label name "a"');
   });
 
   test("missing metric name or an empty label name drops the series", () => {
