@@ -22,11 +22,21 @@
 // PUT does not, so the PUT ratio measures durability as much as speed. wrk shares the 2 cores with
 // the server under test, identically for both servers.
 import type { Subprocess } from "bun";
-import { mkdirSync, mkdtempSync, openSync, closeSync, ftruncateSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  ftruncateSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { randomBytes } from "node:crypto";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { requireBinary, REPO_ROOT } from "../tests/support/binaries.ts";
+import { REPO_ROOT, requireBinary } from "../tests/support/binaries.ts";
 import { freePort, waitForHttp } from "../tests/support/ports.ts";
 
 const DURATION_S = envNumber("BENCH_DURATION", 10);
@@ -36,7 +46,9 @@ const CONNECTIONS = 8;
 const RSS_GIB = envNumber("BENCH_RSS_GIB", 2);
 const RSS_BOUND_MIB = 64;
 const ONLY = process.env.BENCH_ONLY ?? "";
-if (!["", "wrk", "rss"].includes(ONLY)) throw new Error(`BENCH_ONLY must be "wrk" or "rss", got ${JSON.stringify(ONLY)}`);
+if (!["", "wrk", "rss"].includes(ONLY)) {
+  throw new Error(`BENCH_ONLY must be "wrk" or "rss", got ${JSON.stringify(ONLY)}`);
+}
 const GET_1M_AIM = 0.5;
 const NGINX_1_LABEL = "nginx (worker_processes 1)";
 const KiB = 1024;
@@ -81,7 +93,10 @@ function spawn(cmd: string[], opts: Parameters<typeof Bun.spawn>[1] = {}): Subpr
   return child;
 }
 
-async function run(cmd: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function run(
+  cmd: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = spawn(cmd, { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr, code] = await Promise.all([
     new Response(child.stdout as ReadableStream).text(),
@@ -145,7 +160,9 @@ async function startNginx(dir: string, filesDir: string, workers: "1" | "auto"):
   const port = await freePort();
   const prefix = join(dir, `nginx-${workers}`);
   const putDir = join(prefix, "put");
-  for (const sub of ["", "put", "body", "proxy", "fastcgi", "uwsgi", "scgi", "logs"]) mkdirSync(join(prefix, sub), { recursive: true });
+  for (const sub of ["", "put", "body", "proxy", "fastcgi", "uwsgi", "scgi", "logs"]) {
+    mkdirSync(join(prefix, sub), { recursive: true });
+  }
   // Debian's packaged defaults where they matter for speed (sendfile, tcp_nopush, keepalive), no
   // access log (the runtime runs with LOG_REQUESTS=0), every path inside the temp prefix.
   const conf = `
@@ -184,7 +201,10 @@ http {
   writeFileSync(confPath, conf);
   const test = await run([NGINX, "-p", prefix, "-c", confPath, "-e", join(prefix, "logs", "error.log"), "-t"]);
   if (test.code !== 0) throw new Error(`nginx -t failed:\n${test.stderr}`);
-  const child = spawn([NGINX, "-p", prefix, "-c", confPath, "-e", join(prefix, "logs", "error.log")], { stdout: "ignore", stderr: "inherit" });
+  const child = spawn([NGINX, "-p", prefix, "-c", confPath, "-e", join(prefix, "logs", "error.log")], {
+    stdout: "ignore",
+    stderr: "inherit",
+  });
   // SIGQUIT: graceful; the master takes its workers down with it (SIGKILL would orphan them).
   const stop = () => stopChild(child, "SIGQUIT");
   stoppers.push(stop);
@@ -232,7 +252,11 @@ interface WrkJson {
 }
 
 async function wrk(load: Load, seconds: number): Promise<WrkJson> {
-  const env = { BENCH_METHOD: load.method ?? "GET", BENCH_BODY_FILE: load.bodyFile ?? "", BENCH_CONTENT_TYPE: load.contentType ?? "" };
+  const env = {
+    BENCH_METHOD: load.method ?? "GET",
+    BENCH_BODY_FILE: load.bodyFile ?? "",
+    BENCH_CONTENT_TYPE: load.contentType ?? "",
+  };
   const args = [WRK, `-t${THREADS}`, `-c${CONNECTIONS}`, `-d${seconds}s`, "--timeout", "30s", "-s", LUA, load.url];
   const out = await run(args, env);
   const line = out.stdout.split("\n").find((l) => l.startsWith("WRK_JSON "));
@@ -248,8 +272,12 @@ async function preflight(load: Load): Promise<string | undefined> {
     headers: load.contentType ? { "content-type": load.contentType } : {},
   });
   const body = await res.arrayBuffer();
-  if (res.status < 200 || res.status > 299) return `pre-flight ${res.status}: ${new TextDecoder().decode(body.slice(0, 300))}`;
-  if (load.minResponseBytes && body.byteLength !== load.minResponseBytes) return `pre-flight body ${body.byteLength} bytes`;
+  if (res.status < 200 || res.status > 299) {
+    return `pre-flight ${res.status}: ${new TextDecoder().decode(body.slice(0, 300))}`;
+  }
+  if (load.minResponseBytes && body.byteLength !== load.minResponseBytes) {
+    return `pre-flight body ${body.byteLength} bytes`;
+  }
   return undefined;
 }
 
@@ -281,7 +309,9 @@ async function measure(load: Load): Promise<Row> {
   row.mibPerSec = (r.requests * load.size.bytes) / seconds / MiB; // Payload bytes, either direction.
   row.latencyMs = { p50: r.latency_us.p50 / 1000, p99: r.latency_us.p99 / 1000 };
   row.errors = Object.fromEntries(Object.entries(r.errors).filter(([, n]) => n > 0));
-  const problems = Object.entries(row.errors).map(([kind, n]) => `${n} ${kind === "status" ? "non-2xx/3xx" : kind} errors`);
+  const problems = Object.entries(row.errors).map(([kind, n]) =>
+    `${n} ${kind === "status" ? "non-2xx/3xx" : kind} errors`
+  );
   if (r.requests === 0) problems.push("no requests completed");
   if (load.minResponseBytes && r.requests > 0 && r.bytes / r.requests < load.minResponseBytes) {
     problems.push(`responses average ${Math.round(r.bytes / r.requests)} bytes, expected ≥ ${load.minResponseBytes}`);
@@ -289,7 +319,9 @@ async function measure(load: Load): Promise<Row> {
   row.ok = problems.length === 0;
   if (!row.ok) row.note = problems.join("; ");
   console.log(
-    `${fmt(row.requestsPerSec, 0).padStart(8)} req/s ${fmt(row.mibPerSec, 1).padStart(8)} MiB/s  p99 ${fmt(row.latencyMs.p99, 2)} ms` +
+    `${fmt(row.requestsPerSec, 0).padStart(8)} req/s ${fmt(row.mibPerSec, 1).padStart(8)} MiB/s  p99 ${
+      fmt(row.latencyMs.p99, 2)
+    } ms` +
       (row.ok ? "" : `  FAILED (${row.note})`),
   );
   return row;
@@ -345,10 +377,37 @@ async function rssUpload(dir: string, bigFile: string, bytes: number, mode: "PUT
       }
     }, 100);
     const name = `rss-${mode.toLowerCase()}.bin`;
-    const args =
-      mode === "PUT"
-        ? [CURL, "-sS", "--max-time", "600", "-H", "Expect:", "-o", "-", "-w", "\n%{http_code}", "-T", bigFile, `${runtime.url}/files/${name}`]
-        : [CURL, "-sS", "--max-time", "600", "-H", "Expect:", "-o", "-", "-w", "\n%{http_code}", "-F", `file=@${bigFile};filename=${name}`, `${runtime.url}/upload`];
+    const args = mode === "PUT"
+      ? [
+        CURL,
+        "-sS",
+        "--max-time",
+        "600",
+        "-H",
+        "Expect:",
+        "-o",
+        "-",
+        "-w",
+        "\n%{http_code}",
+        "-T",
+        bigFile,
+        `${runtime.url}/files/${name}`,
+      ]
+      : [
+        CURL,
+        "-sS",
+        "--max-time",
+        "600",
+        "-H",
+        "Expect:",
+        "-o",
+        "-",
+        "-w",
+        "\n%{http_code}",
+        "-F",
+        `file=@${bigFile};filename=${name}`,
+        `${runtime.url}/upload`,
+      ];
     const started = performance.now();
     const out = await run(args);
     const seconds = (performance.now() - started) / 1000;
@@ -371,13 +430,20 @@ async function rssUpload(dir: string, bigFile: string, bytes: number, mode: "PUT
     result.deltaMiB = result.peakMiB - result.baselineMiB;
     if (hwmReset) result.hwmDeltaMiB = toMiB(after.hwm - baseline);
     const problems: string[] = [];
-    if (out.code !== 0 || status < 200 || status > 299) problems.push(`upload failed: curl ${out.code}, HTTP ${status}: ${out.stderr}${out.stdout.slice(0, 300)}`);
-    else if (!out.stdout.includes(`"size":${bytes}`)) problems.push(`stored size is not ${bytes}: ${out.stdout.slice(0, 300)}`);
-    if (result.deltaMiB > RSS_BOUND_MIB) problems.push(`RSS rose ${fmt(result.deltaMiB, 1)} MiB > ${RSS_BOUND_MIB} MiB`);
+    if (out.code !== 0 || status < 200 || status > 299) {
+      problems.push(`upload failed: curl ${out.code}, HTTP ${status}: ${out.stderr}${out.stdout.slice(0, 300)}`);
+    } else if (!out.stdout.includes(`"size":${bytes}`)) {
+      problems.push(`stored size is not ${bytes}: ${out.stdout.slice(0, 300)}`);
+    }
+    if (result.deltaMiB > RSS_BOUND_MIB) {
+      problems.push(`RSS rose ${fmt(result.deltaMiB, 1)} MiB > ${RSS_BOUND_MIB} MiB`);
+    }
     result.ok = problems.length === 0;
     if (!result.ok) result.note = problems.join("; ");
     console.log(
-      `baseline ${fmt(result.baselineMiB, 1)} MiB, peak ${fmt(result.peakMiB, 1)} MiB, Δ ${fmt(result.deltaMiB, 1)} MiB, ` +
+      `baseline ${fmt(result.baselineMiB, 1)} MiB, peak ${fmt(result.peakMiB, 1)} MiB, Δ ${
+        fmt(result.deltaMiB, 1)
+      } MiB, ` +
         `${fmt(seconds, 1)} s (${fmt(result.mibPerSec, 0)} MiB/s) ${result.ok ? "PASS" : `FAIL (${result.note})`}`,
     );
     return result;
@@ -389,10 +455,18 @@ async function rssUpload(dir: string, bigFile: string, bytes: number, mode: "PUT
 
 // ---------------------------------------------------------------------------------------------
 
-function multipartBody(dir: string, size: (typeof SIZES)[number], field: string, filename: string | undefined, content: Uint8Array | string) {
+function multipartBody(
+  dir: string,
+  size: (typeof SIZES)[number],
+  field: string,
+  filename: string | undefined,
+  content: Uint8Array | string,
+) {
   const boundary = `----tarsdbench${randomBytes(8).toString("hex")}`;
   const disposition = filename ? `form-data; name="${field}"; filename="${filename}"` : `form-data; name="${field}"`;
-  const head = `--${boundary}\r\nContent-Disposition: ${disposition}\r\n${filename ? "Content-Type: application/octet-stream\r\n" : ""}\r\n`;
+  const head = `--${boundary}\r\nContent-Disposition: ${disposition}\r\n${
+    filename ? "Content-Type: application/octet-stream\r\n" : ""
+  }\r\n`;
   const path = join(dir, `${field}-${size.tag}.multipart`);
   writeFileSync(path, Buffer.concat([Buffer.from(head), Buffer.from(content), Buffer.from(`\r\n--${boundary}--\r\n`)]));
   return { path, contentType: `multipart/form-data; boundary=${boundary}` };
@@ -445,7 +519,9 @@ async function main(): Promise<number> {
     }
 
     const withRatio = (runtimeRow: Row, peers: Row[]) => {
-      runtimeRow.ratio = Object.fromEntries(peers.map((p) => [p.server, p.requestsPerSec > 0 ? runtimeRow.requestsPerSec / p.requestsPerSec : 0]));
+      runtimeRow.ratio = Object.fromEntries(
+        peers.map((p) => [p.server, p.requestsPerSec > 0 ? runtimeRow.requestsPerSec / p.requestsPerSec : 0]),
+      );
     };
 
     console.log("\nGET /files/:name");
@@ -454,16 +530,28 @@ async function main(): Promise<number> {
       const base = { case: "GET /files/:name", size, minResponseBytes: size.bytes };
       const rt = await measure({ ...base, server: "runtime", url: `${runtime.url}/files/${name}` });
       const peers: Row[] = [];
-      for (const ngx of nginxes) peers.push(await measure({ ...base, server: ngx.label, url: `${ngx.url}/files/${name}` }));
+      for (const ngx of nginxes) {
+        peers.push(await measure({ ...base, server: ngx.label, url: `${ngx.url}/files/${name}` }));
+      }
       withRatio(rt, peers);
       rows.push(rt, ...peers);
     }
 
     console.log("\nPUT /files/:name (raw body)");
     for (const size of SIZES) {
-      const base = { case: "PUT /files/:name", size, method: "PUT" as const, bodyFile: payloads.get(size.tag)!.path, contentType: "application/octet-stream" };
+      const base = {
+        case: "PUT /files/:name",
+        size,
+        method: "PUT" as const,
+        bodyFile: payloads.get(size.tag)!.path,
+        contentType: "application/octet-stream",
+      };
       const rt = await measure({ ...base, server: "runtime", url: `${runtime.url}/files/put-${size.tag}.bin` });
-      const peer = await measure({ ...base, server: "nginx dav PUT (worker_processes 1)", url: `${nginxes[0]!.url}/put/put-${size.tag}.bin` });
+      const peer = await measure({
+        ...base,
+        server: "nginx dav PUT (worker_processes 1)",
+        url: `${nginxes[0]!.url}/put/put-${size.tag}.bin`,
+      });
       withRatio(rt, [peer]);
       rows.push(rt, peer);
     }
@@ -471,7 +559,17 @@ async function main(): Promise<number> {
     console.log("\nPOST /upload (multipart, field `file`)");
     for (const size of SIZES) {
       const body = multipartBody(bodies, size, "file", `upload-${size.tag}.bin`, payloads.get(size.tag)!.data);
-      rows.push(await measure({ case: "POST /upload (multipart)", size, server: "runtime", url: `${runtime.url}/upload`, method: "POST", bodyFile: body.path, contentType: body.contentType }));
+      rows.push(
+        await measure({
+          case: "POST /upload (multipart)",
+          size,
+          server: "runtime",
+          url: `${runtime.url}/upload`,
+          method: "POST",
+          bodyFile: body.path,
+          contentType: body.contentType,
+        }),
+      );
     }
 
     console.log("\nPOST /download (multipart, field `name`)");
@@ -516,7 +614,11 @@ async function main(): Promise<number> {
   const get1m = rows.find((r) => r.case === "GET /files/:name" && r.size === "1 MiB" && r.server === "runtime");
   const get1mRatio = get1m?.ratio?.[NGINX_1_LABEL] ?? 0;
   const aims = {
-    get_1mib_vs_nginx_1_worker: { aim: `≥ ${GET_1M_AIM}`, measured: round(get1mRatio, 3), pass: ONLY === "rss" ? null : get1mRatio >= GET_1M_AIM },
+    get_1mib_vs_nginx_1_worker: {
+      aim: `≥ ${GET_1M_AIM}`,
+      measured: round(get1mRatio, 3),
+      pass: ONLY === "rss" ? null : get1mRatio >= GET_1M_AIM,
+    },
     upload_rss_bound: {
       aim: `Δ RSS ≤ ${RSS_BOUND_MIB} MiB for a ${RSS_GIB} GiB upload`,
       measured: rss.map((r) => ({ case: r.case, delta_mib: round(r.deltaMiB, 1) })),
@@ -530,11 +632,15 @@ async function main(): Promise<number> {
   for (const r of rows) {
     const ratio = r.ratio
       ? Object.entries(r.ratio)
-          .map(([peer, v]) => `${fmt(v, 2)}× vs ${peer.replace(/^nginx /, "").replace("(worker_processes ", "w=").replace(")", "")}`)
-          .join(", ")
+        .map(([peer, v]) =>
+          `${fmt(v, 2)}× vs ${peer.replace(/^nginx /, "").replace("(worker_processes ", "w=").replace(")", "")}`
+        )
+        .join(", ")
       : "";
     lines.push(
-      `| ${r.case} | ${r.size} | ${r.server} | ${fmt(r.requestsPerSec, 0)} | ${fmt(r.mibPerSec, 1)} | ${fmt(r.latencyMs.p50, 2)} | ${fmt(r.latencyMs.p99, 2)} | ${ratio} | ${r.ok ? "ok" : `FAILED: ${r.note}`} |`,
+      `| ${r.case} | ${r.size} | ${r.server} | ${fmt(r.requestsPerSec, 0)} | ${fmt(r.mibPerSec, 1)} | ${
+        fmt(r.latencyMs.p50, 2)
+      } | ${fmt(r.latencyMs.p99, 2)} | ${ratio} | ${r.ok ? "ok" : `FAILED: ${r.note}`} |`,
     );
   }
   const rssLines: string[] = [];
@@ -543,16 +649,24 @@ async function main(): Promise<number> {
     rssLines.push(`|---|---:|---:|---:|---:|---:|---|`);
     for (const r of rss) {
       rssLines.push(
-        `| ${r.case} | ${fmt(r.baselineMiB, 1)} | ${fmt(r.peakMiB, 1)} | ${fmt(r.deltaMiB, 1)} | ${fmt(r.seconds, 1)} | ${fmt(r.mibPerSec, 0)} | ${r.ok ? "PASS" : `FAIL: ${r.note}`} |`,
+        `| ${r.case} | ${fmt(r.baselineMiB, 1)} | ${fmt(r.peakMiB, 1)} | ${fmt(r.deltaMiB, 1)} | ${
+          fmt(r.seconds, 1)
+        } | ${fmt(r.mibPerSec, 0)} | ${r.ok ? "PASS" : `FAIL: ${r.note}`} |`,
       );
     }
   }
   console.log(`\n## bench/files.ts — ${env.cpus} CPUs, bun ${env.bun}, ${env.nginx}, wrk ${env.wrk_args}\n`);
   if (rows.length > 0) console.log(lines.join("\n"));
   if (rssLines.length > 0) console.log(`\n${rssLines.join("\n")}`);
-  const getVerdict = ONLY === "rss" ? "SKIPPED" : `${fmt(get1mRatio, 2)}× ${aims.get_1mib_vs_nginx_1_worker.pass ? "PASS" : "FAIL"}`;
+  const getVerdict = ONLY === "rss"
+    ? "SKIPPED"
+    : `${fmt(get1mRatio, 2)}× ${aims.get_1mib_vs_nginx_1_worker.pass ? "PASS" : "FAIL"}`;
   console.log(`\nAim GET 1 MiB ≥ ${GET_1M_AIM}× nginx (1 worker): ${getVerdict}`);
-  console.log(`Aim upload RSS Δ ≤ ${RSS_BOUND_MIB} MiB at ${RSS_GIB} GiB: ${rss.length === 0 ? "SKIPPED" : aims.upload_rss_bound.pass ? "PASS" : "FAIL"}`);
+  console.log(
+    `Aim upload RSS Δ ≤ ${RSS_BOUND_MIB} MiB at ${RSS_GIB} GiB: ${
+      rss.length === 0 ? "SKIPPED" : aims.upload_rss_bound.pass ? "PASS" : "FAIL"
+    }`,
+  );
 
   const artifacts = join(REPO_ROOT, ".artifacts");
   mkdirSync(artifacts, { recursive: true });
@@ -566,7 +680,15 @@ async function main(): Promise<number> {
       latencyMs: { p50: round(r.latencyMs.p50, 3), p99: round(r.latencyMs.p99, 3) },
       ratio: r.ratio && Object.fromEntries(Object.entries(r.ratio).map(([k, v]) => [k, round(v, 3)])),
     })),
-    rss: rss.map((r) => ({ ...r, baselineMiB: round(r.baselineMiB, 1), peakMiB: round(r.peakMiB, 1), deltaMiB: round(r.deltaMiB, 1), hwmDeltaMiB: r.hwmDeltaMiB === undefined ? undefined : round(r.hwmDeltaMiB, 1), seconds: round(r.seconds, 2), mibPerSec: round(r.mibPerSec, 1) })),
+    rss: rss.map((r) => ({
+      ...r,
+      baselineMiB: round(r.baselineMiB, 1),
+      peakMiB: round(r.peakMiB, 1),
+      deltaMiB: round(r.deltaMiB, 1),
+      hwmDeltaMiB: r.hwmDeltaMiB === undefined ? undefined : round(r.hwmDeltaMiB, 1),
+      seconds: round(r.seconds, 2),
+      mibPerSec: round(r.mibPerSec, 1),
+    })),
     aims,
     markdown: [...(rows.length > 0 ? lines : []), "", ...rssLines].join("\n").trim(),
     elapsedSeconds: round((performance.now() - started) / 1000, 1),
@@ -575,7 +697,9 @@ async function main(): Promise<number> {
   console.log(`\nWrote .artifacts/bench-files.json (${fmt(report.elapsedSeconds, 0)} s)`);
 
   const rowsOk = rows.every((r) => r.ok);
-  return rowsOk && aims.get_1mib_vs_nginx_1_worker.pass !== false && (rss.length === 0 || aims.upload_rss_bound.pass) ? 0 : 1;
+  return rowsOk && aims.get_1mib_vs_nginx_1_worker.pass !== false && (rss.length === 0 || aims.upload_rss_bound.pass)
+    ? 0
+    : 1;
 }
 
 function round(n: number, digits: number): number {

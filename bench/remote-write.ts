@@ -19,7 +19,14 @@ import { decompress, parseMessage } from "../runtime/remote-write/decode.ts";
 import { REPO_ROOT, requireBinary } from "../tests/support/binaries.ts";
 import { freePort } from "../tests/support/ports.ts";
 import { compress, encodeV1, type TestSeries } from "../tests/remote-write/build.ts";
-import { spawnChild, startRuntime, startVictoriaMetrics, tempDir, type Child, type RuntimeProcess } from "../tools/pipeline.ts";
+import {
+  type Child,
+  type RuntimeProcess,
+  spawnChild,
+  startRuntime,
+  startVictoriaMetrics,
+  tempDir,
+} from "../tools/pipeline.ts";
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 15);
 const SERIES = Number(process.env.BENCH_SERIES ?? 2000);
@@ -49,7 +56,9 @@ function decodeConvertRate(bodies: Uint8Array[], rounds: number): number {
   let samples = 0;
   const started = performance.now();
   for (let round = 0; round < rounds; round++) {
-    for (const body of bodies) samples += toLineProtocol(parseMessage(decompress(body, 64 << 20), 1), { duplicateLabels: "skip" }).written;
+    for (const body of bodies) {
+      samples += toLineProtocol(parseMessage(decompress(body, 64 << 20), 1), { duplicateLabels: "skip" }).written;
+    }
   }
   return samples / ((performance.now() - started) / 1000);
 }
@@ -61,7 +70,9 @@ Bun.gc(true); // measure the receiver, not the collection of the request generat
 const warm = decodeConvertRate(warmBodies, 60);
 Bun.gc(true);
 const cold = decodeConvertRate(coldBodies, 1);
-console.log(`decode+convert, one core: warm ${(warm / 1e6).toFixed(2)} M samples/s, cold ${(cold / 1e6).toFixed(2)} M samples/s`);
+console.log(
+  `decode+convert, one core: warm ${(warm / 1e6).toFixed(2)} M samples/s, cold ${(cold / 1e6).toFixed(2)} M samples/s`,
+);
 if (process.env.BENCH_ONLY === "decode") process.exit(0);
 
 // ---- 2. end to end ------------------------------------------------------------------------------
@@ -78,8 +89,22 @@ warmBodies.forEach((body, i) => writeFileSync(join(bodyDir, `body-${i}.bin`), bo
 
 async function load(url: string, token = ""): Promise<WrkJson & { samplesPerSecond: number }> {
   const proc = Bun.spawn(
-    [requireBinary("wrk"), "-t2", `-c${CONNECTIONS}`, `-d${DURATION_S}s`, "--timeout", "10s", "-s", join(REPO_ROOT, "bench", "wrk", "remote-write.lua"), url],
-    { env: { ...process.env, BENCH_BODY_DIR: bodyDir, BENCH_BODY_COUNT: String(BODIES), BENCH_TOKEN: token }, stdout: "pipe", stderr: "pipe" },
+    [
+      requireBinary("wrk"),
+      "-t2",
+      `-c${CONNECTIONS}`,
+      `-d${DURATION_S}s`,
+      "--timeout",
+      "10s",
+      "-s",
+      join(REPO_ROOT, "bench", "wrk", "remote-write.lua"),
+      url,
+    ],
+    {
+      env: { ...process.env, BENCH_BODY_DIR: bodyDir, BENCH_BODY_COUNT: String(BODIES), BENCH_TOKEN: token },
+      stdout: "pipe",
+      stderr: "pipe",
+    },
   );
   const [out] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
   const line = out.split("\n").find((l) => l.startsWith("WRK_JSON "));
@@ -112,8 +137,16 @@ async function startInfluxDb1(): Promise<Child> {
     ].join("\n"),
   );
   mkdirSync(join(dir, "meta"), { recursive: true });
-  const child = await spawnChild("influxdb-1.x", [requireBinary("influxd"), "run", "-config", config], http, "/query?q=SHOW%20DATABASES");
-  const created = await fetch(`${child.url}/query`, { method: "POST", body: new URLSearchParams({ q: "CREATE DATABASE bench" }) });
+  const child = await spawnChild(
+    "influxdb-1.x",
+    [requireBinary("influxd"), "run", "-config", config],
+    http,
+    "/query?q=SHOW%20DATABASES",
+  );
+  const created = await fetch(`${child.url}/query`, {
+    method: "POST",
+    body: new URLSearchParams({ q: "CREATE DATABASE bench" }),
+  });
   if (!created.ok) throw new Error(`CREATE DATABASE failed: ${created.status} ${await created.text()}`);
   return child;
 }
@@ -123,7 +156,13 @@ let runtime: RuntimeProcess | undefined;
 try {
   const vmForFunction = await startVictoriaMetrics();
   children.push(vmForFunction);
-  runtime = await startRuntime({ FUNCTIONS: "remote-write", INFLUX_URL: vmForFunction.url, INFLUX_ORG: "tarsd", INFLUX_BUCKET: "bench", LOG_REQUESTS: "0" });
+  runtime = await startRuntime({
+    FUNCTIONS: "remote-write",
+    INFLUX_URL: vmForFunction.url,
+    INFLUX_ORG: "tarsd",
+    INFLUX_BUCKET: "bench",
+    LOG_REQUESTS: "0",
+  });
   const viaFunction = await load(`${runtime.url}/api/v1/write`);
   await runtime.stop();
   await vmForFunction.stop();
@@ -146,19 +185,46 @@ try {
   const errors = (r: WrkJson) => Object.values(r.errors).reduce((a, b) => a + b, 0);
   const toInflux1 = viaFunction.samplesPerSecond / influxNative.samplesPerSecond;
   const toVm = viaFunction.samplesPerSecond / vmNative.samplesPerSecond;
-  console.log(`\n## bench/remote-write.ts: ${SERIES} series per request, wrk -t2 -c${CONNECTIONS} -d${DURATION_S}s, ${navigator.hardwareConcurrency} CPUs\n`);
+  console.log(
+    `\n## bench/remote-write.ts: ${SERIES} series per request, wrk -t2 -c${CONNECTIONS} -d${DURATION_S}s, ${navigator.hardwareConcurrency} CPUs\n`,
+  );
   console.log("| path | samples/s | requests | p50 ms | p99 ms | errors (non-2xx, socket) |");
   console.log("|---|---:|---:|---:|---:|---:|");
   for (const [name, r] of rows) {
-    console.log(`| ${name} | ${Math.round(r.samplesPerSecond).toLocaleString("en")} | ${r.requests} | ${(r.latency_us.p50 / 1000).toFixed(1)} | ${(r.latency_us.p99 / 1000).toFixed(1)} | ${errors(r)} |`);
+    console.log(
+      `| ${name} | ${Math.round(r.samplesPerSecond).toLocaleString("en")} | ${r.requests} | ${
+        (r.latency_us.p50 / 1000).toFixed(1)
+      } | ${(r.latency_us.p99 / 1000).toFixed(1)} | ${errors(r)} |`,
+    );
   }
-  console.log(`\nfunction / InfluxDB 1.x own endpoint: ${toInflux1.toFixed(2)}x (target >= 2x): ${toInflux1 >= 2 ? "PASS" : "FAIL"}`);
+  console.log(
+    `\nfunction / InfluxDB 1.x own endpoint: ${toInflux1.toFixed(2)}x (target >= 2x): ${
+      toInflux1 >= 2 ? "PASS" : "FAIL"
+    }`,
+  );
   console.log(`function / VictoriaMetrics own endpoint: ${toVm.toFixed(2)}x`);
-  console.log(`decode+convert, one core: warm ${(warm / 1e6).toFixed(2)} M samples/s (target >= 1.5): ${warm >= 1.5e6 ? "PASS" : "FAIL"}; cold (new series every request) ${(cold / 1e6).toFixed(2)} M samples/s`);
+  console.log(
+    `decode+convert, one core: warm ${(warm / 1e6).toFixed(2)} M samples/s (target >= 1.5): ${
+      warm >= 1.5e6 ? "PASS" : "FAIL"
+    }; cold (new series every request) ${(cold / 1e6).toFixed(2)} M samples/s`,
+  );
   mkdirSync(join(REPO_ROOT, ".artifacts"), { recursive: true });
   writeFileSync(
     join(REPO_ROOT, ".artifacts", "bench-remote-write.json"),
-    JSON.stringify({ series: SERIES, duration_s: DURATION_S, viaFunction, vmNative, influxNative, ratioToInflux1: toInflux1, ratioToVm: toVm, decodeConvert: { warm, cold } }, null, 2),
+    JSON.stringify(
+      {
+        series: SERIES,
+        duration_s: DURATION_S,
+        viaFunction,
+        vmNative,
+        influxNative,
+        ratioToInflux1: toInflux1,
+        ratioToVm: toVm,
+        decodeConvert: { warm, cold },
+      },
+      null,
+      2,
+    ),
   );
   if (rows.some(([, r]) => errors(r) > 0)) {
     console.log("some requests failed: the figures above are not valid");

@@ -17,11 +17,19 @@ export function allowed(method: string, path: string): boolean {
 async function forward(request: Request): Promise<Response> {
   const url = new URL(request.url);
   if (!allowed(request.method, url.pathname)) {
-    return Response.json({ message: `${request.method} ${url.pathname} is not allowed by the read-only Docker API proxy` }, { status: 403 });
+    return Response.json({
+      message: `${request.method} ${url.pathname} is not allowed by the read-only Docker API proxy`,
+    }, { status: 403 });
   }
   try {
-    const upstream = await fetch(`http://docker${url.pathname}${url.search}`, { method: request.method, unix: socket } as RequestInit);
-    return new Response(upstream.body, { status: upstream.status, headers: { "content-type": upstream.headers.get("content-type") ?? "application/json" } });
+    const upstream = await fetch(
+      `http://docker${url.pathname}${url.search}`,
+      { method: request.method, unix: socket } as RequestInit,
+    );
+    return new Response(upstream.body, {
+      status: upstream.status,
+      headers: { "content-type": upstream.headers.get("content-type") ?? "application/json" },
+    });
   } catch (err) {
     return Response.json({ message: `docker socket ${socket}: ${String(err)}` }, { status: 502 });
   }

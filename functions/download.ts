@@ -26,7 +26,10 @@ export default defineFunction({
       openapi: {
         requestBody: {
           required: true,
-          content: { "multipart/form-data": { schema: { ...nameForm, propertyNames: FORM_FIELD_NAMES } }, "application/x-www-form-urlencoded": { schema: nameForm } },
+          content: {
+            "multipart/form-data": { schema: { ...nameForm, propertyNames: FORM_FIELD_NAMES } },
+            "application/x-www-form-urlencoded": { schema: nameForm },
+          },
         },
         responses: { "200": fileBytes("The file"), "400": errorOf("Form field `name` missing"), "404": notFound },
       },
@@ -37,7 +40,8 @@ export default defineFunction({
             name = part.value;
             break;
           }
-          if (part.kind === "file") for await (const _ of part.stream); // Skip unexpected file parts.
+          if (part.kind === "file") { for await (const _ of part.stream); // Skip unexpected file parts.
+           }
         }
         if (name === undefined) throw new HttpError(400, "form field 'name' is missing");
         return serveNamed(request, name);
@@ -63,7 +67,10 @@ export default defineFunction({
       method: "HEAD",
       path: "/files/:name",
       summary: "Size, sha256 ETag and modification time of a file, without its bytes.",
-      openapi: { parameters: [nameParam], responses: { "200": { description: "The file exists" }, "404": { description: "No such file" } } },
+      openapi: {
+        parameters: [nameParam],
+        responses: { "200": { description: "The file exists" }, "404": { description: "No such file" } },
+      },
       handler: (request, { name }) => serveNamed(request, name),
     },
     {
@@ -71,7 +78,13 @@ export default defineFunction({
       path: "/files",
       summary: "List stored files: name, size, sha256, modified.",
       openapi: {
-        responses: { "200": jsonOf("Stored files", { type: "object", required: ["files"], properties: { files: { type: "array", items: ref("StoredFile") } } }) },
+        responses: {
+          "200": jsonOf("Stored files", {
+            type: "object",
+            required: ["files"],
+            properties: { files: { type: "array", items: ref("StoredFile") } },
+          }),
+        },
       },
       async handler() {
         return json({ files: await fileStore().list() });

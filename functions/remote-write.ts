@@ -17,7 +17,13 @@ const config = configFromEnv();
 let sink: Sink | undefined;
 function currentSink(): Sink {
   sink ??= config.influxUrl
-    ? influxSink({ url: config.influxUrl, token: config.influxToken, org: config.influxOrg, bucket: config.influxBucket, timeoutMs: config.influxTimeoutMs })
+    ? influxSink({
+      url: config.influxUrl,
+      token: config.influxToken,
+      org: config.influxOrg,
+      bucket: config.influxBucket,
+      timeoutMs: config.influxTimeoutMs,
+    })
     : fileSink(config.dataDir, config.influxBucket);
   return sink;
 }
@@ -31,20 +37,25 @@ const paths = [...new Set([envString("REMOTE_WRITE_PATH", "/api/v1/write")!, "/a
 const routes: Route[] = paths.map((path) => ({
   method: "POST",
   path,
-  summary: "Prometheus remote write 1.0/2.0 (snappy protobuf) into InfluxDB; 204 once stored, 503 to make Prometheus retry",
+  summary:
+    "Prometheus remote write 1.0/2.0 (snappy protobuf) into InfluxDB; 204 once stored, 503 to make Prometheus retry",
   maxBodyBytes: config.limits.maxBodyBytes,
   handler,
   openapi: {
     requestBody: {
       required: true,
       content: {
-        "application/x-protobuf": { schema: { type: "string", format: "binary", description: "snappy block-compressed prometheus.WriteRequest" } },
+        "application/x-protobuf": {
+          schema: { type: "string", format: "binary", description: "snappy block-compressed prometheus.WriteRequest" },
+        },
         "application/x-protobuf;proto=io.prometheus.write.v2.Request": { schema: { type: "string", format: "binary" } },
       },
     },
     responses: {
       "204": { description: "All samples stored (NaN/Inf/stale markers dropped by design)" },
-      "400": { description: "Malformed snappy/protobuf, duplicate labels (2.0), data refused by InfluxDB, native histograms" },
+      "400": {
+        description: "Malformed snappy/protobuf, duplicate labels (2.0), data refused by InfluxDB, native histograms",
+      },
       "401": { description: "Bearer token missing or wrong" },
       "413": { description: "Body or announced decompressed size over the limit" },
       "415": { description: "Unsupported Content-Type, Content-Encoding or proto message" },

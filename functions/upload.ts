@@ -17,7 +17,10 @@ const { maxUploadBytes } = fileServiceConfig;
 const badName = errorOf("Bad file name, or no file in the request");
 const tooLarge = errorOf("A file is over MAX_UPLOAD_BYTES");
 const storedFile = (description: string) =>
-  jsonOf(description, ref("StoredFile"), { ETag: { schema: { type: "string" } }, Location: { schema: { type: "string" } } });
+  jsonOf(description, ref("StoredFile"), {
+    ETag: { schema: { type: "string" } },
+    Location: { schema: { type: "string" } },
+  });
 
 export default defineFunction({
   start: () => fileStore().init(),
@@ -43,7 +46,11 @@ export default defineFunction({
           },
         },
         responses: {
-          "201": jsonOf("All files stored (all or none)", { type: "object", required: ["stored"], properties: { stored: { type: "array", items: ref("StoredFile") } } }),
+          "201": jsonOf("All files stored (all or none)", {
+            type: "object",
+            required: ["stored"],
+            properties: { stored: { type: "array", items: ref("StoredFile") } },
+          }),
           "400": badName,
           "413": tooLarge,
         },
@@ -98,7 +105,10 @@ export default defineFunction({
       method: "DELETE",
       path: "/files/:name",
       summary: "Delete the named file.",
-      openapi: { parameters: [nameParam], responses: { "204": { description: "Deleted" }, "404": errorOf("No such file") } },
+      openapi: {
+        parameters: [nameParam],
+        responses: { "204": { description: "Deleted" }, "404": errorOf("No such file") },
+      },
       async handler(_request, { name }) {
         await fileStore().delete(name!);
         return new Response(null, { status: 204 });

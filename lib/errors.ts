@@ -21,4 +21,5 @@ export class DomainError extends Error {
   }
 }
 
-export const isFailure = (err: unknown, kind: FailureKind): err is DomainError => err instanceof DomainError && err.kind === kind;
+export const isFailure = (err: unknown, kind: FailureKind): err is DomainError =>
+  err instanceof DomainError && err.kind === kind;

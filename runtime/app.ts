@@ -32,15 +32,22 @@ export function buildApp(config: RuntimeConfig, functions: LoadedFunction[], sta
   });
 
   app.get("/healthz", () => Response.json({ status: "alive" }));
-  app.get("/readyz", () =>
-    state.ready ? Response.json({ status: "ready" }) : Response.json({ status: "draining" }, { status: 503 }),
+  app.get(
+    "/readyz",
+    () => state.ready ? Response.json({ status: "ready" }) : Response.json({ status: "draining" }, { status: 503 }),
   );
-  app.get("/metrics", async () => new Response(await registry.metrics(), { headers: { "content-type": registry.contentType } }));
+  app.get(
+    "/metrics",
+    async () => new Response(await registry.metrics(), { headers: { "content-type": registry.contentType } }),
+  );
   app.get("/functions", () =>
     Response.json(
-      functions.map(({ name, sha256, module }) => ({ name, sha256, routes: module.routes.map(({ method, path, summary }) => ({ method, path, summary })) })),
-    ),
-  );
+      functions.map(({ name, sha256, module }) => ({
+        name,
+        sha256,
+        routes: module.routes.map(({ method, path, summary }) => ({ method, path, summary })),
+      })),
+    ));
 
   // The page, /openapi.json and /docs (async: resolved by `await app.modules` before listening).
   app.use(webPlugin(functions));
@@ -50,21 +57,31 @@ export function buildApp(config: RuntimeConfig, functions: LoadedFunction[], sta
     functionInfo.set({ function: fn.name, sha256: fn.sha256 }, 1);
     for (const route of fn.module.routes) {
       const handle = wrap(fn, route, config.logRequests, state);
-      app.route(route.method, route.path, ({ request, server }) => handle(request, server?.requestIP(request)?.address), {
-        parse: "none",
-      });
+      app.route(
+        route.method,
+        route.path,
+        ({ request, server }) => handle(request, server?.requestIP(request)?.address),
+        {
+          parse: "none",
+        },
+      );
     }
   }
 
   // Everything mounted, so a known path with an unknown method gets 405 (with Allow), not 404.
   const runtimeRoutes = ["/healthz", "/readyz", "/metrics", "/functions"].map((path) => ({ method: "GET", path }));
-  const allRoutes = [...runtimeRoutes, ...functions.flatMap((fn) => fn.module.routes)].map((route) => ({ route, match: compilePath(route.path) }));
+  const allRoutes = [...runtimeRoutes, ...functions.flatMap((fn) => fn.module.routes)].map((route) => ({
+    route,
+    match: compilePath(route.path),
+  }));
   app.onError(({ code, request, error }) => {
     if (code === "NOT_FOUND") {
       const path = new URL(request.url).pathname;
       const methods = allRoutes.filter(({ match }) => safeMatch(match, path)).map(({ route }) => route.method);
       if (methods.length > 0) {
-        return errorResponse(405, `method ${request.method} not allowed on ${path}`, { allow: [...new Set(methods)].join(", ") });
+        return errorResponse(405, `method ${request.method} not allowed on ${path}`, {
+          allow: [...new Set(methods)].join(", "),
+        });
       }
       return errorResponse(404, `no route for ${path}`);
     }
@@ -87,7 +104,8 @@ function wrap(fn: LoadedFunction, route: RouteInfo, logRequests: boolean, state:
   // the route's framing allowance (multipart) only widens what gets through.
   const limit = route.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const allowed = limit + (route.bodyOverheadBytes ?? 0);
-  const overLimit = (bytes: number) => new HttpError(413, `request body of ${bytes} bytes is over the limit of ${limit} bytes`);
+  const overLimit = (bytes: number) =>
+    new HttpError(413, `request body of ${bytes} bytes is over the limit of ${limit} bytes`);
   return async (request: Request, ip: string | undefined): Promise<Response> => {
     const started = performance.now();
     const declared = Number(request.headers.get("content-length") ?? "0") || 0;
@@ -116,7 +134,15 @@ function wrap(fn: LoadedFunction, route: RouteInfo, logRequests: boolean, state:
     const seconds = (performance.now() - started) / 1000;
     const bytesIn = declared || counted;
     const bytesOut = Number(response.headers.get("content-length") ?? "0") || 0;
-    observeRequest({ fn: fn.name, method: request.method, route: route.path, status: response.status, seconds, bytesIn, bytesOut });
+    observeRequest({
+      fn: fn.name,
+      method: request.method,
+      route: route.path,
+      status: response.status,
+      seconds,
+      bytesIn,
+      bytesOut,
+    });
     if (logRequests) {
       log({
         function: fn.name,

@@ -1,7 +1,7 @@
 // The runtime's own settings, read once at start. Functions read their own settings (DATA_DIR,
 // MAX_UPLOAD_BYTES, INFLUX_URL, ...) once when they load, so that they also work under `deno serve`;
 // the runtime never writes them back into the environment.
-import { resolve, join } from "node:path";
+import { join, resolve } from "node:path";
 import { envInt, envString } from "./env.ts";
 
 export interface RuntimeConfig {
@@ -16,7 +16,6 @@ export interface RuntimeConfig {
   shutdownGraceMs: number;
   logRequests: boolean;
 }
-
 
 export function loadConfig(): RuntimeConfig {
   const functions = (envString("FUNCTIONS", "") ?? "")

@@ -1,7 +1,7 @@
 // Finds the function files to run, imports them and checks they keep the contract.
 // The sha256 of each file's bytes is exported as a metric so a rolling redeploy can be watched.
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FunctionModule } from "./http/define-function.ts";
 

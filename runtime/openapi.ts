@@ -1,7 +1,7 @@
 // The OpenAPI 3.1 document for /openapi.json, built from what this replica actually mounts: every
 // route of every loaded function (method, path, summary, auth and its optional `openapi` fragment),
 // plus the runtime's own endpoints under the tag "runtime". Nothing here knows any function.
-import { routeNeedsAuth, type RouteInfo } from "./http/define-function.ts";
+import { type RouteInfo, routeNeedsAuth } from "./http/define-function.ts";
 import { COMPONENT_SCHEMAS, errorOf, jsonOf } from "./http/openapi-parts.ts";
 
 export interface DocumentedFunction {
@@ -46,8 +46,7 @@ export function buildOpenApi(functions: DocumentedFunction[], info: { title?: st
     info: {
       title: info.title ?? "TF-TARSD",
       version: info.version ?? "0.1.0",
-      description:
-        "Functions loaded by this replica: " +
+      description: "Functions loaded by this replica: " +
         (functions.map((fn) => `${fn.name} (sha256 ${fn.sha256.slice(0, 12)})`).join(", ") || "none") +
         ". Errors are JSON `{error, status}`.",
     },
@@ -58,7 +57,9 @@ export function buildOpenApi(functions: DocumentedFunction[], info: { title?: st
     paths,
     components: {
       schemas: COMPONENT_SCHEMAS,
-      securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "AUTH_TOKEN, when the replica sets one" } },
+      securitySchemes: {
+        bearerAuth: { type: "http", scheme: "bearer", description: "AUTH_TOKEN, when the replica sets one" },
+      },
     },
   };
 }
@@ -96,16 +97,24 @@ function operationId(fn: string, route: RouteInfo): string {
 }
 
 function runtimeOperations(): Record<string, Operation> {
-  const op = (id: string, summary: string, ok: Record<string, unknown>, extra: Record<string, unknown> = {}): Operation => ({
+  const op = (
+    id: string,
+    summary: string,
+    ok: Record<string, unknown>,
+    extra: Record<string, unknown> = {},
+  ): Operation => ({
     operationId: `runtime_${id}`,
     summary,
     tags: [RUNTIME_TAG],
     responses: { "200": ok, ...extra },
   });
-  const status = (value: string) => jsonOf(value, { type: "object", required: ["status"], properties: { status: { type: "string" } } });
+  const status = (value: string) =>
+    jsonOf(value, { type: "object", required: ["status"], properties: { status: { type: "string" } } });
   return {
     "/healthz": op("healthz", "Liveness: 200 while the process runs.", status("alive")),
-    "/readyz": op("readyz", "Readiness: 503 once draining for shutdown.", status("ready"), { "503": status("draining") }),
+    "/readyz": op("readyz", "Readiness: 503 once draining for shutdown.", status("ready"), {
+      "503": status("draining"),
+    }),
     "/metrics": op("metrics", "Prometheus metrics (text exposition format).", {
       description: "Metrics",
       content: { "text/plain": { schema: { type: "string" } } },

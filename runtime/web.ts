@@ -9,7 +9,7 @@ import { staticPlugin } from "@elysiajs/static";
 import { openapi } from "@elysiajs/openapi";
 import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { buildOpenApi, toOpenApiPath, type DocumentedFunction } from "./openapi.ts";
+import { buildOpenApi, type DocumentedFunction, toOpenApiPath } from "./openapi.ts";
 
 export const WEB_DIR = join(import.meta.dir, "..", "web");
 const SWAGGER_DIR = dirname(Bun.resolveSync("swagger-ui-dist/package.json", import.meta.dir));
@@ -46,7 +46,10 @@ export async function webPlugin(functions: DocumentedFunction[]) {
       }),
     );
   for (const file of ["swagger-ui-bundle.js", "swagger-ui.css"]) {
-    app.get(`/docs/${file}`, () => new Response(Bun.file(join(SWAGGER_DIR, file)), { headers: { "cache-control": "public, max-age=86400" } }));
+    app.get(
+      `/docs/${file}`,
+      () => new Response(Bun.file(join(SWAGGER_DIR, file)), { headers: { "cache-control": "public, max-age=86400" } }),
+    );
   }
   return app;
 }

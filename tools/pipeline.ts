@@ -3,13 +3,13 @@
 // Prometheus with the project's rule files. Shared by `bun run stack` (tools/stack.ts) and the
 // end-to-end tests (tests/remote-write/*.e2e.test.ts), so both run exactly the same setup.
 import type { Subprocess } from "bun";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "../tests/support/binaries.ts";
 import { freePort, waitForHttp } from "../tests/support/ports.ts";
-import { startRuntime, tempDir, type RuntimeProcess } from "../tests/support/runtime-process.ts";
+import { type RuntimeProcess, startRuntime, tempDir } from "../tests/support/runtime-process.ts";
 
-export { startRuntime, tempDir, type RuntimeProcess };
+export { type RuntimeProcess, startRuntime, tempDir };
 
 /** `http://127.0.0.1:9100` -> `127.0.0.1:9100`: how Prometheus' static targets are written. */
 export const hostPort = (url: string) => url.replace("http://", "");
@@ -24,7 +24,13 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-export async function spawnChild(name: string, cmd: string[], port: number, readyPath: string, timeoutMs = 30_000): Promise<Child> {
+export async function spawnChild(
+  name: string,
+  cmd: string[],
+  port: number,
+  readyPath: string,
+  timeoutMs = 30_000,
+): Promise<Child> {
   const proc = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe", cwd: REPO_ROOT });
   let out = "";
   for (const stream of [proc.stdout, proc.stderr] as ReadableStream<Uint8Array>[]) {
@@ -79,7 +85,15 @@ export async function startVictoriaMetrics(options: VictoriaMetricsOptions = {})
   const dataDir = options.dataDir ?? tempDir("tarsd-vm-");
   const child = await spawnChild(
     "victoria-metrics",
-    [bin, `-storageDataPath=${dataDir}`, `-httpListenAddr=127.0.0.1:${port}`, "-influxSkipSingleField", "-search.latencyOffset=0s", "-retentionPeriod=100y", "-loggerLevel=ERROR"],
+    [
+      bin,
+      `-storageDataPath=${dataDir}`,
+      `-httpListenAddr=127.0.0.1:${port}`,
+      "-influxSkipSingleField",
+      "-search.latencyOffset=0s",
+      "-retentionPeriod=100y",
+      "-loggerLevel=ERROR",
+    ],
     port,
     "/health",
   );
@@ -89,7 +103,9 @@ export async function startVictoriaMetrics(options: VictoriaMetricsOptions = {})
 /** The deploy engineer's rule files, plus the cAdvisor stand-in fixture (see its header). */
 export function ruleFiles(): string[] {
   const dir = join(REPO_ROOT, "deploy", "prometheus", "rules");
-  const deploy = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".rules.yml")).sort().map((f) => join(dir, f)) : [];
+  const deploy = existsSync(dir)
+    ? readdirSync(dir).filter((f) => f.endsWith(".rules.yml")).sort().map((f) => join(dir, f))
+    : [];
   if (deploy.length === 0) throw new Error(`no rule files in ${dir}: the pipeline runs the project's own rules`);
   return [...deploy, join(REPO_ROOT, "tests", "fixtures", "remote-write", "containers-standin.rules.yml")];
 }
@@ -146,7 +162,9 @@ export function prometheusConfig(o: PrometheusOptions & { self: string }): strin
       `  - name: ${rw.name}`,
       `    url: ${rw.url}`,
       "    remote_timeout: 10s",
-      ...(rw.token ? ["    authorization:", "      type: Bearer", `      credentials: ${JSON.stringify(rw.token)}`] : []),
+      ...(rw.token
+        ? ["    authorization:", "      type: Bearer", `      credentials: ${JSON.stringify(rw.token)}`]
+        : []),
       // Small deadlines and backoffs so a fault's backlog is delivered within seconds of recovery.
       "    queue_config: { batch_send_deadline: 1s, min_backoff: 250ms, max_backoff: 2s, max_samples_per_send: 2000 }",
       "    write_relabel_configs:",
@@ -156,7 +174,9 @@ export function prometheusConfig(o: PrometheusOptions & { self: string }): strin
   ].join("\n");
 }
 
-export async function startPrometheus(options: PrometheusOptions): Promise<Child & { dataDir: string; configFile: string }> {
+export async function startPrometheus(
+  options: PrometheusOptions,
+): Promise<Child & { dataDir: string; configFile: string }> {
   const bin = requireBinary("prometheus");
   const port = await freePort();
   const dataDir = options.dataDir ?? tempDir("tarsd-prom-");
@@ -164,7 +184,13 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Child
   writeFileSync(configFile, prometheusConfig({ ...options, self: `127.0.0.1:${port}` }));
   const child = await spawnChild(
     "prometheus",
-    [bin, `--config.file=${configFile}`, `--storage.tsdb.path=${join(dataDir, "tsdb")}`, `--web.listen-address=127.0.0.1:${port}`, "--log.level=warn"],
+    [
+      bin,
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${join(dataDir, "tsdb")}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      "--log.level=warn",
+    ],
     port,
     "/-/ready",
   );
@@ -179,7 +205,15 @@ export interface RemoteWriteApp {
 
 /** APP 2 / APP 3: a runtime replica running only the remote-write function, writing to `influxUrl`. */
 export async function startRemoteWriteApp(influxUrl: string, bucket: string, token: string): Promise<RemoteWriteApp> {
-  const runtime = await startRuntime({ FUNCTIONS: "remote-write", INFLUX_URL: influxUrl, INFLUX_ORG: "tarsd", INFLUX_BUCKET: bucket, INFLUX_TOKEN: "unused-by-victoria-metrics", REMOTE_WRITE_TOKEN: token, INFLUX_TIMEOUT_MS: "5000" });
+  const runtime = await startRuntime({
+    FUNCTIONS: "remote-write",
+    INFLUX_URL: influxUrl,
+    INFLUX_ORG: "tarsd",
+    INFLUX_BUCKET: bucket,
+    INFLUX_TOKEN: "unused-by-victoria-metrics",
+    REMOTE_WRITE_TOKEN: token,
+    INFLUX_TIMEOUT_MS: "5000",
+  });
   return { runtime, token, writeUrl: `${runtime.url}/api/v1/write` };
 }
 
@@ -192,12 +226,23 @@ export interface RawSeries {
 }
 
 /** Prometheus' raw samples (a range-vector selector evaluated at `atSeconds`), exact timestamps. */
-export async function prometheusRaw(url: string, selector: string, rangeSeconds: number, atSeconds: number): Promise<RawSeries[]> {
+export async function prometheusRaw(
+  url: string,
+  selector: string,
+  rangeSeconds: number,
+  atSeconds: number,
+): Promise<RawSeries[]> {
   const params = new URLSearchParams({ query: `${selector}[${Math.ceil(rangeSeconds)}s]`, time: String(atSeconds) });
   const res = await fetch(`${url}/api/v1/query?${params}`);
-  const body = (await res.json()) as { status: string; data: { resultType: string; result: { metric: Record<string, string>; values: [number, string][] }[] } };
+  const body = (await res.json()) as {
+    status: string;
+    data: { resultType: string; result: { metric: Record<string, string>; values: [number, string][] }[] };
+  };
   if (body.status !== "success") throw new Error(`prometheus query failed: ${JSON.stringify(body)}`);
-  return body.data.result.map((r) => ({ labels: r.metric, samples: r.values.map(([t, v]) => [Math.round(t * 1000), Number(v)] as [number, number]) }));
+  return body.data.result.map((r) => ({
+    labels: r.metric,
+    samples: r.values.map(([t, v]) => [Math.round(t * 1000), Number(v)] as [number, number]),
+  }));
 }
 
 /** VictoriaMetrics' raw samples (/api/v1/export), exact timestamps. */

@@ -7,9 +7,17 @@
 //   --fast   evaluate rule groups every 1 s instead of deploy's intervals (scrapes are 1 s anyway)
 import { join } from "node:path";
 import {
+  type Child,
   hostPort,
-  ruleFiles, startNodeExporter, startPrometheus, startRemoteWriteApp, startRuntime, startVictoriaMetrics,
-  tempDir, withRuleInterval, type Child, type RuntimeProcess,
+  ruleFiles,
+  type RuntimeProcess,
+  startNodeExporter,
+  startPrometheus,
+  startRemoteWriteApp,
+  startRuntime,
+  startVictoriaMetrics,
+  tempDir,
+  withRuleInterval,
 } from "./pipeline.ts";
 
 const fast = process.argv.includes("--fast");

@@ -74,7 +74,12 @@ function upload(file) {
         bar.value = 100;
         const reply = parseError(xhr.responseText);
         const stored = reply;
-        finish(true, `100% · ${speed(file.size)} · ${xhr.status === 201 ? "stored" : "replaced"}${stored?.sha256 ? ` · sha256 ${stored.sha256.slice(0, 12)}…` : ""}`);
+        finish(
+          true,
+          `100% · ${speed(file.size)} · ${xhr.status === 201 ? "stored" : "replaced"}${
+            stored?.sha256 ? ` · sha256 ${stored.sha256.slice(0, 12)}…` : ""
+          }`,
+        );
       } else {
         if (xhr.status === 401) tokenInput.focus();
         finish(false, explain(xhr.status, parseError(xhr.responseText), file.name));
@@ -112,7 +117,9 @@ async function refresh() {
     const body = await res.json().catch(() => null);
     if (!res.ok) throw new Error(explain(res.status, body));
     render(body.files);
-    filesStatus.textContent = `${body.files.length} file${body.files.length === 1 ? "" : "s"}, ${formatBytes(body.files.reduce((n, f) => n + f.size, 0))}`;
+    filesStatus.textContent = `${body.files.length} file${body.files.length === 1 ? "" : "s"}, ${
+      formatBytes(body.files.reduce((n, f) => n + f.size, 0))
+    }`;
   } catch (err) {
     filesStatus.textContent = `Could not list files: ${err.message}`;
   }
@@ -174,7 +181,9 @@ tokenInput.addEventListener("input", () => sessionStorage.setItem("tarsd-token",
 
 const routes = new Set();
 try {
-  for (const fn of await (await fetch("/functions")).json()) for (const r of fn.routes) routes.add(`${r.method} ${r.path}`);
+  for (const fn of await (await fetch("/functions")).json()) {
+    for (const r of fn.routes) routes.add(`${r.method} ${r.path}`);
+  }
 } catch {
   // Leave everything hidden but the notice below.
 }

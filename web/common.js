@@ -28,7 +28,9 @@ export function explain(status, body, name) {
     case 400:
       return `${subject}refused: ${reason || "bad request"}`;
     case 401:
-      return `${subject}unauthorized: this server requires an access token; enter it in the Access token field${reason ? ` (${reason})` : ""}`;
+      return `${subject}unauthorized: this server requires an access token; enter it in the Access token field${
+        reason ? ` (${reason})` : ""
+      }`;
     case 404:
       return `${subject}not found${reason ? ` (${reason})` : ""}`;
     case 413:

@@ -43,7 +43,9 @@ async function poll() {
       tbody.append(row);
     }
     const uptime = start ? Math.round(Date.now() / 1000 - start) : null;
-    replica.textContent = `Replica up ${uptime === null ? "?" : `${uptime} s`}; updated ${new Date().toLocaleTimeString()}.`;
+    replica.textContent = `Replica up ${uptime === null ? "?" : `${uptime} s`}; updated ${
+      new Date().toLocaleTimeString()
+    }.`;
     error.textContent = "";
     previous = { at, start, counts };
   } catch (err) {

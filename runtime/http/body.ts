@@ -13,5 +13,7 @@ export async function* bodyChunks(request: Request): AsyncGenerator<Uint8Array> 
 }
 
 export function bodyCutOff(err: unknown): HttpError {
-  return err instanceof HttpError ? err : new HttpError(400, `request body was cut off: ${String((err as Error)?.message || err)}`);
+  return err instanceof HttpError
+    ? err
+    : new HttpError(400, `request body was cut off: ${String((err as Error)?.message || err)}`);
 }

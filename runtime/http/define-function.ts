@@ -5,7 +5,7 @@
 // `fetch` relies on `request` alone: the second argument means something different on every
 // runtime (Deno: connection info, Bun: the server, Workers: env), so configuration comes from env.
 import { requireBearer } from "./auth.ts";
-import { HttpError, errorResponse, toErrorResponse } from "./errors.ts";
+import { errorResponse, HttpError, toErrorResponse } from "./errors.ts";
 import { envFirst } from "../env.ts";
 
 export type Params = Record<string, string>;

@@ -18,7 +18,11 @@ export function json(body: unknown, status = 200, headers: Record<string, string
   const bytes = new TextEncoder().encode(JSON.stringify(body));
   return new Response(bytes, {
     status,
-    headers: { "content-type": "application/json; charset=utf-8", "content-length": String(bytes.byteLength), ...headers },
+    headers: {
+      "content-type": "application/json; charset=utf-8",
+      "content-length": String(bytes.byteLength),
+      ...headers,
+    },
   });
 }
 
@@ -46,6 +50,8 @@ export function toErrorResponse(err: unknown): Response {
     const { status, headers } = FAILURE_STATUS[err.kind];
     return errorResponse(status, err.message, headers);
   }
-  console.error(JSON.stringify({ level: "error", msg: "unhandled error", error: String((err as Error)?.stack ?? err) }));
+  console.error(
+    JSON.stringify({ level: "error", msg: "unhandled error", error: String((err as Error)?.stack ?? err) }),
+  );
   return errorResponse(500, "internal error");
 }

@@ -25,9 +25,17 @@ export async function* formParts(request: Request): AsyncGenerator<Part> {
   if (!request.body) throw new HttpError(400, "request has no body; expected a form (multipart/form-data)");
   let parser: busboy.Busboy;
   try {
-    parser = busboy({ headers: { "content-type": contentType }, limits: { fieldSize: MAX_FIELD_BYTES }, defParamCharset: "utf8", preservePath: true });
+    parser = busboy({
+      headers: { "content-type": contentType },
+      limits: { fieldSize: MAX_FIELD_BYTES },
+      defParamCharset: "utf8",
+      preservePath: true,
+    });
   } catch {
-    throw new HttpError(400, `expected a multipart/form-data or urlencoded form, got content-type ${JSON.stringify(contentType)}`);
+    throw new HttpError(
+      400,
+      `expected a multipart/form-data or urlencoded form, got content-type ${JSON.stringify(contentType)}`,
+    );
   }
 
   const queue: Part[] = [];
@@ -40,11 +48,18 @@ export async function* formParts(request: Request): AsyncGenerator<Part> {
   };
 
   parser.on("file", (field, stream, info) => {
-    queue.push({ kind: "file", field, filename: info.filename ?? "", stream: cutOffAsClientError(stream, () => failure) });
+    queue.push({
+      kind: "file",
+      field,
+      filename: info.filename ?? "",
+      stream: cutOffAsClientError(stream, () => failure),
+    });
     notify();
   });
   parser.on("field", (field, value, info) => {
-    if (info.valueTruncated) failure ??= new HttpError(413, `form field ${JSON.stringify(field)} is over ${MAX_FIELD_BYTES} bytes`);
+    if (info.valueTruncated) {
+      failure ??= new HttpError(413, `form field ${JSON.stringify(field)} is over ${MAX_FIELD_BYTES} bytes`);
+    }
     queue.push({ kind: "field", field, value });
     notify();
   });
@@ -84,7 +99,10 @@ export async function* formParts(request: Request): AsyncGenerator<Part> {
 }
 
 /** A file part breaks when the body does; report why (body cut off, malformed) as a 4xx. */
-async function* cutOffAsClientError(stream: AsyncIterable<Uint8Array>, cause: () => unknown): AsyncGenerator<Uint8Array> {
+async function* cutOffAsClientError(
+  stream: AsyncIterable<Uint8Array>,
+  cause: () => unknown,
+): AsyncGenerator<Uint8Array> {
   try {
     for await (const chunk of stream) yield chunk;
   } catch (err) {

@@ -49,7 +49,10 @@ export const ref = (name: keyof typeof COMPONENT_SCHEMAS) => ({ $ref: `#/compone
 export const nameParam = { name: "name", in: "path", required: true, schema: ref("FileName") };
 
 /** A JSON error response: `errorOf("No such file")`. */
-export const errorOf = (description: string) => ({ description, content: { "application/json": { schema: ref("Error") } } });
+export const errorOf = (description: string) => ({
+  description,
+  content: { "application/json": { schema: ref("Error") } },
+});
 
 /** A JSON success response with the given schema. */
 export const jsonOf = (description: string, schema: Record<string, unknown>, headers?: Record<string, unknown>) => ({

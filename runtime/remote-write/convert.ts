@@ -203,7 +203,12 @@ function computePrefix(labels: readonly string[], options: ConvertOptions): Pref
   if (!increasing) {
     const duplicate = firstDuplicate(labels);
     if (duplicate !== undefined) {
-      if (options.duplicateLabels === "reject") throw new DomainError("malformed", `duplicate label name ${JSON.stringify(duplicate)} in series ${describe(labels)}`);
+      if (options.duplicateLabels === "reject") {
+        throw new DomainError(
+          "malformed",
+          `duplicate label name ${JSON.stringify(duplicate)} in series ${describe(labels)}`,
+        );
+      }
       return { ok: false, reason: "duplicate_label" };
     }
   }
@@ -228,10 +233,14 @@ function computePrefix(labels: readonly string[], options: ConvertOptions): Pref
     tags.push(reserved ? RENAME_PREFIX + name : name, value);
   }
   if (measurement === "") return { ok: false, reason: "missing_metric_name" };
-  if (measurement.includes("\\") && UNENCODABLE_MEASUREMENT.test(measurement)) return { ok: false, reason: "unencodable_label" };
+  if (measurement.includes("\\") && UNENCODABLE_MEASUREMENT.test(measurement)) {
+    return { ok: false, reason: "unencodable_label" };
+  }
   if (hasReserved) {
     for (const reserved of RESERVED_KEYS) {
-      if (hasLabel(labels, reserved) && hasLabel(labels, RENAME_PREFIX + reserved)) return { ok: false, reason: "label_conflict" };
+      if (hasLabel(labels, reserved) && hasLabel(labels, RENAME_PREFIX + reserved)) {
+        return { ok: false, reason: "label_conflict" };
+      }
     }
   }
 

@@ -5,7 +5,7 @@
 import { Buffer } from "node:buffer";
 import snappy from "snappy";
 import { DomainError } from "../../lib/errors.ts";
-import { PROTO_V1, PROTO_V2, parseV1, parseV2, type Series } from "./protobuf.ts";
+import { parseV1, parseV2, PROTO_V1, PROTO_V2, type Series } from "./protobuf.ts";
 
 export { PROTO_V1, PROTO_V2, type Sample, type Series } from "./protobuf.ts";
 
@@ -23,7 +23,6 @@ export interface DecodeLimits {
   maxDecodedBytes: number;
 }
 
-
 /**
  * Picks the schema from Content-Type (remote write 2.0 §Content-Type) and checks Content-Encoding.
  * A missing Content-Type or Content-Encoding means 1.0/snappy, as Prometheus' own receiver assumes;
@@ -32,28 +31,41 @@ export interface DecodeLimits {
 export function negotiate(headers: Headers): ProtocolVersion {
   const encoding = (headers.get("content-encoding") ?? "").trim().toLowerCase();
   if (encoding !== "" && encoding !== "snappy") {
-    throw new DomainError("unsupported", `unsupported Content-Encoding ${JSON.stringify(encoding)}: only snappy (block format) is accepted`);
+    throw new DomainError(
+      "unsupported",
+      `unsupported Content-Encoding ${JSON.stringify(encoding)}: only snappy (block format) is accepted`,
+    );
   }
   const contentType = headers.get("content-type");
   if (contentType === null || contentType.trim() === "") return 1;
   const [mediaType, ...params] = contentType.split(";").map((part) => part.trim());
   if (mediaType!.toLowerCase() !== "application/x-protobuf") {
-    throw new DomainError("unsupported", `unsupported Content-Type ${JSON.stringify(contentType)}: expected application/x-protobuf`);
+    throw new DomainError(
+      "unsupported",
+      `unsupported Content-Type ${JSON.stringify(contentType)}: expected application/x-protobuf`,
+    );
   }
   let proto = PROTO_V1;
   for (const param of params) {
     const eq = param.indexOf("=");
-    if (eq > 0 && param.slice(0, eq).trim().toLowerCase() === "proto") proto = param.slice(eq + 1).trim().replace(/^"|"$/g, "");
+    if (eq > 0 && param.slice(0, eq).trim().toLowerCase() === "proto") {
+      proto = param.slice(eq + 1).trim().replace(/^"|"$/g, "");
+    }
   }
   if (proto === PROTO_V1) return 1;
   if (proto === PROTO_V2) return 2;
-  throw new DomainError("unsupported", `unsupported remote write message ${JSON.stringify(proto)}: expected ${PROTO_V1} or ${PROTO_V2}`);
+  throw new DomainError(
+    "unsupported",
+    `unsupported remote write message ${JSON.stringify(proto)}: expected ${PROTO_V1} or ${PROTO_V2}`,
+  );
 }
 
 /** Reads the body, refusing (413) as soon as it is known to exceed `maxBytes`, without buffering more. */
 export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
   const declared = Number(request.headers.get("content-length") ?? "NaN");
-  if (declared > maxBytes) throw new DomainError("too_large", `request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`);
+  if (declared > maxBytes) {
+    throw new DomainError("too_large", `request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`);
+  }
   if (!request.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -91,12 +103,17 @@ export function snappyDecodedLength(block: Uint8Array): number {
 export function decompress(block: Uint8Array, maxDecodedBytes: number): Uint8Array {
   const announced = snappyDecodedLength(block);
   if (announced > maxDecodedBytes) {
-    throw new DomainError("too_large", `snappy block announces ${announced} uncompressed bytes, over the limit of ${maxDecodedBytes} bytes`);
+    throw new DomainError(
+      "too_large",
+      `snappy block announces ${announced} uncompressed bytes, over the limit of ${maxDecodedBytes} bytes`,
+    );
   }
   try {
     // copyOutputData: a JS-owned buffer instead of a native "external" one; measured here 10x
     // faster on average under Bun (external buffers stress the GC: 0.9 ms vs 0.09 ms per request).
-    return snappy.uncompressSync(Buffer.from(block.buffer, block.byteOffset, block.byteLength), { copyOutputData: true }) as Buffer;
+    return snappy.uncompressSync(Buffer.from(block.buffer, block.byteOffset, block.byteLength), {
+      copyOutputData: true,
+    }) as Buffer;
   } catch (err) {
     throw new DomainError("malformed", `malformed snappy block: ${(err as Error).message}`);
   }
@@ -108,12 +125,18 @@ export function parseMessage(message: Uint8Array, version: ProtocolVersion): Ser
     return version === 1 ? parseV1(message) : parseV2(message);
   } catch (err) {
     if (err instanceof DomainError) throw err;
-    throw new DomainError("malformed", `malformed protobuf ${version === 1 ? PROTO_V1 : PROTO_V2}: ${(err as Error).message}`);
+    throw new DomainError(
+      "malformed",
+      `malformed protobuf ${version === 1 ? PROTO_V1 : PROTO_V2}: ${(err as Error).message}`,
+    );
   }
 }
 
 /** The whole decoding half: headers, limits, snappy, protobuf. Also returns the body size for metrics. */
-export async function decodeRequest(request: Request, limits: DecodeLimits): Promise<DecodedRequest & { bodyBytes: number }> {
+export async function decodeRequest(
+  request: Request,
+  limits: DecodeLimits,
+): Promise<DecodedRequest & { bodyBytes: number }> {
   const version = negotiate(request.headers);
   const body = await readBody(request, limits.maxBodyBytes);
   const series = parseMessage(decompress(body, limits.maxDecodedBytes), version);

@@ -10,9 +10,9 @@
 //   503  sink unreachable, 5xx, 429, timeout, misconfigured: Prometheus retries, nothing is lost
 import { DomainError } from "../../lib/errors.ts";
 import { errorResponse, toErrorResponse } from "../http/errors.ts";
-import { decodeRequest, type DecodeLimits, type ProtocolVersion } from "./decode.ts";
-import { toLineProtocol, type Conversion } from "./convert.ts";
-import { SinkError, type Sink } from "./sinks/sink.ts";
+import { type DecodeLimits, decodeRequest, type ProtocolVersion } from "./decode.ts";
+import { type Conversion, toLineProtocol } from "./convert.ts";
+import { type Sink, SinkError } from "./sinks/sink.ts";
 import * as metrics from "./metrics.ts";
 
 export interface HandlerOptions {
@@ -43,7 +43,11 @@ export function remoteWriteHandler(options: HandlerOptions): (request: Request) 
   };
 }
 
-async function convertAndWrite(series: Parameters<typeof toLineProtocol>[0], version: ProtocolVersion, sink: Sink): Promise<Response> {
+async function convertAndWrite(
+  series: Parameters<typeof toLineProtocol>[0],
+  version: ProtocolVersion,
+  sink: Sink,
+): Promise<Response> {
   const conversion = toLineProtocol(series, { duplicateLabels: version === 1 ? "skip" : "reject" });
   metrics.samplesReceivedTotal.inc(conversion.samplesReceived);
 
@@ -53,7 +57,16 @@ async function convertAndWrite(series: Parameters<typeof toLineProtocol>[0], ver
   } catch (err) {
     if (!(err instanceof SinkError)) throw err;
     metrics.influxWriteErrorsTotal.inc({ kind: err.kind });
-    console.error(JSON.stringify({ level: "error", msg: "remote-write sink write failed", sink: sink.describe, kind: err.kind, reason: err.reason, lines: conversion.written }));
+    console.error(
+      JSON.stringify({
+        level: "error",
+        msg: "remote-write sink write failed",
+        sink: sink.describe,
+        kind: err.kind,
+        reason: err.reason,
+        lines: conversion.written,
+      }),
+    );
     throw err.retryable
       ? new DomainError("sink_unavailable", `sink unavailable, retry later: ${err.reason}`)
       : new DomainError("sink_rejected", `sink rejected the data: ${err.reason}`);
@@ -68,7 +81,10 @@ async function convertAndWrite(series: Parameters<typeof toLineProtocol>[0], ver
   const accepted = conversion.samplesReceived;
   if (conversion.histograms > 0) {
     // Never 2xx when something was not written (2.0 spec); the float samples above are stored.
-    const response = errorResponse(400, `native histograms are not supported by the InfluxDB mapping: ${conversion.histograms} histogram samples not written, ${conversion.written} float samples written`);
+    const response = errorResponse(
+      400,
+      `native histograms are not supported by the InfluxDB mapping: ${conversion.histograms} histogram samples not written, ${conversion.written} float samples written`,
+    );
     if (version === 2) writtenHeaders(response.headers, accepted, 0);
     return response;
   }

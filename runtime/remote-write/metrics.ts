@@ -1,6 +1,6 @@
 // The function's Prometheus metrics, on prom-client's default register (served by the runtime's
 // /metrics). Names are a contract with deploy/ (alert and dashboard rules): do not rename.
-import { Counter, Histogram, register, type Metric } from "prom-client";
+import { Counter, Histogram, type Metric, register } from "prom-client";
 
 // A module can be evaluated more than once in one process (tests, several function instances);
 // registering the same name twice throws, so reuse what is registered.
@@ -8,41 +8,48 @@ function once<T extends Metric>(name: string, create: () => T): T {
   return (register.getSingleMetric(name) as T | undefined) ?? create();
 }
 
-export const requestsTotal = once("tarsd_remote_write_requests_total", () => new Counter({
-  name: "tarsd_remote_write_requests_total",
-  help: "Remote-write requests answered, by HTTP status code.",
-  labelNames: ["status"] as const,
-}));
+export const requestsTotal = once("tarsd_remote_write_requests_total", () =>
+  new Counter({
+    name: "tarsd_remote_write_requests_total",
+    help: "Remote-write requests answered, by HTTP status code.",
+    labelNames: ["status"] as const,
+  }));
 
-export const samplesReceivedTotal = once("tarsd_remote_write_samples_received_total", () => new Counter({
-  name: "tarsd_remote_write_samples_received_total",
-  help: "Float samples decoded from remote-write requests.",
-}));
+export const samplesReceivedTotal = once("tarsd_remote_write_samples_received_total", () =>
+  new Counter({
+    name: "tarsd_remote_write_samples_received_total",
+    help: "Float samples decoded from remote-write requests.",
+  }));
 
-export const samplesWrittenTotal = once("tarsd_remote_write_samples_written_total", () => new Counter({
-  name: "tarsd_remote_write_samples_written_total",
-  help: "Samples the sink (InfluxDB or the local file) acknowledged.",
-}));
+export const samplesWrittenTotal = once("tarsd_remote_write_samples_written_total", () =>
+  new Counter({
+    name: "tarsd_remote_write_samples_written_total",
+    help: "Samples the sink (InfluxDB or the local file) acknowledged.",
+  }));
 
-export const samplesDroppedTotal = once("tarsd_remote_write_samples_dropped_total", () => new Counter({
-  name: "tarsd_remote_write_samples_dropped_total",
-  help: "Samples deliberately not written, by reason (stale, nan, inf, duplicate_label, histogram, ...).",
-  labelNames: ["reason"] as const,
-}));
+export const samplesDroppedTotal = once("tarsd_remote_write_samples_dropped_total", () =>
+  new Counter({
+    name: "tarsd_remote_write_samples_dropped_total",
+    help: "Samples deliberately not written, by reason (stale, nan, inf, duplicate_label, histogram, ...).",
+    labelNames: ["reason"] as const,
+  }));
 
-export const requestBytesTotal = once("tarsd_remote_write_request_bytes_total", () => new Counter({
-  name: "tarsd_remote_write_request_bytes_total",
-  help: "Compressed remote-write request body bytes read.",
-}));
+export const requestBytesTotal = once("tarsd_remote_write_request_bytes_total", () =>
+  new Counter({
+    name: "tarsd_remote_write_request_bytes_total",
+    help: "Compressed remote-write request body bytes read.",
+  }));
 
-export const influxWriteDuration = once("tarsd_influx_write_duration_seconds", () => new Histogram({
-  name: "tarsd_influx_write_duration_seconds",
-  help: "Duration of one awaited sink write (one per remote-write request), successful or not.",
-  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-}));
+export const influxWriteDuration = once("tarsd_influx_write_duration_seconds", () =>
+  new Histogram({
+    name: "tarsd_influx_write_duration_seconds",
+    help: "Duration of one awaited sink write (one per remote-write request), successful or not.",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  }));
 
-export const influxWriteErrorsTotal = once("tarsd_influx_write_errors_total", () => new Counter({
-  name: "tarsd_influx_write_errors_total",
-  help: "Failed sink writes, by kind (rejected, throttled, server_error, config, timeout, network, io).",
-  labelNames: ["kind"] as const,
-}));
+export const influxWriteErrorsTotal = once("tarsd_influx_write_errors_total", () =>
+  new Counter({
+    name: "tarsd_influx_write_errors_total",
+    help: "Failed sink writes, by kind (rejected, throttled, server_error, config, timeout, network, io).",
+    labelNames: ["kind"] as const,
+  }));

@@ -235,8 +235,11 @@ function readSeriesV1(r: Reader, end: number, strings: StringReader): Series {
     }
     if (r.pos !== subEnd) throw new RangeError("field overruns its message");
   }
-  const labels =
-    labelsStart < 0 ? [] : contiguous ? labelSet(strings, r, labelsStart, labelsEnd) : decodeLabels(strings, r, seriesStart, end);
+  const labels = labelsStart < 0
+    ? []
+    : contiguous
+    ? labelSet(strings, r, labelsStart, labelsEnd)
+    : decodeLabels(strings, r, seriesStart, end);
   return { labels, samples, histograms, exemplars };
 }
 
@@ -261,10 +264,17 @@ export function parseV2(message: Uint8Array): Series[] {
   }
   // Symbols may in principle follow the series, so refs are resolved once everything is read.
   return raw.map(({ refs, samples, histograms, exemplars }) => {
-    if (refs.length % 2 !== 0) throw new DomainError("malformed", `malformed ${PROTO_V2}: labels_refs has odd length ${refs.length}`);
+    if (refs.length % 2 !== 0) {
+      throw new DomainError("malformed", `malformed ${PROTO_V2}: labels_refs has odd length ${refs.length}`);
+    }
     const labels = refs.map((ref) => {
       const symbol = symbols[ref];
-      if (symbol === undefined) throw new DomainError("malformed", `malformed ${PROTO_V2}: label reference ${ref} outside symbols table of ${symbols.length}`);
+      if (symbol === undefined) {
+        throw new DomainError(
+          "malformed",
+          `malformed ${PROTO_V2}: label reference ${ref} outside symbols table of ${symbols.length}`,
+        );
+      }
       return symbol;
     });
     return { labels, samples, histograms, exemplars };

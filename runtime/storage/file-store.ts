@@ -10,7 +10,7 @@
 import { Buffer } from "node:buffer";
 import { createHash, randomUUID } from "node:crypto";
 import { constants, createReadStream } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile, type FileHandle } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -88,7 +88,11 @@ export class FileStore {
   }
 
   /** Stores `body` as `name`, never exceeding `maxBytes`. */
-  async put(name: string, body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<StoredFile & { replaced: boolean }> {
+  async put(
+    name: string,
+    body: AsyncIterable<Uint8Array>,
+    maxBytes: number,
+  ): Promise<StoredFile & { replaced: boolean }> {
     validateName(name);
     return await this.commit(name, await this.stage(body, maxBytes));
   }
@@ -160,7 +164,9 @@ export class FileStore {
   async open(name: string): Promise<OpenedFile> {
     validateName(name);
     const handle = await open(join(this.dir, name), constants.O_RDONLY).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT" || err.code === "EISDIR") throw new DomainError("not_found", `no file named ${JSON.stringify(name)}`);
+      if (err.code === "ENOENT" || err.code === "EISDIR") {
+        throw new DomainError("not_found", `no file named ${JSON.stringify(name)}`);
+      }
       throw err;
     });
     try {
@@ -218,7 +224,11 @@ export class FileStore {
     await rename(tmp, join(this.metaDir, name));
   }
 
-  private async hashOf(name: string, info: { ino: number; size: number; mtimeMs: number }, handle: FileHandle): Promise<string> {
+  private async hashOf(
+    name: string,
+    info: { ino: number; size: number; mtimeMs: number },
+    handle: FileHandle,
+  ): Promise<string> {
     // A version of a file is (inode, size, mtime): a replacement is a new inode, so a cached hash
     // can never describe other bytes. Saves the sidecar read on every GET of a known version.
     const key = `${name}\0${info.ino}\0${info.size}\0${info.mtimeMs}`;
@@ -233,7 +243,12 @@ export class FileStore {
     } else {
       // No trustworthy sidecar (lost a same-name race, or a file placed by hand): hash the bytes once.
       const hash = createHash("sha256");
-      for await (const chunk of createReadStream("", { fd: handle.fd, start: 0, autoClose: false, highWaterMark: READ_CHUNK_BYTES } as never)) {
+      for await (
+        const chunk of createReadStream(
+          "",
+          { fd: handle.fd, start: 0, autoClose: false, highWaterMark: READ_CHUNK_BYTES } as never,
+        )
+      ) {
         hash.update(chunk as Buffer);
       }
       sha256 = hash.digest("hex");
@@ -253,7 +268,12 @@ async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
 }
 
 /** Pull-based stream over an open handle: reads only as fast as the client takes bytes. */
-function fileStream(handle: FileHandle, start: number, end: number, close: () => Promise<void>): ReadableStream<Uint8Array> {
+function fileStream(
+  handle: FileHandle,
+  start: number,
+  end: number,
+  close: () => Promise<void>,
+): ReadableStream<Uint8Array> {
   let position = start;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -310,4 +330,3 @@ function processAlive(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
-

@@ -8,9 +8,14 @@ export const MAX_NAME_BYTES = 255;
 export function validateName(name: string | null | undefined): string {
   if (name === null || name === undefined || name === "") throw new DomainError("invalid_name", "file name is missing");
   if (/[\/\\]/.test(name)) throw new DomainError("invalid_name", "file name must not contain '/' or '\\'");
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name)) throw new DomainError("invalid_name", "file name must not contain control characters");
-  if (name.startsWith(".")) throw new DomainError("invalid_name", "file name must not start with '.' (this also refuses '..')");
+  // Control characters are exactly what this refuses.
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(name)) {
+    throw new DomainError("invalid_name", "file name must not contain control characters");
+  }
+  if (name.startsWith(".")) {
+    throw new DomainError("invalid_name", "file name must not start with '.' (this also refuses '..')");
+  }
   if (new TextEncoder().encode(name).length > MAX_NAME_BYTES) {
     throw new DomainError("invalid_name", `file name must be at most ${MAX_NAME_BYTES} bytes in UTF-8`);
   }

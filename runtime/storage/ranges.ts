@@ -33,5 +33,7 @@ export function parseRange(header: string | null, size: number): ByteRange | nul
 }
 
 function unsatisfiable(size: number): HttpError {
-  return new HttpError(416, `range not satisfiable for a file of ${size} bytes`, { "content-range": `bytes */${size}` });
+  return new HttpError(416, `range not satisfiable for a file of ${size} bytes`, {
+    "content-range": `bytes */${size}`,
+  });
 }

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, SETUP_COMMAND } from "../support/binaries.ts";
-import { startRuntime, tempDir, type RuntimeProcess } from "../support/runtime-process.ts";
+import { type RuntimeProcess, startRuntime, tempDir } from "../support/runtime-process.ts";
 
 const SCHEMATHESIS = join(REPO_ROOT, ".tools", "venv", "bin", "schemathesis");
 const CONFIG = join(import.meta.dir, "schemathesis.toml");
@@ -17,7 +17,9 @@ const MAX_EXAMPLES = 100;
 const RUN_TIMEOUT_MS = 75_000;
 
 function requireSchemathesis(): string {
-  if (!existsSync(SCHEMATHESIS)) throw new Error(`schemathesis is not installed at ${SCHEMATHESIS}: run \`${SETUP_COMMAND}\` first`);
+  if (!existsSync(SCHEMATHESIS)) {
+    throw new Error(`schemathesis is not installed at ${SCHEMATHESIS}: run \`${SETUP_COMMAND}\` first`);
+  }
   return SCHEMATHESIS;
 }
 
@@ -25,18 +27,29 @@ async function schemathesis(url: string): Promise<{ code: number | null; output:
   const proc = Bun.spawn(
     [
       requireSchemathesis(),
-      "--config-file", CONFIG,
-      "run", `${url}/openapi.json`,
+      "--config-file",
+      CONFIG,
+      "run",
+      `${url}/openapi.json`,
       // One worker: the stateful phase relies on one request finishing before the next on shared state.
-      "--workers", "1",
-      "--max-examples", String(MAX_EXAMPLES),
-      "--request-timeout", "10",
-      "--generation-database", "none",
+      "--workers",
+      "1",
+      "--max-examples",
+      String(MAX_EXAMPLES),
+      "--request-timeout",
+      "10",
+      "--generation-database",
+      "none",
       "--no-color",
     ],
     {
       cwd: tempDir("tarsd-schemathesis-"), // Keeps its .schemathesis/ cache out of the repository.
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", SCHEMATHESIS_HOOKS: HOOKS, PYTHONDONTWRITEBYTECODE: "1" },
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "/tmp",
+        SCHEMATHESIS_HOOKS: HOOKS,
+        PYTHONDONTWRITEBYTECODE: "1",
+      },
       stdout: "pipe",
       stderr: "pipe",
       timeout: RUN_TIMEOUT_MS,

@@ -1,6 +1,6 @@
 // Every deploy file is checked by the real tool that reads it: docker (stack config), vagrant,
 // shellcheck, promtool (config, rules, and the rule unit tests).
-import { test, expect } from "bun:test";
+import { expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "../support/binaries.ts";
@@ -27,7 +27,8 @@ function files(dir: string, suffix: string): string[] {
 
 const STACK_ENV = stackEnv();
 
-// biome-ignore lint: the parsed compose file is free-form
+// the parsed compose file is free-form
+// deno-lint-ignore no-explicit-any
 type Any = any;
 
 test("docker stack config accepts deploy/stack.yml", () => {
@@ -79,7 +80,10 @@ test("docker stack config accepts deploy/stack.yml", () => {
   // Functions ship as content-addressed configs: the names deploy/redeploy creates.
   expect(stack.configs.fn_upload.name).toBe(`tarsd_fn_upload_${STACK_ENV.FN_UPLOAD_ID}`);
   expect(stack.configs.fn_remote_write.name).toBe(`tarsd_fn_remote-write_${STACK_ENV.FN_REMOTE_WRITE_ID}`);
-  expect(files.configs.map((c: Any) => c.target).sort()).toEqual(["/app/functions/download.ts", "/app/functions/upload.ts"]);
+  expect(files.configs.map((c: Any) => c.target).sort()).toEqual([
+    "/app/functions/download.ts",
+    "/app/functions/upload.ts",
+  ]);
   for (const secret of Object.values(stack.secrets as Record<string, Any>)) expect(secret.external).toBe(true);
 }, 60_000);
 
@@ -114,7 +118,9 @@ test("shellcheck passes on every deploy script and the swarm test's stand-in scr
   }
   // The swarm test's stand-in images run scripts of their own (/bin/bash and /bin/sh in the image).
   const standins = join(REPO_ROOT, "tests", "swarm", "standins", "influxdb");
-  const standinScripts = readdirSync(standins).map((f) => join(standins, f)).filter((f) => readFileSync(f, "utf8").startsWith("#!/bin/"));
+  const standinScripts = readdirSync(standins).map((f) => join(standins, f)).filter((f) =>
+    readFileSync(f, "utf8").startsWith("#!/bin/")
+  );
   expect(standinScripts.length).toBe(2);
   const res = run([shellcheck, "--severity=style", ...scripts, ...standinScripts]);
   expect(res.out + res.err).toBe("");
@@ -173,8 +179,16 @@ test("remote_write splits the series like the old setup: job_container:* to APP 
     token: rw.authorization?.credentials_file,
   }));
   expect(targets).toEqual([
-    { url: "http://remote-write-containers:5001/api/v1/write", keep: "job_container:.+", token: "/run/secrets/tarsd_rw_containers_token" },
-    { url: "http://remote-write-vms:5001/api/v1/write", keep: "job_instance:.+", token: "/run/secrets/tarsd_rw_vms_token" },
+    {
+      url: "http://remote-write-containers:5001/api/v1/write",
+      keep: "job_container:.+",
+      token: "/run/secrets/tarsd_rw_containers_token",
+    },
+    {
+      url: "http://remote-write-vms:5001/api/v1/write",
+      keep: "job_instance:.+",
+      token: "/run/secrets/tarsd_rw_vms_token",
+    },
   ]);
   const jobs = prom.scrape_configs.map((s: Any) => s.job_name);
   expect(jobs).toEqual(["prometheus", "node", "cadvisor", "functions"]);
@@ -194,7 +208,10 @@ test("with TARSD_APP1_AUTH=1 (via stack-deploy's variable) APP 1 reads its token
 
 test("every function file fits in a docker config (500 KB), the way deploy/redeploy ships it", () => {
   const dir = join(REPO_ROOT, "functions");
-  const sizes = readdirSync(dir).filter((f) => f.endsWith(".ts")).map((f) => ({ file: f, bytes: statSync(join(dir, f)).size }));
+  const sizes = readdirSync(dir).filter((f) => f.endsWith(".ts")).map((f) => ({
+    file: f,
+    bytes: statSync(join(dir, f)).size,
+  }));
   expect(sizes.length).toBeGreaterThanOrEqual(3);
   for (const { file, bytes } of sizes) expect({ file, fits: bytes <= 500 * 1000 }).toEqual({ file, fits: true });
 });

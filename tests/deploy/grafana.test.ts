@@ -1,13 +1,14 @@
 // Every Grafana panel reads something a recording rule produces: Flux panels name a measurement
 // (= rule name, as the remote-write function stores it) in the bucket its prefix is written to;
 // PromQL panels name recorded series only. Datasource uids match the provisioned datasources.
-import { test, expect } from "bun:test";
+import { expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../support/binaries.ts";
 
 const DEPLOY = join(REPO_ROOT, "deploy");
-// biome-ignore lint: parsed JSON / YAML is free-form
+// parsed JSON / YAML is free-form
+// deno-lint-ignore no-explicit-any
 type Any = any;
 
 function recordedNames(): Set<string> {
@@ -23,9 +24,35 @@ function recordedNames(): Set<string> {
 const BUCKET_OF_PREFIX: Record<string, string> = { "job_container:": "containers", "job_instance:": "vms" };
 
 const PROMQL_WORDS = new Set([
-  "sum", "avg", "min", "max", "count", "rate", "irate", "increase", "by", "without", "on", "ignoring",
-  "group_left", "group_right", "and", "or", "unless", "histogram_quantile", "topk", "bottomk", "offset",
-  "label_replace", "clamp_min", "clamp_max", "abs", "vector", "scalar", "time", "bool",
+  "sum",
+  "avg",
+  "min",
+  "max",
+  "count",
+  "rate",
+  "irate",
+  "increase",
+  "by",
+  "without",
+  "on",
+  "ignoring",
+  "group_left",
+  "group_right",
+  "and",
+  "or",
+  "unless",
+  "histogram_quantile",
+  "topk",
+  "bottomk",
+  "offset",
+  "label_replace",
+  "clamp_min",
+  "clamp_max",
+  "abs",
+  "vector",
+  "scalar",
+  "time",
+  "bool",
 ]);
 
 /** Metric names in a PromQL expression (strings, label matchers and grouping lists removed). */
@@ -85,14 +112,18 @@ test("every panel query names a measurement some recording rule produces", () =>
           const measurements = [...query.matchAll(/r\._measurement\s*==\s*"([^"]+)"/g)].map((m) => m[1]!);
           const bucket = /from\(bucket:\s*"([^"]+)"\)/.exec(query)?.[1];
           if (measurements.length === 0) problems.push(`${where}: Flux query names no measurement`);
-          if (!/r\._field\s*==\s*"value"/.test(query)) problems.push(`${where}: Flux query does not read field "value"`);
+          if (!/r\._field\s*==\s*"value"/.test(query)) {
+            problems.push(`${where}: Flux query does not read field "value"`);
+          }
           for (const m of measurements) {
             checked += 1;
             if (!recorded.has(m)) problems.push(`${where}: measurement ${m} is produced by no rule`);
             const prefix = Object.keys(BUCKET_OF_PREFIX).find((p) => m.startsWith(p));
             if (!prefix) problems.push(`${where}: ${m} is not remote-written (no job_container:/job_instance: prefix)`);
             else if (bucket !== BUCKET_OF_PREFIX[prefix] || ds.jsonData.defaultBucket !== bucket) {
-              problems.push(`${where}: ${m} lives in bucket ${BUCKET_OF_PREFIX[prefix]}, query reads ${bucket} via ${ds.uid}`);
+              problems.push(
+                `${where}: ${m} lives in bucket ${BUCKET_OF_PREFIX[prefix]}, query reads ${bucket} via ${ds.uid}`,
+              );
             }
           }
         } else if (ds.type === "prometheus") {
@@ -123,7 +154,9 @@ test("datasources: Prometheus and one Flux datasource per bucket, tokens from th
   const provisioned = Bun.YAML.parse(
     readFileSync(join(DEPLOY, "grafana", "provisioning", "datasources", "datasources.yml"), "utf8"),
   ) as Any;
-  const summary = provisioned.datasources.map((d: Any) => [d.type, d.jsonData?.version ?? "", d.jsonData?.defaultBucket ?? "", d.secureJsonData?.token ?? ""]);
+  const summary = provisioned.datasources.map((
+    d: Any,
+  ) => [d.type, d.jsonData?.version ?? "", d.jsonData?.defaultBucket ?? "", d.secureJsonData?.token ?? ""]);
   expect(summary).toEqual([
     ["prometheus", "", "", ""],
     ["influxdb", "Flux", "containers", "$INFLUX_CONTAINERS_TOKEN"],

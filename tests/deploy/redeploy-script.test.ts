@@ -2,9 +2,9 @@
 // configs in files and logs every call): which services it updates, with which flags, that it only
 // removes a config that is attached, and that a second run changes nothing. Also the container
 // health check (deploy/healthcheck.ts) against the real runtime: healthy when ready, not when draining.
-import { test, expect } from "bun:test";
+import { expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { chmodSync, mkdirSync, readFileSync, writeFileSync, existsSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "../support/binaries.ts";
 import { startRuntime, tempDir } from "../support/runtime-process.ts";
@@ -62,66 +62,79 @@ function setup() {
     return { code: res.exitCode, out: res.stdout.toString() + res.stderr.toString() };
   };
   const calls = () => (existsSync(join(state, "calls.log")) ? readFileSync(join(state, "calls.log"), "utf8") : "");
-  const configs = (name: string) => readFileSync(join(state, `${name}.configs`), "utf8").trim().split("\n").filter(Boolean);
+  const configs = (name: string) =>
+    readFileSync(join(state, `${name}.configs`), "utf8").trim().split("\n").filter(Boolean);
   return { dir, state, service, redeploy, calls, configs };
 }
 
-test("deploy/redeploy swaps the function's config on exactly the services that run it, start-first with rollback", () => {
-  requireBinary("bash");
-  const t = setup();
-  try {
-    const sha = createHash("sha256").update(readFileSync(join(REPO_ROOT, "functions", "upload.ts"))).digest("hex");
-    const config = `tarsd_fn_upload_${sha.slice(0, 12)}`;
-    const old = "tarsd_fn_upload_000000000000";
-    t.service("tarsd_files", ["PORT=5001", "FUNCTIONS=upload,download"], "tarsd.local/runtime:abc", [
-      `${old} /app/functions/upload.ts`,
-      "tarsd_fn_download_111111111111 /app/functions/download.ts",
-    ]);
-    // Runs every function baked into the image (no FUNCTIONS, no config yet): gets the config added, nothing removed.
-    t.service("tarsd_all", ["PORT=5001"], "tarsd.local/runtime:abc", []);
-    t.service("tarsd_remote-write-vms", ["FUNCTIONS=remote-write"], "tarsd.local/runtime:abc", ["tarsd_fn_remote-write_222222222222 /app/functions/remote-write.ts"]);
-    t.service("tarsd_prometheus", [], "prom/prometheus:v2.55.1", []);
-    // The runtime image running another command (the read-only Docker API proxy): not a function service.
-    t.service("tarsd_docker-api", ["PORT=2375"], "tarsd.local/runtime:abc", []);
-    writeFileSync(join(t.state, "tarsd_docker-api.command"), "bun/app/deploy/docker-api-proxy.ts\n");
+test(
+  "deploy/redeploy swaps the function's config on exactly the services that run it, start-first with rollback",
+  () => {
+    requireBinary("bash");
+    const t = setup();
+    try {
+      const sha = createHash("sha256").update(readFileSync(join(REPO_ROOT, "functions", "upload.ts"))).digest("hex");
+      const config = `tarsd_fn_upload_${sha.slice(0, 12)}`;
+      const old = "tarsd_fn_upload_000000000000";
+      t.service("tarsd_files", ["PORT=5001", "FUNCTIONS=upload,download"], "tarsd.local/runtime:abc", [
+        `${old} /app/functions/upload.ts`,
+        "tarsd_fn_download_111111111111 /app/functions/download.ts",
+      ]);
+      // Runs every function baked into the image (no FUNCTIONS, no config yet): gets the config added, nothing removed.
+      t.service("tarsd_all", ["PORT=5001"], "tarsd.local/runtime:abc", []);
+      t.service("tarsd_remote-write-vms", ["FUNCTIONS=remote-write"], "tarsd.local/runtime:abc", [
+        "tarsd_fn_remote-write_222222222222 /app/functions/remote-write.ts",
+      ]);
+      t.service("tarsd_prometheus", [], "prom/prometheus:v2.55.1", []);
+      // The runtime image running another command (the read-only Docker API proxy): not a function service.
+      t.service("tarsd_docker-api", ["PORT=2375"], "tarsd.local/runtime:abc", []);
+      writeFileSync(join(t.state, "tarsd_docker-api.command"), "bun/app/deploy/docker-api-proxy.ts\n");
 
-    const first = t.redeploy("upload");
-    expect(first.out).toContain(`done: 2 of 2 service(s) updated to upload@${sha.slice(0, 12)}`);
-    expect(first.code).toBe(0);
-    const updates = t.calls().split("\n").filter((l) => l.startsWith("docker service update"));
-    expect(updates.length).toBe(2);
-    for (const u of updates) {
-      expect(u).toContain("--update-order start-first");
-      expect(u).toContain("--update-failure-action rollback");
-      expect(u).toContain(`--config-add source=${config},target=/app/functions/upload.ts`);
+      const first = t.redeploy("upload");
+      expect(first.out).toContain(`done: 2 of 2 service(s) updated to upload@${sha.slice(0, 12)}`);
+      expect(first.code).toBe(0);
+      const updates = t.calls().split("\n").filter((l) => l.startsWith("docker service update"));
+      expect(updates.length).toBe(2);
+      for (const u of updates) {
+        expect(u).toContain("--update-order start-first");
+        expect(u).toContain("--update-failure-action rollback");
+        expect(u).toContain(`--config-add source=${config},target=/app/functions/upload.ts`);
+      }
+      expect(updates.find((u) => u.endsWith(" tarsd_files"))).toContain(`--config-rm ${old}`);
+      expect(updates.find((u) => u.endsWith(" tarsd_all"))).not.toContain("--config-rm");
+      expect(t.calls()).toContain(
+        `docker config create --label com.docker.stack.namespace=tarsd --label tarsd.function=upload --label tarsd.sha256=${sha} ${config}`,
+      );
+      expect(t.configs("tarsd_files").sort()).toEqual(
+        [`${config} /app/functions/upload.ts`, "tarsd_fn_download_111111111111 /app/functions/download.ts"].sort(),
+      );
+      expect(t.configs("tarsd_remote-write-vms")).toEqual([
+        "tarsd_fn_remote-write_222222222222 /app/functions/remote-write.ts",
+      ]);
+
+      // Again: nothing to do, no update, no new config.
+      writeFileSync(join(t.state, "calls.log"), "");
+      const second = t.redeploy("upload");
+      expect(second.code).toBe(0);
+      expect(second.out).toContain("done: 0 of 2 service(s) updated");
+      expect(t.calls()).not.toContain("service update");
+      expect(t.calls()).not.toContain("config create");
+
+      // Unknown function, and a function no service runs.
+      expect(t.redeploy("nope").code).toBe(2);
+      t.service("tarsd_files", ["FUNCTIONS=upload"], "tarsd.local/runtime:abc", []);
+      rmSync(join(t.state, "tarsd_all.image"));
+      rmSync(join(t.state, "tarsd_remote-write-vms.image"));
+      rmSync(join(t.state, "tarsd_docker-api.image"));
+      const none = t.redeploy("download");
+      expect(none.code).toBe(1);
+      expect(none.out).toContain("no service of stack tarsd runs function download");
+    } finally {
+      rmSync(t.dir, { recursive: true, force: true });
     }
-    expect(updates.find((u) => u.endsWith(" tarsd_files"))).toContain(`--config-rm ${old}`);
-    expect(updates.find((u) => u.endsWith(" tarsd_all"))).not.toContain("--config-rm");
-    expect(t.calls()).toContain(`docker config create --label com.docker.stack.namespace=tarsd --label tarsd.function=upload --label tarsd.sha256=${sha} ${config}`);
-    expect(t.configs("tarsd_files").sort()).toEqual([`${config} /app/functions/upload.ts`, "tarsd_fn_download_111111111111 /app/functions/download.ts"].sort());
-    expect(t.configs("tarsd_remote-write-vms")).toEqual(["tarsd_fn_remote-write_222222222222 /app/functions/remote-write.ts"]);
-
-    // Again: nothing to do, no update, no new config.
-    writeFileSync(join(t.state, "calls.log"), "");
-    const second = t.redeploy("upload");
-    expect(second.code).toBe(0);
-    expect(second.out).toContain("done: 0 of 2 service(s) updated");
-    expect(t.calls()).not.toContain("service update");
-    expect(t.calls()).not.toContain("config create");
-
-    // Unknown function, and a function no service runs.
-    expect(t.redeploy("nope").code).toBe(2);
-    t.service("tarsd_files", ["FUNCTIONS=upload"], "tarsd.local/runtime:abc", []);
-    rmSync(join(t.state, "tarsd_all.image"));
-    rmSync(join(t.state, "tarsd_remote-write-vms.image"));
-    rmSync(join(t.state, "tarsd_docker-api.image"));
-    const none = t.redeploy("download");
-    expect(none.code).toBe(1);
-    expect(none.out).toContain("no service of stack tarsd runs function download");
-  } finally {
-    rmSync(t.dir, { recursive: true, force: true });
-  }
-}, 60_000);
+  },
+  60_000,
+);
 
 test("deploy/healthcheck.ts: healthy while ready, unhealthy while draining and when nothing listens", async () => {
   const check = (port: number) =>

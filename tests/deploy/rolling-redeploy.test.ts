@@ -4,14 +4,23 @@
 // start the new process on the new file, wait until /readyz says ready, put it into the upstream and
 // take the old one out (nginx reload), then SIGTERM the old one (it drains, finishes in-flight
 // requests and exits). Zero failed requests, and /metrics shows the new sha256.
-import { test, expect } from "bun:test";
+import { expect, test } from "bun:test";
 import type { Subprocess } from "bun";
 import { createHash } from "node:crypto";
-import { chmodSync, cpSync, mkdirSync, readFileSync, appendFileSync, symlinkSync, writeFileSync, rmSync } from "node:fs";
+import {
+  appendFileSync,
+  chmodSync,
+  cpSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "../support/binaries.ts";
 import { freePort, waitForHttp } from "../support/ports.ts";
-import { startRuntime, tempDir, type RuntimeProcess } from "../support/runtime-process.ts";
+import { type RuntimeProcess, startRuntime, tempDir } from "../support/runtime-process.ts";
 
 const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
@@ -59,117 +68,142 @@ function metricShas(text: string, fn: string): string[] {
   return [...text.matchAll(re)].map((m) => /sha256="([0-9a-f]+)"/.exec(m[0])?.[1] ?? "");
 }
 
-test("rolling start-first redeploy of one function behind nginx: zero failed requests, new sha256 in /metrics", async () => {
-  const nginxBin = requireBinary("nginx");
-  const dir = tempDir("tarsd-rolling-");
-  chmodSync(dir, 0o755);
-  for (const sub of ["body", "proxy", "fastcgi", "uwsgi", "scgi"]) {
-    mkdirSync(join(dir, "tmp", sub), { recursive: true });
-    chmodSync(join(dir, "tmp", sub), 0o777);
-  }
-  chmodSync(join(dir, "tmp"), 0o777);
-  // Two function directories beside a link to the runtime, so `../runtime/...` imports resolve as in /app.
-  const app = join(dir, "app");
-  mkdirSync(app);
-  symlinkSync(join(REPO_ROOT, "runtime"), join(app, "runtime"));
-  symlinkSync(join(REPO_ROOT, "node_modules"), join(app, "node_modules"));
-  const v1 = join(app, "functions-v1");
-  const v2 = join(app, "functions-v2");
-  cpSync(join(REPO_ROOT, "functions"), v1, { recursive: true });
-  cpSync(join(REPO_ROOT, "functions"), v2, { recursive: true });
-  appendFileSync(join(v2, "upload.ts"), `\n// redeployed by tests/deploy/rolling-redeploy.test.ts\n`);
-  const oldSha = sha256(join(v1, "upload.ts"));
-  const newSha = sha256(join(v2, "upload.ts"));
-  expect(newSha).not.toBe(oldSha);
-
-  const dataDir = join(dir, "data"); // the NFS share: one directory for every replica
-  mkdirSync(dataDir);
-  const env = (functionsDir: string) => ({
-    FUNCTIONS: "upload,download",
-    FUNCTIONS_DIR: functionsDir,
-    DATA_DIR: dataDir,
-    DRAIN_DELAY_MS: "500",
-    SHUTDOWN_GRACE_MS: "5000",
-    LOG_REQUESTS: "0",
-  });
-
-  let replicas: RuntimeProcess[] = [];
-  let nginx: Subprocess | undefined;
-  const started: RuntimeProcess[] = [];
-  try {
-    for (let i = 0; i < 3; i++) started.push(await startRuntime(env(v1)));
-    replicas = [...started];
-    const port = await freePort();
-    const conf = join(dir, "nginx.conf");
-    writeFileSync(conf, nginxConfig(dir, port, replicas.map((r) => r.port)));
-    nginx = Bun.spawn([nginxBin, "-p", dir, "-e", join(dir, "error.log"), "-c", conf], { stdout: "ignore", stderr: "pipe" });
-    const lb = `http://127.0.0.1:${port}`;
-    await waitForHttp(`${lb}/readyz`);
-    for (const r of replicas) expect(metricShas(await (await fetch(`${r.url}/metrics`)).text(), "upload")).toEqual([oldSha]);
-
-    const reload = async () => {
-      writeFileSync(conf, nginxConfig(dir, port, replicas.map((r) => r.port)));
-      const res = Bun.spawnSync([nginxBin, "-p", dir, "-e", join(dir, "error.log"), "-c", conf, "-s", "reload"]);
-      expect(res.exitCode).toBe(0);
-      // nginx starts new workers on the new upstream set; old workers finish their requests and exit.
-      await Bun.sleep(300);
-    };
-
-    // The client loop: uploads and downloads through the "mesh" until the rollout is over.
-    let rolling = true;
-    const failures: string[] = [];
-    let requests = 0;
-    const client = async (worker: number) => {
-      let n = 0;
-      while ((rolling || n < 3) && n < 2000) {
-        n += 1;
-        const name = `w${worker}-${n}.bin`;
-        const body = new Uint8Array(1024 + ((worker * 7919 + n * 104729) % 65536)).map((_, i) => (i * 31 + n + worker) & 0xff);
-        try {
-          const form = new FormData();
-          form.append("file", new File([body], name));
-          const up = await fetch(`${lb}/upload`, { method: "POST", body: form });
-          requests += 1;
-          await up.arrayBuffer();
-          if (up.status < 200 || up.status >= 300) failures.push(`upload ${name}: ${up.status}`);
-          const downForm = new FormData();
-          downForm.append("name", name);
-          const down = await fetch(`${lb}/download`, { method: "POST", body: downForm });
-          requests += 1;
-          const got = new Uint8Array(await down.arrayBuffer());
-          if (down.status !== 200) failures.push(`download ${name}: ${down.status}`);
-          else if (Buffer.compare(Buffer.from(got), Buffer.from(body)) !== 0) failures.push(`download ${name}: content differs`);
-        } catch (err) {
-          failures.push(`${name}: ${String(err)}`);
-        }
-      }
-    };
-    const clients = [0, 1, 2, 3].map((w) => client(w));
-
-    // Roll: one replica at a time, start-first.
-    await Bun.sleep(300);
-    for (let i = 0; i < 3; i++) {
-      const old = replicas[i]!;
-      const fresh = await startRuntime(env(v2)); // returns once /readyz answers 200
-      started.push(fresh);
-      replicas = replicas.map((r) => (r === old ? fresh : r));
-      await reload();
-      expect(await old.stop("SIGTERM")).toBe(0);
+test(
+  "rolling start-first redeploy of one function behind nginx: zero failed requests, new sha256 in /metrics",
+  async () => {
+    const nginxBin = requireBinary("nginx");
+    const dir = tempDir("tarsd-rolling-");
+    chmodSync(dir, 0o755);
+    for (const sub of ["body", "proxy", "fastcgi", "uwsgi", "scgi"]) {
+      mkdirSync(join(dir, "tmp", sub), { recursive: true });
+      chmodSync(join(dir, "tmp", sub), 0o777);
     }
-    rolling = false;
-    await Promise.all(clients);
+    chmodSync(join(dir, "tmp"), 0o777);
+    // Two function directories beside a link to the runtime, so `../runtime/...` imports resolve as in /app.
+    const app = join(dir, "app");
+    mkdirSync(app);
+    symlinkSync(join(REPO_ROOT, "runtime"), join(app, "runtime"));
+    symlinkSync(join(REPO_ROOT, "node_modules"), join(app, "node_modules"));
+    const v1 = join(app, "functions-v1");
+    const v2 = join(app, "functions-v2");
+    cpSync(join(REPO_ROOT, "functions"), v1, { recursive: true });
+    cpSync(join(REPO_ROOT, "functions"), v2, { recursive: true });
+    appendFileSync(join(v2, "upload.ts"), `\n// redeployed by tests/deploy/rolling-redeploy.test.ts\n`);
+    const oldSha = sha256(join(v1, "upload.ts"));
+    const newSha = sha256(join(v2, "upload.ts"));
+    expect(newSha).not.toBe(oldSha);
 
-    expect(failures).toEqual([]);
-    expect(requests).toBeGreaterThan(20);
-    for (const r of replicas) expect(metricShas(await (await fetch(`${r.url}/metrics`)).text(), "upload")).toEqual([newSha]);
-    // download was not redeployed: same file, same sha256 everywhere.
-    const downloadSha = sha256(join(v1, "download.ts"));
-    for (const r of replicas) expect(metricShas(await (await fetch(`${r.url}/metrics`)).text(), "download")).toEqual([downloadSha]);
-    console.log(`rolling redeploy: ${requests} requests through nginx during the rollout, ${failures.length} failed`);
-  } finally {
-    nginx?.kill("SIGTERM");
-    await nginx?.exited;
-    await Promise.all(started.map((r) => r.stop("SIGKILL")));
-    rmSync(dir, { recursive: true, force: true });
-  }
-}, 110_000);
+    const dataDir = join(dir, "data"); // the NFS share: one directory for every replica
+    mkdirSync(dataDir);
+    const env = (functionsDir: string) => ({
+      FUNCTIONS: "upload,download",
+      FUNCTIONS_DIR: functionsDir,
+      DATA_DIR: dataDir,
+      DRAIN_DELAY_MS: "500",
+      SHUTDOWN_GRACE_MS: "5000",
+      LOG_REQUESTS: "0",
+    });
+
+    let replicas: RuntimeProcess[] = [];
+    let nginx: Subprocess | undefined;
+    const started: RuntimeProcess[] = [];
+    try {
+      for (let i = 0; i < 3; i++) started.push(await startRuntime(env(v1)));
+      replicas = [...started];
+      const port = await freePort();
+      const conf = join(dir, "nginx.conf");
+      writeFileSync(conf, nginxConfig(dir, port, replicas.map((r) => r.port)));
+      nginx = Bun.spawn([nginxBin, "-p", dir, "-e", join(dir, "error.log"), "-c", conf], {
+        stdout: "ignore",
+        stderr: "pipe",
+      });
+      const lb = `http://127.0.0.1:${port}`;
+      await waitForHttp(`${lb}/readyz`);
+      for (const r of replicas) {
+        expect(metricShas(await (await fetch(`${r.url}/metrics`)).text(), "upload")).toEqual([
+          oldSha,
+        ]);
+      }
+
+      const reload = async () => {
+        writeFileSync(conf, nginxConfig(dir, port, replicas.map((r) => r.port)));
+        const res = Bun.spawnSync([nginxBin, "-p", dir, "-e", join(dir, "error.log"), "-c", conf, "-s", "reload"]);
+        expect(res.exitCode).toBe(0);
+        // nginx starts new workers on the new upstream set; old workers finish their requests and exit.
+        await Bun.sleep(300);
+      };
+
+      // The client loop: uploads and downloads through the "mesh" until the rollout is over.
+      let rolling = true;
+      const failures: string[] = [];
+      let requests = 0;
+      const client = async (worker: number) => {
+        let n = 0;
+        while ((rolling || n < 3) && n < 2000) {
+          n += 1;
+          const name = `w${worker}-${n}.bin`;
+          const body = new Uint8Array(1024 + ((worker * 7919 + n * 104729) % 65536)).map((_, i) =>
+            (i * 31 + n + worker) & 0xff
+          );
+          try {
+            const form = new FormData();
+            form.append("file", new File([body], name));
+            const up = await fetch(`${lb}/upload`, { method: "POST", body: form });
+            requests += 1;
+            await up.arrayBuffer();
+            if (up.status < 200 || up.status >= 300) failures.push(`upload ${name}: ${up.status}`);
+            const downForm = new FormData();
+            downForm.append("name", name);
+            const down = await fetch(`${lb}/download`, { method: "POST", body: downForm });
+            requests += 1;
+            const got = new Uint8Array(await down.arrayBuffer());
+            if (down.status !== 200) failures.push(`download ${name}: ${down.status}`);
+            else if (Buffer.compare(Buffer.from(got), Buffer.from(body)) !== 0) {
+              failures.push(
+                `download ${name}: content differs`,
+              );
+            }
+          } catch (err) {
+            failures.push(`${name}: ${String(err)}`);
+          }
+        }
+      };
+      const clients = [0, 1, 2, 3].map((w) => client(w));
+
+      // Roll: one replica at a time, start-first.
+      await Bun.sleep(300);
+      for (let i = 0; i < 3; i++) {
+        const old = replicas[i]!;
+        const fresh = await startRuntime(env(v2)); // returns once /readyz answers 200
+        started.push(fresh);
+        replicas = replicas.map((r) => (r === old ? fresh : r));
+        await reload();
+        expect(await old.stop("SIGTERM")).toBe(0);
+      }
+      rolling = false;
+      await Promise.all(clients);
+
+      expect(failures).toEqual([]);
+      expect(requests).toBeGreaterThan(20);
+      for (const r of replicas) {
+        expect(metricShas(await (await fetch(`${r.url}/metrics`)).text(), "upload")).toEqual([
+          newSha,
+        ]);
+      }
+      // download was not redeployed: same file, same sha256 everywhere.
+      const downloadSha = sha256(join(v1, "download.ts"));
+      for (const r of replicas) {
+        expect(metricShas(await (await fetch(`${r.url}/metrics`)).text(), "download")).toEqual(
+          [downloadSha],
+        );
+      }
+      console.log(`rolling redeploy: ${requests} requests through nginx during the rollout, ${failures.length} failed`);
+    } finally {
+      nginx?.kill("SIGTERM");
+      await nginx?.exited;
+      await Promise.all(started.map((r) => r.stop("SIGKILL")));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+  110_000,
+);

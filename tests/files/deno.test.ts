@@ -16,7 +16,16 @@ const servers: Subprocess[] = [];
 
 async function denoServe(fn: string): Promise<string> {
   const port = await freePort();
-  const proc = Bun.spawn([requireBinary("deno"), "serve", "-A", "--host", "127.0.0.1", "--port", String(port), join("functions", `${fn}.ts`)], {
+  const proc = Bun.spawn([
+    requireBinary("deno"),
+    "serve",
+    "-A",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    join("functions", `${fn}.ts`),
+  ], {
     cwd: REPO_ROOT,
     env: { DATA_DIR: dataDir }, // Only DATA_DIR: configuration reaches functions through env alone.
     stdout: "ignore",
@@ -25,7 +34,10 @@ async function denoServe(fn: string): Promise<string> {
   servers.push(proc);
   const url = `http://127.0.0.1:${port}`;
   // Any route answers once the server is up; GET /files is the cheapest.
-  await waitForHttp(fn === "download" ? `${url}/files` : `${url}/upload`, { status: fn === "download" ? 200 : 405, timeoutMs: 60_000 });
+  await waitForHttp(fn === "download" ? `${url}/files` : `${url}/upload`, {
+    status: fn === "download" ? 200 : 405,
+    timeoutMs: 60_000,
+  });
   return url;
 }
 
@@ -45,7 +57,10 @@ describe("deno serve functions/upload.ts and functions/download.ts", () => {
     const original = randomBytes(200_000);
     writeFileSync(join(work, "deno.bin"), original);
     const up = await curl(["-X", "POST", "-F", "file=@deno.bin", `${uploadUrl}/upload`], work);
-    expect(JSON.parse(new TextDecoder().decode(up.stdout)).stored[0]).toMatchObject({ name: "deno.bin", sha256: sha(original) });
+    expect(JSON.parse(new TextDecoder().decode(up.stdout)).stored[0]).toMatchObject({
+      name: "deno.bin",
+      sha256: sha(original),
+    });
     const down = await curl(["-X", "POST", "-F", "name=deno.bin", `${downloadUrl}/download`]);
     expect(sha(down.stdout)).toBe(sha(original));
   });

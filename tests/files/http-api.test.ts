@@ -4,7 +4,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { curl } from "../support/curl.ts";
-import { startRuntime, tempDir, type RuntimeProcess } from "../support/runtime-process.ts";
+import { type RuntimeProcess, startRuntime, tempDir } from "../support/runtime-process.ts";
 
 const sha = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex");
 const LIMIT = 256 * 1024;
@@ -44,7 +44,10 @@ describe("the historic API, with real curl", () => {
     writeFileSync(join(work, "one.txt"), "one");
     writeFileSync(join(work, "two.txt"), "two");
     const up = await curl(["-F", "file=@one.txt", "-F", "file=@two.txt", `${rt.url}/upload`], work);
-    expect(JSON.parse(new TextDecoder().decode(up.stdout)).stored.map((f: { name: string }) => f.name)).toEqual(["one.txt", "two.txt"]);
+    expect(JSON.parse(new TextDecoder().decode(up.stdout)).stored.map((f: { name: string }) => f.name)).toEqual([
+      "one.txt",
+      "two.txt",
+    ]);
     const down = await curl(["-d", "name=two.txt", `${rt.url}/download`]);
     expect(new TextDecoder().decode(down.stdout)).toBe("two");
   });
@@ -52,7 +55,15 @@ describe("the historic API, with real curl", () => {
   test("a multipart upload with a bad second file stores nothing", async () => {
     writeFileSync(join(work, "good.txt"), "good");
     const before = storedNames();
-    const up = await curl(["-w", "%{http_code}", "-F", "file=@good.txt", "-F", "file=@good.txt;filename=.hidden", `${rt.url}/upload`], work);
+    const up = await curl([
+      "-w",
+      "%{http_code}",
+      "-F",
+      "file=@good.txt",
+      "-F",
+      "file=@good.txt;filename=.hidden",
+      `${rt.url}/upload`,
+    ], work);
     expect(new TextDecoder().decode(up.stdout)).toEndWith("400");
     expect(storedNames()).toEqual(before);
   });
@@ -101,7 +112,9 @@ describe("REST", () => {
 
   test("GET /files lists name, size, sha256, modified; DELETE removes (204) then 404", async () => {
     await fetch(`${rt.url}/files/listed.txt`, { method: "PUT", body: "listed" });
-    const list = (await (await fetch(`${rt.url}/files`)).json()) as { files: { name: string; size: number; sha256: string; modified: string }[] };
+    const list = (await (await fetch(`${rt.url}/files`)).json()) as {
+      files: { name: string; size: number; sha256: string; modified: string }[];
+    };
     const entry = list.files.find((f) => f.name === "listed.txt");
     expect(entry).toMatchObject({ size: 6, sha256: sha("listed") });
     expect(Number.isNaN(Date.parse(entry!.modified))).toBe(false);
@@ -149,7 +162,11 @@ describe("bad input: a JSON reason, and nothing changes", () => {
     expect((await res.json()).error).toContain("'file'");
     const noName = await fetch(`${rt.url}/download`, { method: "POST", body: new FormData() });
     expect(noName.status).toBe(400);
-    const notAForm = await fetch(`${rt.url}/upload`, { method: "POST", body: "plain", headers: { "content-type": "text/plain" } });
+    const notAForm = await fetch(`${rt.url}/upload`, {
+      method: "POST",
+      body: "plain",
+      headers: { "content-type": "text/plain" },
+    });
     expect(notAForm.status).toBe(400);
   });
 
@@ -165,11 +182,24 @@ describe("bad input: a JSON reason, and nothing changes", () => {
     expect((await far.json()).error).toContain("over the limit");
 
     writeFileSync(join(work, "limit.bin"), big);
-    const multipart = await curl(["-w", "%{http_code}", "-o", "/dev/null", "-F", "file=@limit.bin", `${rt.url}/upload`], work);
+    const multipart = await curl(
+      ["-w", "%{http_code}", "-o", "/dev/null", "-F", "file=@limit.bin", `${rt.url}/upload`],
+      work,
+    );
     expect(new TextDecoder().decode(multipart.stdout)).toBe("413");
 
     // Chunked: no Content-Length to check up front, so the limit must hold while streaming.
-    const chunked = await curl(["-w", "%{http_code}", "-o", "/dev/null", "-H", "Transfer-Encoding: chunked", "-T", "limit.bin", `${rt.url}/files/limit.bin`], work);
+    const chunked = await curl([
+      "-w",
+      "%{http_code}",
+      "-o",
+      "/dev/null",
+      "-H",
+      "Transfer-Encoding: chunked",
+      "-T",
+      "limit.bin",
+      `${rt.url}/files/limit.bin`,
+    ], work);
     expect(new TextDecoder().decode(chunked.stdout)).toBe("413");
 
     expect(readFileSync(join(rt.dataDir, "files", "limit.bin"), "utf8")).toBe("original");
@@ -199,12 +229,26 @@ describe("auth", () => {
       const anonymous = await fetch(`${secured.url}/files/a.txt`, { method: "PUT", body: "a" });
       expect(anonymous.status).toBe(401);
       expect((await anonymous.json()).error).toContain("token");
-      const wrong = await fetch(`${secured.url}/files/a.txt`, { method: "PUT", body: "a", headers: { authorization: "Bearer nope" } });
+      const wrong = await fetch(`${secured.url}/files/a.txt`, {
+        method: "PUT",
+        body: "a",
+        headers: { authorization: "Bearer nope" },
+      });
       expect(wrong.status).toBe(401);
       expect(existsSync(join(secured.dataDir, "files", "a.txt"))).toBe(false);
 
       writeFileSync(join(work, "auth.txt"), "auth");
-      const up = await curl(["-w", "%{http_code}", "-o", "/dev/null", "-H", "Authorization: Bearer s3cret", "-F", "file=@auth.txt", `${secured.url}/upload`], work);
+      const up = await curl([
+        "-w",
+        "%{http_code}",
+        "-o",
+        "/dev/null",
+        "-H",
+        "Authorization: Bearer s3cret",
+        "-F",
+        "file=@auth.txt",
+        `${secured.url}/upload`,
+      ], work);
       expect(new TextDecoder().decode(up.stdout)).toBe("201");
       expect(await (await fetch(`${secured.url}/files/auth.txt`)).text()).toBe("auth");
       const down = await curl(["-F", "name=auth.txt", `${secured.url}/download`]);
@@ -221,7 +265,11 @@ describe("auth", () => {
     const secured = await startRuntime({ FUNCTIONS: "upload", AUTH_TOKEN_FILE: secretFile });
     try {
       expect((await fetch(`${secured.url}/files/s.txt`, { method: "PUT", body: "s" })).status).toBe(401);
-      const ok = await fetch(`${secured.url}/files/s.txt`, { method: "PUT", body: "s", headers: { authorization: "Bearer from-a-secret" } });
+      const ok = await fetch(`${secured.url}/files/s.txt`, {
+        method: "PUT",
+        body: "s",
+        headers: { authorization: "Bearer from-a-secret" },
+      });
       expect(ok.status).toBe(201);
     } finally {
       await secured.stop();

@@ -15,7 +15,9 @@ function reason(name: string): string {
 
 describe("validateName", () => {
   test("accepts ordinary, spaced and unicode names", () => {
-    for (const name of ["report.pdf", "a b c.txt", "naïve façade.md", "日本語.txt", "x", "a..b", "-dash", "a".repeat(255)]) {
+    for (
+      const name of ["report.pdf", "a b c.txt", "naïve façade.md", "日本語.txt", "x", "a..b", "-dash", "a".repeat(255)]
+    ) {
       expect(reason(name)).toBe("accepted");
     }
   });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { startRuntime, tempDir, type RuntimeProcess } from "../support/runtime-process.ts";
+import { type RuntimeProcess, startRuntime, tempDir } from "../support/runtime-process.ts";
 
 const sha = (data: Uint8Array | ArrayBuffer) => createHash("sha256").update(new Uint8Array(data)).digest("hex");
 
@@ -84,7 +84,9 @@ describe("replicas sharing one directory", () => {
     const finalHash = sha(await final.arrayBuffer());
     expect(hashes.has(finalHash)).toBe(true);
     expect(final.headers.get("etag")).toBe(`"${finalHash}"`);
-    const listed = (await (await fetch(`${replicas[1]!.url}/files`)).json()) as { files: { name: string; sha256: string }[] };
+    const listed = (await (await fetch(`${replicas[1]!.url}/files`)).json()) as {
+      files: { name: string; sha256: string }[];
+    };
     expect(listed.files.find((f) => f.name === "contended.bin")?.sha256).toBe(finalHash);
     expect(tmpEntries()).toEqual([]);
   });
@@ -113,7 +115,9 @@ describe("replicas sharing one directory", () => {
       await upload;
       await waitFor(() => tmpEntries().length === 0, "the temp file to be removed");
       expect((await fetch(`${replicas[0]!.url}/files/abandoned.bin`)).status).toBe(404);
-      expect(replicas[1]!.output()).toContain('"path":"/' + (kind === "PUT" ? "files/abandoned.bin" : "upload") + '","route"');
+      expect(replicas[1]!.output()).toContain(
+        '"path":"/' + (kind === "PUT" ? "files/abandoned.bin" : "upload") + '","route"',
+      );
       expect(replicas[1]!.output()).not.toContain('"status":500');
     });
   }
@@ -134,7 +138,8 @@ describe("replicas sharing one directory", () => {
 
     const res = await fetch(`${replicas[0]!.url}/files/survivor.bin`);
     expect(await res.text()).toBe("old version");
-    const names = ((await (await fetch(`${replicas[0]!.url}/files`)).json()) as { files: { name: string }[] }).files.map((f) => f.name);
+    const names = ((await (await fetch(`${replicas[0]!.url}/files`)).json()) as { files: { name: string }[] }).files
+      .map((f) => f.name);
     expect(names.some((n) => n.startsWith("."))).toBe(false);
     expect(tmpEntries().length).toBe(1);
 

@@ -30,8 +30,14 @@ export function encodeV1(series: TestSeries[]): Uint8Array {
     timeseries: series.map((s) => ({
       labels: s.labels.map(([name, value]) => ({ name, value })),
       samples: s.samples ?? [],
-      exemplars: Array.from({ length: s.exemplars ?? 0 }, (_, i) => ({ labels: [{ name: "trace_id", value: `t${i}` }], value: 1, timestamp: 1 })),
-      histograms: Array.from({ length: s.histograms ?? 0 }, (_, i) => ({ countInt: 3, sum: 1.5, schema: 0, timestamp: 1000 + i })),
+      exemplars: Array.from(
+        { length: s.exemplars ?? 0 },
+        (_, i) => ({ labels: [{ name: "trace_id", value: `t${i}` }], value: 1, timestamp: 1 }),
+      ),
+      histograms: Array.from(
+        { length: s.histograms ?? 0 },
+        (_, i) => ({ countInt: 3, sum: 1.5, schema: 0, timestamp: 1000 + i }),
+      ),
     })),
   });
   return patchStale(type.encode(message).finish());
@@ -52,7 +58,10 @@ export function encodeV2(series: TestSeries[]): Uint8Array {
   const timeseries = series.map((s) => ({
     labelsRefs: s.labels.flatMap(([name, value]) => [ref(name), ref(value)]),
     samples: s.samples ?? [],
-    exemplars: Array.from({ length: s.exemplars ?? 0 }, () => ({ labelsRefs: [ref("trace_id"), ref("abc")], value: 1, timestamp: 1 })),
+    exemplars: Array.from(
+      { length: s.exemplars ?? 0 },
+      () => ({ labelsRefs: [ref("trace_id"), ref("abc")], value: 1, timestamp: 1 }),
+    ),
     histograms: Array.from({ length: s.histograms ?? 0 }, (_, i) => ({ countInt: 3, sum: 1.5, timestamp: 1000 + i })),
     metadata: { type: 2, helpRef: ref("help text"), unitRef: 0 },
   }));
@@ -64,7 +73,11 @@ export function compress(message: Uint8Array): Uint8Array<ArrayBuffer> {
   return new Uint8Array(snappy.compressSync(Buffer.from(message)));
 }
 
-export function writeRequest(url: string, series: TestSeries[], { version = 1, headers = {} as Record<string, string> } = {}): Request {
+export function writeRequest(
+  url: string,
+  series: TestSeries[],
+  { version = 1, headers = {} as Record<string, string> } = {},
+): Request {
   const body = compress(version === 1 ? encodeV1(series) : encodeV2(series));
   return new Request(url, {
     method: "POST",

@@ -13,7 +13,12 @@ const v1 = { duplicateLabels: "skip" as const };
 
 describe("mapping (InfluxDB 1.x /api/v1/prom/write shape)", () => {
   test("measurement = metric name, sorted tags = other labels, float field value, ms timestamp", () => {
-    const out = toLineProtocol([s(["__name__", "job_instance:node_cpu_usage:percent", "job", "node", "instance", "vm1:9100"], [12.5, 1_700_000_000_123], [3, 1_700_000_001_123])], v1);
+    const out = toLineProtocol([
+      s(["__name__", "job_instance:node_cpu_usage:percent", "job", "node", "instance", "vm1:9100"], [
+        12.5,
+        1_700_000_000_123,
+      ], [3, 1_700_000_001_123]),
+    ], v1);
     expect(linesOf(out)).toEqual([
       "job_instance:node_cpu_usage:percent,instance=vm1:9100,job=node value=12.5 1700000000123",
       "job_instance:node_cpu_usage:percent,instance=vm1:9100,job=node value=3 1700000001123",
@@ -24,7 +29,12 @@ describe("mapping (InfluxDB 1.x /api/v1/prom/write shape)", () => {
 
   test("values keep full precision and exponents", () => {
     const out = toLineProtocol([s(["__name__", "m"], [0.1 + 0.2, 1], [-1.5e-300, 2], [1e21, 3], [-0, 4])], v1);
-    expect(linesOf(out).map((l) => l.split(" ")[1])).toEqual(["value=0.30000000000000004", "value=-1.5e-300", "value=1e+21", "value=0"]);
+    expect(linesOf(out).map((l) => l.split(" ")[1])).toEqual([
+      "value=0.30000000000000004",
+      "value=-1.5e-300",
+      "value=1e+21",
+      "value=0",
+    ]);
   });
 
   test("a label named `value` stays a tag and does not clobber the field", () => {
@@ -42,7 +52,10 @@ describe("mapping (InfluxDB 1.x /api/v1/prom/write shape)", () => {
   });
 
   test("a series already carrying the renamed label is dropped (label_conflict)", () => {
-    const out = toLineProtocol([s(["__name__", "m", "time", "t", "exported_time", "u"], [1, 1]), s(["__name__", "ok"], [1, 1])], v1);
+    const out = toLineProtocol([
+      s(["__name__", "m", "time", "t", "exported_time", "u"], [1, 1]),
+      s(["__name__", "ok"], [1, 1]),
+    ], v1);
     expect(linesOf(out)).toEqual(["ok value=1 1"]);
     expect(out.dropped).toEqual({ label_conflict: 1 });
   });
@@ -119,14 +132,25 @@ describe("invalid series", () => {
   });
 
   test("missing metric name or an empty label name drops the series", () => {
-    const out = toLineProtocol([s(["job", "x"], [1, 1]), s(["__name__", ""], [1, 1]), s(["__name__", "m", "", "v"], [1, 1])], v1);
+    const out = toLineProtocol([
+      s(["job", "x"], [1, 1]),
+      s(["__name__", ""], [1, 1]),
+      s(["__name__", "m", "", "v"], [1, 1]),
+    ], v1);
     expect(linesOf(out)).toEqual([]);
     expect(out.dropped).toEqual({ missing_metric_name: 2, invalid_label_name: 1 });
   });
 
   test("histograms and exemplars are reported, never turned into lines", () => {
     const out = toLineProtocol([{ labels: ["__name__", "h"], samples: [], histograms: 3, exemplars: 2 }], v1);
-    expect(out).toEqual({ body: new Uint8Array(0), written: 0, samplesReceived: 0, dropped: {}, histograms: 3, exemplars: 2 });
+    expect(out).toEqual({
+      body: new Uint8Array(0),
+      written: 0,
+      samplesReceived: 0,
+      dropped: {},
+      histograms: 3,
+      exemplars: 2,
+    });
   });
 });
 
@@ -135,7 +159,26 @@ describe("same bytes as the client's Point", () => {
   // calls); this checks the result equals Point.toLineProtocol on random, nasty labels.
   test("random labels with separators, quotes, newlines, unicode and reserved names", async () => {
     const { Point } = await import("@influxdata/influxdb-client");
-    const alphabet = ["a", "b", "Z", "_", ":", ",", " ", "=", '"', "\n", "\t", "\r", "é", "😀", "\\x", "time", "value", "0"];
+    const alphabet = [
+      "a",
+      "b",
+      "Z",
+      "_",
+      ":",
+      ",",
+      " ",
+      "=",
+      '"',
+      "\n",
+      "\t",
+      "\r",
+      "é",
+      "😀",
+      "\\x",
+      "time",
+      "value",
+      "0",
+    ];
     let seed = 42;
     const random = (n: number) => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;

@@ -1,7 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { DomainError } from "../../lib/errors.ts";
 import { FAILURE_STATUS } from "../../runtime/http/errors.ts";
-import { decodeRequest, decompress, negotiate, parseMessage, snappyDecodedLength } from "../../runtime/remote-write/decode.ts";
+import {
+  decodeRequest,
+  decompress,
+  negotiate,
+  parseMessage,
+  snappyDecodedLength,
+} from "../../runtime/remote-write/decode.ts";
 import { compress, encodeV1, encodeV2, STALE, writeRequest } from "./build.ts";
 
 const LIMITS = { maxBodyBytes: 1 << 20, maxDecodedBytes: 4 << 20 };
@@ -41,9 +47,14 @@ describe("content negotiation", () => {
   test("unsupported media type, proto message or encoding: 415", () => {
     expect(status(() => negotiate(h({ "content-type": "application/json" })))).toBe(415);
     expect(status(() => negotiate(h({ "content-type": "image/png" })))).toBe(415);
-    expect(status(() => negotiate(h({ "content-type": "application/x-protobuf;proto=io.prometheus.write.v3.Request" })))).toBe(415);
-    expect(status(() => negotiate(h({ "content-type": "application/x-protobuf", "content-encoding": "gzip" })))).toBe(415);
-    expect(status(() => negotiate(h({ "content-type": "application/x-protobuf", "content-encoding": "deflate" })))).toBe(415);
+    expect(
+      status(() => negotiate(h({ "content-type": "application/x-protobuf;proto=io.prometheus.write.v3.Request" }))),
+    ).toBe(415);
+    expect(status(() => negotiate(h({ "content-type": "application/x-protobuf", "content-encoding": "gzip" })))).toBe(
+      415,
+    );
+    expect(status(() => negotiate(h({ "content-type": "application/x-protobuf", "content-encoding": "deflate" }))))
+      .toBe(415);
   });
 });
 
@@ -51,19 +62,42 @@ describe("remote write 1.0 decoding", () => {
   test("labels, values and millisecond timestamps survive", () => {
     const series = parseMessage(
       encodeV1([
-        { labels: [["__name__", "up"], ["job", "node"]], samples: [{ value: 1, timestamp: 1_700_000_000_123 }, { value: -2.5, timestamp: 1_700_000_001_123 }] },
+        {
+          labels: [["__name__", "up"], ["job", "node"]],
+          samples: [{ value: 1, timestamp: 1_700_000_000_123 }, { value: -2.5, timestamp: 1_700_000_001_123 }],
+        },
         { labels: [["__name__", "temp"], ["ünïcode", "😀 ,= \\"]], samples: [{ value: 1e-300, timestamp: 0 }] },
       ]),
       1,
     );
     expect(series).toEqual([
-      { labels: ["__name__", "up", "job", "node"], samples: [{ value: 1, timestamp: 1_700_000_000_123, stale: false }, { value: -2.5, timestamp: 1_700_000_001_123, stale: false }], histograms: 0, exemplars: 0 },
-      { labels: ["__name__", "temp", "ünïcode", "😀 ,= \\"], samples: [{ value: 1e-300, timestamp: 0, stale: false }], histograms: 0, exemplars: 0 },
+      {
+        labels: ["__name__", "up", "job", "node"],
+        samples: [{ value: 1, timestamp: 1_700_000_000_123, stale: false }, {
+          value: -2.5,
+          timestamp: 1_700_000_001_123,
+          stale: false,
+        }],
+        histograms: 0,
+        exemplars: 0,
+      },
+      {
+        labels: ["__name__", "temp", "ünïcode", "😀 ,= \\"],
+        samples: [{ value: 1e-300, timestamp: 0, stale: false }],
+        histograms: 0,
+        exemplars: 0,
+      },
     ]);
   });
 
   test("the staleness marker is recognised from its raw bits, an ordinary NaN is not stale", () => {
-    const [series] = parseMessage(encodeV1([{ labels: [["__name__", "x"]], samples: [{ value: STALE, timestamp: 5 }, { value: NaN, timestamp: 6 }, { value: Infinity, timestamp: 7 }] }]), 1);
+    const [series] = parseMessage(
+      encodeV1([{
+        labels: [["__name__", "x"]],
+        samples: [{ value: STALE, timestamp: 5 }, { value: NaN, timestamp: 6 }, { value: Infinity, timestamp: 7 }],
+      }]),
+      1,
+    );
     expect(series!.samples.map((s) => s.stale)).toEqual([true, false, false]);
     expect(Number.isNaN(series!.samples[0]!.value)).toBe(true);
     expect(Number.isNaN(series!.samples[1]!.value)).toBe(true);
@@ -71,7 +105,13 @@ describe("remote write 1.0 decoding", () => {
   });
 
   test("negative and large timestamps decode exactly", () => {
-    const [series] = parseMessage(encodeV1([{ labels: [["__name__", "x"]], samples: [{ value: 1, timestamp: -5 }, { value: 1, timestamp: 2 ** 52 + 1 }] }]), 1);
+    const [series] = parseMessage(
+      encodeV1([{
+        labels: [["__name__", "x"]],
+        samples: [{ value: 1, timestamp: -5 }, { value: 1, timestamp: 2 ** 52 + 1 }],
+      }]),
+      1,
+    );
     expect(series!.samples.map((s) => s.timestamp)).toEqual([-5, 2 ** 52 + 1]);
   });
 
@@ -91,8 +131,19 @@ describe("remote write 1.0 decoding", () => {
 describe("remote write 2.0 decoding", () => {
   test("symbols and label refs resolve to the same series as 1.0", () => {
     const input = [
-      { labels: [["__name__", "job_instance:node_cpu_usage:percent"], ["instance", "vm1:9100"], ["job", "node"]] as [string, string][], samples: [{ value: 12.5, timestamp: 1_700_000_000_000 }], exemplars: 1 },
-      { labels: [["__name__", "up"], ["job", "node"]] as [string, string][], samples: [{ value: STALE, timestamp: 1_700_000_000_000 }], histograms: 1 },
+      {
+        labels: [["__name__", "job_instance:node_cpu_usage:percent"], ["instance", "vm1:9100"], ["job", "node"]] as [
+          string,
+          string,
+        ][],
+        samples: [{ value: 12.5, timestamp: 1_700_000_000_000 }],
+        exemplars: 1,
+      },
+      {
+        labels: [["__name__", "up"], ["job", "node"]] as [string, string][],
+        samples: [{ value: STALE, timestamp: 1_700_000_000_000 }],
+        histograms: 1,
+      },
     ];
     const v1 = parseMessage(encodeV1(input), 1);
     const v2 = parseMessage(encodeV2(input), 2);
@@ -107,7 +158,8 @@ describe("remote write 2.0 decoding", () => {
   });
 
   test("a 1.0 message read as 2.0 is empty (fields 1-3 are reserved), not misread", () => {
-    expect(parseMessage(encodeV1([{ labels: [["__name__", "up"]], samples: [{ value: 1, timestamp: 1 }] }]), 2)).toEqual([]);
+    expect(parseMessage(encodeV1([{ labels: [["__name__", "up"]], samples: [{ value: 1, timestamp: 1 }] }]), 2))
+      .toEqual([]);
   });
 });
 
@@ -135,20 +187,34 @@ describe("snappy and size limits", () => {
 
   test("a body over the limit is a 413, by Content-Length or by counting a stream", async () => {
     const big = new Uint8Array(2048);
-    const byLength = new Request(URL, { method: "POST", body: big, headers: { "content-type": "application/x-protobuf" } });
-    expect((await rejection(decodeRequest(byLength, { maxBodyBytes: 1024, maxDecodedBytes: 1 << 20 }))).status).toBe(413);
+    const byLength = new Request(URL, {
+      method: "POST",
+      body: big,
+      headers: { "content-type": "application/x-protobuf" },
+    });
+    expect((await rejection(decodeRequest(byLength, { maxBodyBytes: 1024, maxDecodedBytes: 1 << 20 }))).status).toBe(
+      413,
+    );
     const stream = new ReadableStream<Uint8Array>({
       start(controller) {
         for (let i = 0; i < 4; i++) controller.enqueue(new Uint8Array(512));
         controller.close();
       },
     });
-    const chunked = new Request(URL, { method: "POST", body: stream, headers: { "content-type": "application/x-protobuf" } });
-    expect((await rejection(decodeRequest(chunked, { maxBodyBytes: 1024, maxDecodedBytes: 1 << 20 }))).status).toBe(413);
+    const chunked = new Request(URL, {
+      method: "POST",
+      body: stream,
+      headers: { "content-type": "application/x-protobuf" },
+    });
+    expect((await rejection(decodeRequest(chunked, { maxBodyBytes: 1024, maxDecodedBytes: 1 << 20 }))).status).toBe(
+      413,
+    );
   });
 
   test("decodeRequest returns version, series and body size", async () => {
-    const request = writeRequest(URL, [{ labels: [["__name__", "up"]], samples: [{ value: 1, timestamp: 2 }] }], { version: 2 });
+    const request = writeRequest(URL, [{ labels: [["__name__", "up"]], samples: [{ value: 1, timestamp: 2 }] }], {
+      version: 2,
+    });
     const decoded = await decodeRequest(request, LIMITS);
     expect(decoded.version).toBe(2);
     expect(decoded.series[0]!.labels).toEqual(["__name__", "up"]);

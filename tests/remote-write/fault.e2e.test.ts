@@ -5,9 +5,20 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import {
+  type Child,
   hostPort,
-  prometheusRaw, ruleFiles, scrapeValue, seriesKey, startNodeExporter, startPrometheus, startRemoteWriteApp,
-  startVictoriaMetrics, tempDir, victoriaRaw, withRuleInterval, type Child, type RemoteWriteApp,
+  prometheusRaw,
+  type RemoteWriteApp,
+  ruleFiles,
+  scrapeValue,
+  seriesKey,
+  startNodeExporter,
+  startPrometheus,
+  startRemoteWriteApp,
+  startVictoriaMetrics,
+  tempDir,
+  victoriaRaw,
+  withRuleInterval,
 } from "../../tools/pipeline.ts";
 
 const OUTAGE_MS = 30_000;
@@ -37,7 +48,9 @@ afterAll(async () => {
 
 async function missingInSink(fromS: number, toS: number) {
   const want = await prometheusRaw(prom.url, SELECTOR, toS - fromS, toS);
-  const got = new Map((await victoriaRaw(vm.url, SELECTOR, (fromS - 5) * 1000, (toS + 5) * 1000)).map((s) => [seriesKey(s.labels), s]));
+  const got = new Map(
+    (await victoriaRaw(vm.url, SELECTOR, (fromS - 5) * 1000, (toS + 5) * 1000)).map((s) => [seriesKey(s.labels), s]),
+  );
   let evaluated = 0;
   let stored = 0;
   const missing: string[] = [];
@@ -56,13 +69,16 @@ async function missingInSink(fromS: number, toS: number) {
 test("sink down for 30 s: 503s meanwhile, zero samples lost after catch-up", async () => {
   // Healthy first: samples flow.
   const deadline = Date.now() + 60_000;
-  while ((await victoriaRaw(vm.url, SELECTOR, Date.now() - 60_000, Date.now())).length < 5 && Date.now() < deadline) await Bun.sleep(1000);
+  while ((await victoriaRaw(vm.url, SELECTOR, Date.now() - 60_000, Date.now())).length < 5 && Date.now() < deadline) {
+    await Bun.sleep(1000);
+  }
 
   const r503Before = await scrapeValue(app3.runtime.url, "tarsd_remote_write_requests_total", { status: "503" });
   const outageStart = Date.now() / 1000;
   await vm.stop();
   await Bun.sleep(OUTAGE_MS);
-  const r503During = (await scrapeValue(app3.runtime.url, "tarsd_remote_write_requests_total", { status: "503" })) - r503Before;
+  const r503During = (await scrapeValue(app3.runtime.url, "tarsd_remote_write_requests_total", { status: "503" })) -
+    r503Before;
   vm = await startVictoriaMetrics({ dataDir: vm.dataDir, port: vm.port });
   const outageEnd = Date.now() / 1000;
 

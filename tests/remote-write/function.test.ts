@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startRuntime, type RuntimeProcess } from "../support/runtime-process.ts";
+import { type RuntimeProcess, startRuntime } from "../support/runtime-process.ts";
 import { STALE, writeRequest } from "./build.ts";
 
 let app: RuntimeProcess;
@@ -12,7 +12,13 @@ beforeAll(async () => {
 }, 30_000);
 afterAll(async () => void (await app?.stop()));
 
-const series = [{ labels: [["__name__", "job_instance:node_memory_used:bytes"], ["instance", "vm1:9100"], ["job", "node"]] as [string, string][], samples: [{ value: 1024, timestamp: 1_700_000_000_000 }, { value: STALE, timestamp: 1_700_000_001_000 }] }];
+const series = [{
+  labels: [["__name__", "job_instance:node_memory_used:bytes"], ["instance", "vm1:9100"], ["job", "node"]] as [
+    string,
+    string,
+  ][],
+  samples: [{ value: 1024, timestamp: 1_700_000_000_000 }, { value: STALE, timestamp: 1_700_000_001_000 }],
+}];
 
 test("embedded default: 1.0 on /api/v1/write and the old /api/v1/prom/write path, 2.0 with written headers", async () => {
   const auth = { authorization: "Bearer t0ken" };

@@ -13,13 +13,19 @@ import { influxSink } from "../../runtime/remote-write/sinks/influx.ts";
 import type { Sink } from "../../runtime/remote-write/sinks/sink.ts";
 import { freePort } from "../support/ports.ts";
 import { tempDir } from "../support/runtime-process.ts";
-import { compress, encodeV1, STALE, writeRequest, type TestSeries } from "./build.ts";
+import { compress, encodeV1, STALE, type TestSeries, writeRequest } from "./build.ts";
 
 const URL = "http://test/api/v1/write";
 const LIMITS = { maxBodyBytes: 64 * 1024, maxDecodedBytes: 256 * 1024 };
 const SERIES: TestSeries[] = [
-  { labels: [["__name__", "job_instance:node_cpu_usage:percent"], ["instance", "vm1:9100"], ["job", "node"]], samples: [{ value: 12.5, timestamp: 1_700_000_000_000 }, { value: STALE, timestamp: 1_700_000_001_000 }] },
-  { labels: [["__name__", "up"], ["job", "node"]], samples: [{ value: 1, timestamp: 1_700_000_000_000 }, { value: NaN, timestamp: 1_700_000_001_000 }] },
+  {
+    labels: [["__name__", "job_instance:node_cpu_usage:percent"], ["instance", "vm1:9100"], ["job", "node"]],
+    samples: [{ value: 12.5, timestamp: 1_700_000_000_000 }, { value: STALE, timestamp: 1_700_000_001_000 }],
+  },
+  {
+    labels: [["__name__", "up"], ["job", "node"]],
+    samples: [{ value: 1, timestamp: 1_700_000_000_000 }, { value: NaN, timestamp: 1_700_000_001_000 }],
+  },
 ];
 
 /** A fake InfluxDB /api/v2/write whose answer each test sets; records what it received. */
@@ -28,13 +34,15 @@ let influxUrl: string;
 let answer: (req: Request) => Response | Promise<Response> = () => new Response(null, { status: 204 });
 const received: { url: string; body: string; auth: string | null }[] = [];
 
-beforeAll(async () => {
+beforeAll(() => {
   influx = Bun.serve({
     port: 0,
     hostname: "127.0.0.1",
     async fetch(req) {
       const bytes = new Uint8Array(await req.arrayBuffer());
-      const body = req.headers.get("content-encoding") === "gzip" ? new TextDecoder().decode(Bun.gunzipSync(bytes)) : new TextDecoder().decode(bytes);
+      const body = req.headers.get("content-encoding") === "gzip"
+        ? new TextDecoder().decode(Bun.gunzipSync(bytes))
+        : new TextDecoder().decode(bytes);
       received.push({ url: req.url, body, auth: req.headers.get("authorization") });
       return answer(req);
     },
@@ -44,11 +52,16 @@ beforeAll(async () => {
 afterAll(() => influx.stop(true));
 
 function viaInflux(timeoutMs = 2000) {
-  return remoteWriteHandler({ limits: LIMITS, sink: () => influxSink({ url: influxUrl, token: "influx-secret", org: "tarsd", bucket: "vms", timeoutMs }) });
+  return remoteWriteHandler({
+    limits: LIMITS,
+    sink: () => influxSink({ url: influxUrl, token: "influx-secret", org: "tarsd", bucket: "vms", timeoutMs }),
+  });
 }
 
 async function metric(name: string, labels: Record<string, string> = {}): Promise<number> {
-  const found = (await register.getSingleMetric(name)?.get())?.values.find((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want));
+  const found = (await register.getSingleMetric(name)?.get())?.values.find((v) =>
+    Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want)
+  );
   return found?.value ?? 0;
 }
 
@@ -91,13 +104,19 @@ describe("InfluxDB outcomes -> status codes", () => {
   });
 
   test.each([429, 500, 503, 401, 404])("InfluxDB %i -> 503 so Prometheus retries", async (code) => {
-    const before = await metric("tarsd_influx_write_errors_total", { kind: code === 429 ? "throttled" : code >= 500 ? "server_error" : "config" });
+    const before = await metric("tarsd_influx_write_errors_total", {
+      kind: code === 429 ? "throttled" : code >= 500 ? "server_error" : "config",
+    });
     received.length = 0;
     answer = () => Response.json({ code: "x", message: "nope" }, { status: code });
     const res = await viaInflux()(writeRequest(URL, SERIES));
     expect(res.status).toBe(503);
     expect(received).toHaveLength(1); // the client did not retry on its own
-    expect(await metric("tarsd_influx_write_errors_total", { kind: code === 429 ? "throttled" : code >= 500 ? "server_error" : "config" })).toBe(before + 1);
+    expect(
+      await metric("tarsd_influx_write_errors_total", {
+        kind: code === 429 ? "throttled" : code >= 500 ? "server_error" : "config",
+      }),
+    ).toBe(before + 1);
   });
 
   test("InfluxDB not answering in time -> 503", async () => {
@@ -112,7 +131,10 @@ describe("InfluxDB outcomes -> status codes", () => {
 
   test("InfluxDB unreachable -> 503", async () => {
     const port = await freePort();
-    const handler = remoteWriteHandler({ limits: LIMITS, sink: () => influxSink({ url: `http://127.0.0.1:${port}`, org: "o", bucket: "b", timeoutMs: 2000 }) });
+    const handler = remoteWriteHandler({
+      limits: LIMITS,
+      sink: () => influxSink({ url: `http://127.0.0.1:${port}`, org: "o", bucket: "b", timeoutMs: 2000 }),
+    });
     const res = await handler(writeRequest(URL, SERIES));
     expect(res.status).toBe(503);
     expect((await res.json()).error).toContain("unreachable");
@@ -127,31 +149,64 @@ describe("request problems -> status codes", () => {
   test("400 for corrupt snappy and for snappy-wrapped garbage", async () => {
     const corrupt = compress(encodeV1(SERIES));
     corrupt[0] = 0x30;
-    const res = await handler(new Request(URL, { method: "POST", body: corrupt, headers: { ...auth, "content-type": "application/x-protobuf", "content-encoding": "snappy" } }));
+    const res = await handler(
+      new Request(URL, {
+        method: "POST",
+        body: corrupt,
+        headers: { ...auth, "content-type": "application/x-protobuf", "content-encoding": "snappy" },
+      }),
+    );
     expect(res.status).toBe(400);
     expect((await res.json()).error).toContain("snappy");
     const garbage = compress(new Uint8Array([0x0a, 0xff, 0xff, 0x03, 0x01]));
-    const res2 = await handler(new Request(URL, { method: "POST", body: garbage, headers: { ...auth, "content-type": "application/x-protobuf", "content-encoding": "snappy" } }));
+    const res2 = await handler(
+      new Request(URL, {
+        method: "POST",
+        body: garbage,
+        headers: { ...auth, "content-type": "application/x-protobuf", "content-encoding": "snappy" },
+      }),
+    );
     expect(res2.status).toBe(400);
     expect((await res2.json()).error).toContain("protobuf");
   });
 
   test("415 for an unsupported content type, encoding or proto message", async () => {
-    for (const headers of <Record<string, string>[]>[{ "content-type": "application/json" }, { "content-encoding": "gzip" }, { "content-type": "application/x-protobuf;proto=foo.Bar" }]) {
+    for (
+      const headers of <Record<string, string>[]> [{ "content-type": "application/json" }, {
+        "content-encoding": "gzip",
+      }, { "content-type": "application/x-protobuf;proto=foo.Bar" }]
+    ) {
       expect((await handler(writeRequest(URL, SERIES, { headers: { ...auth, ...headers } }))).status).toBe(415);
     }
   });
 
   test("413 for a body over the limit and for a snappy header announcing too much", async () => {
     const big = new Uint8Array(LIMITS.maxBodyBytes + 1);
-    expect((await handler(new Request(URL, { method: "POST", body: big, headers: { ...auth, "content-type": "application/x-protobuf" } }))).status).toBe(413);
+    expect(
+      (await handler(
+        new Request(URL, { method: "POST", body: big, headers: { ...auth, "content-type": "application/x-protobuf" } }),
+      )).status,
+    ).toBe(413);
     const bomb = compress(new Uint8Array(LIMITS.maxDecodedBytes + 1)); // ~12 KiB compressed
     expect(bomb.length).toBeLessThan(LIMITS.maxBodyBytes);
-    expect((await handler(new Request(URL, { method: "POST", body: bomb, headers: { ...auth, "content-type": "application/x-protobuf" } }))).status).toBe(413);
+    expect(
+      (await handler(
+        new Request(URL, {
+          method: "POST",
+          body: bomb,
+          headers: { ...auth, "content-type": "application/x-protobuf" },
+        }),
+      )).status,
+    ).toBe(413);
   });
 
   test("2.0 duplicate label names -> 400 with the written headers at 0", async () => {
-    const res = await handler(writeRequest(URL, [{ labels: [["__name__", "m"], ["a", "1"], ["a", "2"]], samples: [{ value: 1, timestamp: 1 }] }], { version: 2, headers: auth }));
+    const res = await handler(
+      writeRequest(URL, [{
+        labels: [["__name__", "m"], ["a", "1"], ["a", "2"]],
+        samples: [{ value: 1, timestamp: 1 }],
+      }], { version: 2, headers: auth }),
+    );
     expect(res.status).toBe(400);
     expect(res.headers.get("x-prometheus-remote-write-samples-written")).toBe("0");
   });
@@ -160,8 +215,17 @@ describe("request problems -> status codes", () => {
 describe("2.0 responses and partial data", () => {
   test("204 with X-Prometheus-Remote-Write-*-Written headers", async () => {
     const lines: string[] = [];
-    const handler = remoteWriteHandler({ limits: LIMITS, sink: () => ({ describe: "mem", write: async (body) => void lines.push(...linesOf({ body })) }) });
-    const res = await handler(writeRequest(URL, [...SERIES, { labels: [["__name__", "e"]], samples: [{ value: 3, timestamp: 9 }], exemplars: 2 }], { version: 2 }));
+    const handler = remoteWriteHandler({
+      limits: LIMITS,
+      sink: () => ({ describe: "mem", write: (body) => Promise.resolve(void lines.push(...linesOf({ body }))) }),
+    });
+    const res = await handler(
+      writeRequest(URL, [...SERIES, {
+        labels: [["__name__", "e"]],
+        samples: [{ value: 3, timestamp: 9 }],
+        exemplars: 2,
+      }], { version: 2 }),
+    );
     expect(res.status).toBe(204);
     expect(lines).toEqual([
       "job_instance:node_cpu_usage:percent,instance=vm1:9100,job=node value=12.5 1700000000000",
@@ -176,9 +240,17 @@ describe("2.0 responses and partial data", () => {
 
   test("native histograms: float samples are written, the answer is 400 (never 2xx for unwritten data)", async () => {
     const lines: string[] = [];
-    const handler = remoteWriteHandler({ limits: LIMITS, sink: () => ({ describe: "mem", write: async (body) => void lines.push(...linesOf({ body })) }) });
+    const handler = remoteWriteHandler({
+      limits: LIMITS,
+      sink: () => ({ describe: "mem", write: (body) => Promise.resolve(void lines.push(...linesOf({ body }))) }),
+    });
     const before = await metric("tarsd_remote_write_samples_dropped_total", { reason: "histogram" });
-    const res = await handler(writeRequest(URL, [{ labels: [["__name__", "f"]], samples: [{ value: 1, timestamp: 1 }] }, { labels: [["__name__", "h"]], histograms: 2 }], { version: 2 }));
+    const res = await handler(
+      writeRequest(URL, [{ labels: [["__name__", "f"]], samples: [{ value: 1, timestamp: 1 }] }, {
+        labels: [["__name__", "h"]],
+        histograms: 2,
+      }], { version: 2 }),
+    );
     expect(res.status).toBe(400);
     expect(lines).toEqual(["f value=1 1"]);
     expect(res.headers.get("x-prometheus-remote-write-samples-written")).toBe("1");
@@ -195,9 +267,17 @@ describe("embedded file sink", () => {
     const many = remoteWriteHandler({ limits: LIMITS, sink: () => sink });
     expect((await handler(writeRequest(URL, SERIES))).status).toBe(204);
     const path = join(dir, "metrics", "vms.lp");
-    expect(readFileSync(path, "utf8")).toBe("job_instance:node_cpu_usage:percent,instance=vm1:9100,job=node value=12.5 1700000000000\nup,job=node value=1 1700000000000\n");
-    const batch = (i: number): TestSeries[] => Array.from({ length: 200 }, (_, j) => ({ labels: [["__name__", "c"], ["req", String(i)]], samples: [{ value: j, timestamp: j }] }));
-    const statuses = await Promise.all(Array.from({ length: 10 }, (_, i) => many(writeRequest(URL, batch(i))).then((r) => r.status)));
+    expect(readFileSync(path, "utf8")).toBe(
+      "job_instance:node_cpu_usage:percent,instance=vm1:9100,job=node value=12.5 1700000000000\nup,job=node value=1 1700000000000\n",
+    );
+    const batch = (i: number): TestSeries[] =>
+      Array.from(
+        { length: 200 },
+        (_, j) => ({ labels: [["__name__", "c"], ["req", String(i)]], samples: [{ value: j, timestamp: j }] }),
+      );
+    const statuses = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => many(writeRequest(URL, batch(i))).then((r) => r.status)),
+    );
     expect(statuses).toEqual(Array(10).fill(204));
     const lines = readFileSync(path, "utf8").trimEnd().split("\n").slice(2);
     expect(lines).toHaveLength(2000);
@@ -219,7 +299,15 @@ describe("through the function contract, as functions/remote-write.ts wires it",
   const fn = defineFunction({
     tokenEnv: ["TEST_RW_TOKEN"],
     observe: countAnswer,
-    routes: [{ method: "POST", path: "/api/v1/write", summary: "", handler: remoteWriteHandler({ limits: LIMITS, sink: () => ({ describe: "mem", write: async () => {} }) }) }],
+    routes: [{
+      method: "POST",
+      path: "/api/v1/write",
+      summary: "",
+      handler: remoteWriteHandler({
+        limits: LIMITS,
+        sink: () => ({ describe: "mem", write: () => Promise.resolve() }),
+      }),
+    }],
   });
   afterEach(() => void delete process.env.TEST_RW_TOKEN);
 
@@ -228,7 +316,9 @@ describe("through the function contract, as functions/remote-write.ts wires it",
     const before = await metric("tarsd_remote_write_requests_total", { status: "401" });
     expect((await fn.fetch(writeRequest(URL, SERIES))).status).toBe(401);
     expect((await fn.fetch(writeRequest(URL, SERIES, { headers: { authorization: "Bearer nope" } }))).status).toBe(401);
-    expect((await fn.fetch(writeRequest(URL, SERIES, { headers: { authorization: "Bearer s3cret" } }))).status).toBe(204);
+    expect((await fn.fetch(writeRequest(URL, SERIES, { headers: { authorization: "Bearer s3cret" } }))).status).toBe(
+      204,
+    );
     expect(await metric("tarsd_remote_write_requests_total", { status: "401" })).toBe(before + 2);
   });
 

@@ -5,9 +5,21 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import {
+  type Child,
   hostPort,
-  prometheusRaw, ruleFiles, scrapeValue, seriesKey, startNodeExporter, startPrometheus, startRemoteWriteApp,
-  startVictoriaMetrics, tempDir, victoriaRaw, withRuleInterval, type Child, type RawSeries, type RemoteWriteApp,
+  prometheusRaw,
+  type RawSeries,
+  type RemoteWriteApp,
+  ruleFiles,
+  scrapeValue,
+  seriesKey,
+  startNodeExporter,
+  startPrometheus,
+  startRemoteWriteApp,
+  startVictoriaMetrics,
+  tempDir,
+  victoriaRaw,
+  withRuleInterval,
 } from "../../tools/pipeline.ts";
 
 let vm: Child & { dataDir: string };
@@ -56,7 +68,9 @@ async function compare(selector: string, rangeSeconds: number, atSeconds: number
       compared++;
       const w = byTime.get(t);
       if (w === undefined) missing.push(`${seriesKey(series.labels)}@${t}`);
-      else if (Math.abs(w - v) > 1e-12 * Math.max(1, Math.abs(v))) different.push(`${seriesKey(series.labels)}@${t}: prometheus ${v}, sink ${w}`);
+      else if (Math.abs(w - v) > 1e-12 * Math.max(1, Math.abs(v))) {
+        different.push(`${seriesKey(series.labels)}@${t}: prometheus ${v}, sink ${w}`);
+      }
     }
   }
   return { want, compared, missing, different };
@@ -76,9 +90,17 @@ describe("Prometheus -> remote-write function -> InfluxDB v2 API (VictoriaMetric
   test("VM recording rules (job_instance:*) arrive with Prometheus' labels and values", async () => {
     // Wait for rate() windows to fill so every rule has produced samples.
     // Wait until every rule has a full comparison window of evaluations behind it.
-    await eventually(() => prometheusRaw(prom.url, '{__name__=~"job_instance:.+"}', 10, Date.now() / 1000 - 2), (s) => s.length >= 5 && s.every((x) => x.samples.length >= 8), 60_000);
+    await eventually(
+      () => prometheusRaw(prom.url, '{__name__=~"job_instance:.+"}', 10, Date.now() / 1000 - 2),
+      (s) => s.length >= 5 && s.every((x) => x.samples.length >= 8),
+      60_000,
+    );
     const at = Date.now() / 1000 - 2;
-    const result = await eventually(() => compare('{__name__=~"job_instance:.+"}', 10, at), (r) => r.missing.length === 0 && r.compared > 0, 30_000);
+    const result = await eventually(
+      () => compare('{__name__=~"job_instance:.+"}', 10, at),
+      (r) => r.missing.length === 0 && r.compared > 0,
+      30_000,
+    );
     const names = new Set(result.want.map((s) => s.labels.__name__));
     expect([...names].sort()).toEqual([
       "job_instance:node_cpu_usage:percent",
@@ -94,28 +116,43 @@ describe("Prometheus -> remote-write function -> InfluxDB v2 API (VictoriaMetric
     console.log(`e2e: ${result.compared} samples of ${result.want.length} job_instance:* series compared, all equal`);
   }, 90_000);
 
-  test("job_container:* goes through APP 2 only, job_instance:* through APP 3 only, nothing else reaches the sink", async () => {
-    const at = Math.floor(Date.now() / 1000) - 2;
-    const containers = await eventually(() => compare('{__name__=~"job_container:.+"}', 10, at), (r) => r.missing.length === 0 && r.compared > 0, 30_000);
-    expect(containers.want.map((s) => s.labels.__name__)).toContain("job_container:up:sum");
-    expect(containers.missing).toEqual([]);
-    expect(containers.different).toEqual([]);
+  test(
+    "job_container:* goes through APP 2 only, job_instance:* through APP 3 only, nothing else reaches the sink",
+    async () => {
+      const at = Math.floor(Date.now() / 1000) - 2;
+      const containers = await eventually(
+        () => compare('{__name__=~"job_container:.+"}', 10, at),
+        (r) => r.missing.length === 0 && r.compared > 0,
+        30_000,
+      );
+      expect(containers.want.map((s) => s.labels.__name__)).toContain("job_container:up:sum");
+      expect(containers.missing).toEqual([]);
+      expect(containers.different).toEqual([]);
 
-    const names = (await victoriaRaw(vm.url, '{__name__=~".+"}', (at - 120) * 1000, (at + 5) * 1000)).map((s) => s.labels.__name__!);
-    expect(names.length).toBeGreaterThan(0);
-    expect(names.filter((n) => !/^job_(instance|container):/.test(n))).toEqual([]);
+      const names = (await victoriaRaw(vm.url, '{__name__=~".+"}', (at - 120) * 1000, (at + 5) * 1000)).map((s) =>
+        s.labels.__name__!
+      );
+      expect(names.length).toBeGreaterThan(0);
+      expect(names.filter((n) => !/^job_(instance|container):/.test(n))).toEqual([]);
 
-    // Each app's own counters show which samples it wrote.
-    expect(await scrapeValue(app2.runtime.url, "tarsd_remote_write_samples_written_total")).toBeGreaterThan(0);
-    expect(await scrapeValue(app3.runtime.url, "tarsd_remote_write_samples_written_total")).toBeGreaterThan(0);
-    expect(await scrapeValue(app2.runtime.url, "tarsd_remote_write_requests_total", { status: "401" })).toBe(0);
-    expect(await scrapeValue(prom.url, "prometheus_remote_storage_samples_failed_total")).toBe(0);
-    expect(await scrapeValue(prom.url, "prometheus_remote_storage_samples_total")).toBeGreaterThan(0);
-  }, 60_000);
+      // Each app's own counters show which samples it wrote.
+      expect(await scrapeValue(app2.runtime.url, "tarsd_remote_write_samples_written_total")).toBeGreaterThan(0);
+      expect(await scrapeValue(app3.runtime.url, "tarsd_remote_write_samples_written_total")).toBeGreaterThan(0);
+      expect(await scrapeValue(app2.runtime.url, "tarsd_remote_write_requests_total", { status: "401" })).toBe(0);
+      expect(await scrapeValue(prom.url, "prometheus_remote_storage_samples_failed_total")).toBe(0);
+      expect(await scrapeValue(prom.url, "prometheus_remote_storage_samples_total")).toBeGreaterThan(0);
+    },
+    60_000,
+  );
 
   test("a request with the wrong token is refused (401) and counted", async () => {
-    const res = await fetch(app3.writeUrl, { method: "POST", headers: { authorization: "Bearer wrong", "content-type": "application/x-protobuf" }, body: new Uint8Array([0]) });
+    const res = await fetch(app3.writeUrl, {
+      method: "POST",
+      headers: { authorization: "Bearer wrong", "content-type": "application/x-protobuf" },
+      body: new Uint8Array([0]),
+    });
     expect(res.status).toBe(401);
-    expect(await scrapeValue(app3.runtime.url, "tarsd_remote_write_requests_total", { status: "401" })).toBeGreaterThanOrEqual(1);
+    expect(await scrapeValue(app3.runtime.url, "tarsd_remote_write_requests_total", { status: "401" }))
+      .toBeGreaterThanOrEqual(1);
   });
 });

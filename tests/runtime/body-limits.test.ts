@@ -3,8 +3,8 @@
 // round. A 413 names the limit of the route that refused, as its users configured it.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { startRuntime, type RuntimeProcess } from "../support/runtime-process.ts";
-import { writeRequest, type TestSeries } from "../remote-write/build.ts";
+import { type RuntimeProcess, startRuntime } from "../support/runtime-process.ts";
+import { type TestSeries, writeRequest } from "../remote-write/build.ts";
 
 const MiB = 1024 * 1024;
 let rt: RuntimeProcess;
@@ -17,7 +17,10 @@ afterAll(async () => void (await rt?.stop()));
 /** Series with random (incompressible) label values, so the snappy body is about `bytes` long. */
 function seriesOf(bytes: number): TestSeries[] {
   return Array.from({ length: Math.ceil(bytes / 75) }, (_, i) => ({
-    labels: [["__name__", "big_write"], ["id", randomBytes(32).toString("hex")], ["n", String(i)]] as [string, string][],
+    labels: [["__name__", "big_write"], ["id", randomBytes(32).toString("hex")], ["n", String(i)]] as [
+      string,
+      string,
+    ][],
     samples: [{ value: i, timestamp: 1_700_000_000_000 }],
   }));
 }

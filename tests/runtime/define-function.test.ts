@@ -9,8 +9,22 @@ const fn = defineFunction({
     { method: "GET", path: "/things/:id", summary: "read", handler: (_r, { id }) => Response.json({ id }) },
     { method: "PUT", path: "/things/:id", summary: "write", handler: () => new Response(null, { status: 204 }) },
     { method: "POST", path: "/search", summary: "read by POST", auth: false, handler: () => Response.json([]) },
-    { method: "GET", path: "/boom", summary: "fails", handler: () => { throw new HttpError(418, "teapot"); } },
-    { method: "GET", path: "/crash", summary: "bug", handler: () => { throw new Error("bug"); } },
+    {
+      method: "GET",
+      path: "/boom",
+      summary: "fails",
+      handler: () => {
+        throw new HttpError(418, "teapot");
+      },
+    },
+    {
+      method: "GET",
+      path: "/crash",
+      summary: "bug",
+      handler: () => {
+        throw new Error("bug");
+      },
+    },
   ],
 });
 const call = (method: string, path: string, headers: Record<string, string> = {}) =>
@@ -22,7 +36,13 @@ afterEach(() => {
 
 describe("defineFunction", () => {
   test("declares its routes without handlers", () => {
-    expect(fn.routes.map((r) => `${r.method} ${r.path}`)).toEqual(["GET /things/:id", "PUT /things/:id", "POST /search", "GET /boom", "GET /crash"]);
+    expect(fn.routes.map((r) => `${r.method} ${r.path}`)).toEqual([
+      "GET /things/:id",
+      "PUT /things/:id",
+      "POST /search",
+      "GET /boom",
+      "GET /crash",
+    ]);
     expect(fn.routes.every((r) => !("handler" in r))).toBe(true);
   });
 
@@ -68,7 +88,13 @@ describe("defineFunction", () => {
       routes: [{ method: "PUT", path: "/x", summary: "write", handler: () => new Response(null, { status: 204 }) }],
     });
     process.env.TEST_FN_TOKEN = "t0ken";
-    for (const [method, path, headers] of [["PUT", "/x", { authorization: "Bearer t0ken" }], ["PUT", "/x", {}], ["GET", "/x", {}], ["GET", "/y", {}]] as const) {
+    for (
+      const [method, path, headers] of [["PUT", "/x", { authorization: "Bearer t0ken" }], ["PUT", "/x", {}], [
+        "GET",
+        "/x",
+        {},
+      ], ["GET", "/y", {}]] as const
+    ) {
       await observed.fetch(new Request(`http://fn.test${path}`, { method, headers }));
     }
     expect(seen).toEqual([204, 401, 405, 404]);

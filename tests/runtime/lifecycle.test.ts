@@ -47,7 +47,14 @@ describe("start-up", () => {
       const lines = rt.output().trim().split("\n").map((line) => JSON.parse(line));
       const requests = lines.filter((l) => l.function);
       expect(requests).toHaveLength(2);
-      expect(requests[0]).toMatchObject({ function: "upload", method: "PUT", path: "/files/logged.txt", route: "/files/:name", status: 201, bytes_in: 5 });
+      expect(requests[0]).toMatchObject({
+        function: "upload",
+        method: "PUT",
+        path: "/files/logged.txt",
+        route: "/files/:name",
+        status: 201,
+        bytes_in: 5,
+      });
       expect(requests[1]).toMatchObject({ function: "download", method: "GET", status: 404 });
       expect(typeof requests[0].ms).toBe("number");
     } finally {

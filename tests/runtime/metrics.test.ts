@@ -21,7 +21,12 @@ describe("/metrics", () => {
     try {
       await fetch(`${rt.url}/files/m.txt`, { method: "PUT", body: "x".repeat(1000) });
       // Chunked (no Content-Length): counted as read.
-      const chunked = new ReadableStream({ start(c) { c.enqueue(new Uint8Array(500)); c.close(); } });
+      const chunked = new ReadableStream({
+        start(c) {
+          c.enqueue(new Uint8Array(500));
+          c.close();
+        },
+      });
       // @ts-expect-error -- streaming request bodies need half duplex
       await fetch(`${rt.url}/files/chunked.bin`, { method: "PUT", body: chunked, duplex: "half" });
       for (let i = 0; i < 3; i++) await (await fetch(`${rt.url}/files/m.txt`)).arrayBuffer();
@@ -40,7 +45,9 @@ describe("/metrics", () => {
       expect(sample(text, "process_resident_memory_bytes", {})).toBeGreaterThan(0);
 
       for (const fn of ["upload", "download"]) {
-        const digest = createHash("sha256").update(readFileSync(join(REPO_ROOT, "functions", `${fn}.ts`))).digest("hex");
+        const digest = createHash("sha256").update(readFileSync(join(REPO_ROOT, "functions", `${fn}.ts`))).digest(
+          "hex",
+        );
         expect(sample(text, "tarsd_function_info", { function: fn, sha256: digest })).toBe(1);
       }
     } finally {

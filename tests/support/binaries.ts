@@ -9,8 +9,9 @@ const ROOT = join(import.meta.dir, "..", "..");
 
 /** Absolute path of a binary from PATH, /usr/sbin, /usr/bin or node_modules/.bin; throws naming the set-up command. */
 export function requireBinary(name: string): string {
-  const found =
-    Bun.which(name, { PATH: `${process.env.PATH ?? ""}:/usr/sbin:/usr/bin:/sbin:${join(ROOT, "node_modules", ".bin")}` }) ??
+  const found = Bun.which(name, {
+    PATH: `${process.env.PATH ?? ""}:/usr/sbin:/usr/bin:/sbin:${join(ROOT, "node_modules", ".bin")}`,
+  }) ??
     [`/usr/bin/${name}`, `/usr/sbin/${name}`].find((p) => existsSync(p));
   if (!found) throw new Error(`required binary '${name}' is not installed: run \`${SETUP_COMMAND}\` first`);
   return found;

@@ -20,7 +20,10 @@ export interface DockerEngine {
   /** environment for a child process that should talk to this daemon (docker CLI, deploy scripts) */
   env: Record<string, string>;
   /** `docker <args>`; throws with the command's output unless it exits 0 (or `allowFail`) */
-  docker(args: string[], opts?: { allowFail?: boolean; input?: string; timeoutMs?: number; env?: Record<string, string> }): Promise<DockerResult>;
+  docker(
+    args: string[],
+    opts?: { allowFail?: boolean; input?: string; timeoutMs?: number; env?: Record<string, string> },
+  ): Promise<DockerResult>;
   /** the daemon's own log, for failure messages */
   log(): string;
   stop(): Promise<void>;
@@ -31,7 +34,11 @@ export const DOCKER_ROOT = join(REPO_ROOT, ".tools", "docker");
 /** Network interfaces dockerd creates (docker0, docker_gwbridge), to remove those it made. */
 function links(): Set<string> {
   const out = Bun.spawnSync(["ip", "-o", "link", "show"], { stdout: "pipe" }).stdout.toString();
-  return new Set([...out.matchAll(/^\d+: ([^:@]+)/gm)].map((m) => m[1] ?? "").filter((name) => /^(docker0|docker_gwbridge)$/.test(name)));
+  return new Set(
+    [...out.matchAll(/^\d+: ([^:@]+)/gm)].map((m) => m[1] ?? "").filter((name) =>
+      /^(docker0|docker_gwbridge)$/.test(name)
+    ),
+  );
 }
 
 export async function startDockerEngine(): Promise<DockerEngine> {
@@ -48,14 +55,21 @@ export async function startDockerEngine(): Promise<DockerEngine> {
   const proc: Subprocess = Bun.spawn(
     [
       dockerd,
-      "--data-root", join(DOCKER_ROOT, "data"),
-      "--exec-root", join(runDir, "exec"),
-      "--host", `unix://${socket}`,
-      "--pidfile", join(runDir, "docker.pid"),
-      "--storage-driver", "overlay2",
+      "--data-root",
+      join(DOCKER_ROOT, "data"),
+      "--exec-root",
+      join(runDir, "exec"),
+      "--host",
+      `unix://${socket}`,
+      "--pidfile",
+      join(runDir, "docker.pid"),
+      "--storage-driver",
+      "overlay2",
       // A containerd of its own under the exec root: never a system one that may be running.
-      "--containerd-namespace", "tarsd-test",
-      "--containerd-plugins-namespace", "tarsd-test-plugins",
+      "--containerd-namespace",
+      "tarsd-test",
+      "--containerd-plugins-namespace",
+      "tarsd-test-plugins",
     ],
     { stdout: Bun.file(logFile), stderr: Bun.file(logFile) },
   );
@@ -69,7 +83,10 @@ export async function startDockerEngine(): Promise<DockerEngine> {
   };
   const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8").slice(-6000) : "");
 
-  async function docker(args: string[], opts: { allowFail?: boolean; input?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<DockerResult> {
+  async function docker(
+    args: string[],
+    opts: { allowFail?: boolean; input?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+  ): Promise<DockerResult> {
     const child = Bun.spawn([cli, ...args], {
       env: { ...env, ...opts.env },
       stdin: opts.input === undefined ? "ignore" : new TextEncoder().encode(opts.input),
@@ -77,8 +94,14 @@ export async function startDockerEngine(): Promise<DockerEngine> {
       stderr: "pipe",
       timeout: opts.timeoutMs ?? 120_000,
     });
-    const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
-    if (code !== 0 && !opts.allowFail) throw new Error(`docker ${args.join(" ")} exited ${code}\n${err}${out}`.slice(0, 8000));
+    const [out, err, code] = await Promise.all([
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+      child.exited,
+    ]);
+    if (code !== 0 && !opts.allowFail) {
+      throw new Error(`docker ${args.join(" ")} exited ${code}\n${err}${out}`.slice(0, 8000));
+    }
     return { code, out, err };
   }
 

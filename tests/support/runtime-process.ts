@@ -25,7 +25,15 @@ export async function startRuntime(env: Record<string, string> = {}): Promise<Ru
   const dataDir = env.DATA_DIR ?? tempDir();
   const proc = Bun.spawn(["bun", join(REPO_ROOT, "runtime", "main.ts")], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", DRAIN_DELAY_MS: "0", ...env, PORT: String(port), HOST: "127.0.0.1", DATA_DIR: dataDir },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      DRAIN_DELAY_MS: "0",
+      ...env,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      DATA_DIR: dataDir,
+    },
     stdout: "pipe",
     stderr: "inherit",
   });

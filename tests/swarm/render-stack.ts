@@ -22,7 +22,8 @@ export function stackEnv(env: Record<string, string> = {}): Record<string, strin
 }
 
 /** `docker stack config` of deploy/stack.yml, parsed; throws with docker's message when it refuses. */
-// biome-ignore lint: a compose file is free-form
+// a compose file is free-form
+// deno-lint-ignore no-explicit-any
 export function renderStack(env: Record<string, string> = {}): any {
   const res = Bun.spawnSync([requireBinary("docker"), "stack", "config", "-c", STACK_FILE], {
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...stackEnv(env) },
@@ -30,6 +31,8 @@ export function renderStack(env: Record<string, string> = {}): any {
     stderr: "pipe",
     timeout: 60_000,
   });
-  if (res.exitCode !== 0 || res.stderr.length > 0) throw new Error(`docker stack config failed (${res.exitCode}): ${res.stderr}`);
+  if (res.exitCode !== 0 || res.stderr.length > 0) {
+    throw new Error(`docker stack config failed (${res.exitCode}): ${res.stderr}`);
+  }
   return Bun.YAML.parse(res.stdout.toString());
 }

@@ -88,4 +88,7 @@ async function worker() {
 }
 
 await Promise.all(Array.from({ length: Number(workers) }, worker));
-writeFileSync(resultFile, JSON.stringify({ ok, failed: failures.length, failures: failures.slice(0, 50), addresses: [...addresses] }));
+writeFileSync(
+  resultFile,
+  JSON.stringify({ ok, failed: failures.length, failures: failures.slice(0, 50), addresses: [...addresses] }),
+);

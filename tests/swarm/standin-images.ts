@@ -8,7 +8,7 @@
 import { copyFileSync, cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO_ROOT, SETUP_COMMAND, requireBinary } from "../support/binaries.ts";
+import { REPO_ROOT, requireBinary, SETUP_COMMAND } from "../support/binaries.ts";
 import type { DockerEngine } from "../support/docker-engine.ts";
 
 const STANDINS = join(import.meta.dir, "standins");
@@ -33,7 +33,9 @@ export function stackImages(stackYaml: string): Record<"influxdb" | "prometheus"
 /** The bun base tag deploy/Dockerfile builds FROM (its ARG BUN_VERSION). */
 export function bunBaseImage(dockerfile: string): string {
   const version = /^ARG BUN_VERSION=(\S+)/m.exec(dockerfile)?.[1];
-  if (!version || !/FROM oven\/bun:\$\{BUN_VERSION\}-slim/.test(dockerfile)) throw new Error("deploy/Dockerfile no longer builds FROM oven/bun:${BUN_VERSION}-slim");
+  if (!version || !/FROM oven\/bun:\$\{BUN_VERSION\}-slim/.test(dockerfile)) {
+    throw new Error("deploy/Dockerfile no longer builds FROM oven/bun:${BUN_VERSION}-slim");
+  }
   return `oven/bun:${version}-slim`;
 }
 
@@ -54,10 +56,12 @@ async function buildStandin(engine: DockerEngine, dir: string, tag: string, file
 }
 
 export async function buildStandinImages(engine: DockerEngine): Promise<void> {
-  for (const [path, what] of [
-    [ROOTFS_TAR, "the Debian root file system"],
-    [INFLUXD, "influxd 1.8.10"],
-  ] as const) {
+  for (
+    const [path, what] of [
+      [ROOTFS_TAR, "the Debian root file system"],
+      [INFLUXD, "influxd 1.8.10"],
+    ] as const
+  ) {
     if (!existsSync(path)) throw new Error(`${what} is missing (${path}): run \`${SETUP_COMMAND}\` first`);
   }
   if (!(await imageExists(engine, BASE_IMAGE))) {
@@ -67,9 +71,16 @@ export async function buildStandinImages(engine: DockerEngine): Promise<void> {
   const images = stackImages(stack);
   const bunBase = bunBaseImage(await Bun.file(join(REPO_ROOT, "deploy", "Dockerfile")).text());
   // The bun binary the tests run is the version scripts/setup pins, the one deploy/Dockerfile names.
-  if (!bunBase.includes(`:${Bun.version}-`)) throw new Error(`deploy/Dockerfile builds on ${bunBase} but the tests run bun ${Bun.version}`);
-  await buildStandin(engine, "bun", bunBase, { bun: process.execPath, "ca-certificates.crt": "/etc/ssl/certs/ca-certificates.crt" });
+  if (!bunBase.includes(`:${Bun.version}-`)) {
+    throw new Error(`deploy/Dockerfile builds on ${bunBase} but the tests run bun ${Bun.version}`);
+  }
+  await buildStandin(engine, "bun", bunBase, {
+    bun: process.execPath,
+    "ca-certificates.crt": "/etc/ssl/certs/ca-certificates.crt",
+  });
   await buildStandin(engine, "influxdb", images.influxdb, { influxd: INFLUXD });
   await buildStandin(engine, "prometheus", images.prometheus, { prometheus: requireBinary("prometheus") });
-  await buildStandin(engine, "node-exporter", images.nodeExporter, { node_exporter: requireBinary("prometheus-node-exporter") });
+  await buildStandin(engine, "node-exporter", images.nodeExporter, {
+    node_exporter: requireBinary("prometheus-node-exporter"),
+  });
 }

@@ -7,9 +7,9 @@ import { cpSync, mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "../support/binaries.ts";
-import { startDockerEngine, type DockerEngine } from "../support/docker-engine.ts";
+import { type DockerEngine, startDockerEngine } from "../support/docker-engine.ts";
 import { tempDir } from "../support/runtime-process.ts";
-import { bunBaseImage, buildStandinImages } from "./standin-images.ts";
+import { buildStandinImages, bunBaseImage } from "./standin-images.ts";
 
 export const STACK = "tarsd";
 /** deploy/stack.yml gives the overlay network this fixed name (attachable: the client container joins it). */
@@ -29,7 +29,10 @@ export interface Swarm {
   /** environment for deploy/* scripts: the private daemon, secrets and artifacts in the test's directory */
   deployEnv: Record<string, string>;
   /** `sh -c` inside the client container on the overlay network (curl, bun, getent are there) */
-  client(command: string, opts?: { allowFail?: boolean; timeoutMs?: number }): Promise<{ code: number; out: string; err: string }>;
+  client(
+    command: string,
+    opts?: { allowFail?: boolean; timeoutMs?: number },
+  ): Promise<{ code: number; out: string; err: string }>;
   /** host path mounted at /client in the client container */
   clientDir: string;
   /** the client container's image: the bun base (bun and curl) */
@@ -50,13 +53,24 @@ function ip(args: string[], allowFail = false) {
 async function assertPortFree(port: number): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const server = createServer();
-    server.once("error", () => reject(new Error(`port ${port} is taken on this machine: the swarm test publishes it (stop what listens there)`)));
+    server.once(
+      "error",
+      () =>
+        reject(
+          new Error(`port ${port} is taken on this machine: the swarm test publishes it (stop what listens there)`),
+        ),
+    );
     server.listen(port, "0.0.0.0", () => server.close(() => resolve()));
   });
 }
 
 /** Polls until `check` returns a value (not undefined) or throws the last reason after `timeoutMs`. */
-export async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, intervalMs = 2000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<T | undefined>,
+  intervalMs = 2000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last = "";
   for (;;) {
@@ -66,7 +80,9 @@ export async function eventually<T>(what: string, timeoutMs: number, check: () =
     } catch (err) {
       last = String(err);
     }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s${last ? ` (last: ${last})` : ""}`);
+    if (Date.now() > deadline) {
+      throw new Error(`${what}: not within ${timeoutMs / 1000} s${last ? ` (last: ${last})` : ""}`);
+    }
     await Bun.sleep(intervalMs);
   }
 }
@@ -79,7 +95,8 @@ async function reset(engine: DockerEngine) {
   await engine.docker(["volume", "prune", "-f"]);
   await engine.docker(["network", "prune", "-f"]);
   // Runtime images of earlier runs: only `latest` is kept, for the build cache.
-  const old = (await engine.docker(["images", "tarsd.local/runtime", "--format", "{{.Repository}}:{{.Tag}}"])).out.split("\n").filter((tag) => tag && !tag.endsWith(":latest"));
+  const old = (await engine.docker(["images", "tarsd.local/runtime", "--format", "{{.Repository}}:{{.Tag}}"])).out
+    .split("\n").filter((tag) => tag && !tag.endsWith(":latest"));
   if (old.length > 0) await engine.docker(["rmi", ...old], { allowFail: true });
   await engine.docker(["image", "prune", "-f"]);
 }
@@ -93,7 +110,16 @@ export async function startSwarm(): Promise<Swarm> {
     ip(["link", "add", INTERFACE, "type", "bridge"]); // an empty bridge: this kernel has no dummy interfaces
     ip(["addr", "add", `${NODE_ADDRESS}/32`, "dev", INTERFACE]);
     ip(["link", "set", INTERFACE, "up"]);
-    await engine.docker(["swarm", "init", "--advertise-addr", NODE_ADDRESS, "--listen-addr", `${NODE_ADDRESS}:2377`, "--default-addr-pool", ADDRESS_POOL]);
+    await engine.docker([
+      "swarm",
+      "init",
+      "--advertise-addr",
+      NODE_ADDRESS,
+      "--listen-addr",
+      `${NODE_ADDRESS}:2377`,
+      "--default-addr-pool",
+      ADDRESS_POOL,
+    ]);
 
     await buildStandinImages(engine);
     const dir = tempDir("tarsd-swarm-");
@@ -114,10 +140,15 @@ export async function startSwarm(): Promise<Swarm> {
     // deploy/prometheus plus the cAdvisor stand-in rule (see tests/swarm/test-stack.ts).
     const prometheusDir = join(dir, "prometheus");
     cpSync(join(REPO_ROOT, "deploy", "prometheus"), prometheusDir, { recursive: true });
-    cpSync(join(REPO_ROOT, "tests", "fixtures", "remote-write", "containers-standin.rules.yml"), join(prometheusDir, "rules", "containers-standin.rules.yml"));
+    cpSync(
+      join(REPO_ROOT, "tests", "fixtures", "remote-write", "containers-standin.rules.yml"),
+      join(prometheusDir, "rules", "containers-standin.rules.yml"),
+    );
     Object.assign(deployEnv, {
       TARSD_IMAGE: image,
-      TARSD_STACK_TRANSFORM: `${process.execPath} ${join(import.meta.dir, "test-stack.ts")} --docker-socket ${engine.socket} --prometheus-dir ${prometheusDir}`,
+      TARSD_STACK_TRANSFORM: `${process.execPath} ${
+        join(import.meta.dir, "test-stack.ts")
+      } --docker-socket ${engine.socket} --prometheus-dir ${prometheusDir}`,
     });
 
     const clientDir = join(dir, "client");
@@ -129,7 +160,8 @@ export async function startSwarm(): Promise<Swarm> {
       deployEnv,
       clientDir,
       clientImage: bunBaseImage(readFileSync(join(REPO_ROOT, "deploy", "Dockerfile"), "utf8")),
-      client: (command, opts = {}) => engine.docker(["exec", CLIENT, "sh", "-c", command], { allowFail: opts.allowFail, timeoutMs: opts.timeoutMs }),
+      client: (command, opts = {}) =>
+        engine.docker(["exec", CLIENT, "sh", "-c", command], { allowFail: opts.allowFail, timeoutMs: opts.timeoutMs }),
     };
   } catch (err) {
     await stopSwarm({ engine } as Swarm);
@@ -148,9 +180,19 @@ export function deployStack(swarm: Swarm): string {
 export async function startClient(swarm: Swarm): Promise<void> {
   await swarm.engine.docker(["rm", "-f", CLIENT], { allowFail: true });
   await swarm.engine.docker([
-    "run", "-d", "--name", CLIENT, "--network", NETWORK,
-    "-v", `${swarm.clientDir}:/client`, "-v", `${import.meta.dir}:/tests:ro`,
-    swarm.clientImage, "sleep", "infinity",
+    "run",
+    "-d",
+    "--name",
+    CLIENT,
+    "--network",
+    NETWORK,
+    "-v",
+    `${swarm.clientDir}:/client`,
+    "-v",
+    `${import.meta.dir}:/tests:ro`,
+    swarm.clientImage,
+    "sleep",
+    "infinity",
   ]);
 }
 
@@ -161,8 +203,11 @@ export async function stopClient(swarm: Swarm): Promise<void> {
 export async function removeStack(swarm: Swarm): Promise<void> {
   await swarm.engine.docker(["stack", "rm", STACK], { allowFail: true });
   await eventually("stack removed", 120_000, async () => {
-    const left = (await swarm.engine.docker(["ps", "-aq", "--filter", `label=com.docker.stack.namespace=${STACK}`])).out.trim();
-    const networks = (await swarm.engine.docker(["network", "ls", "-q", "--filter", `label=com.docker.stack.namespace=${STACK}`])).out.trim();
+    const left = (await swarm.engine.docker(["ps", "-aq", "--filter", `label=com.docker.stack.namespace=${STACK}`])).out
+      .trim();
+    const networks =
+      (await swarm.engine.docker(["network", "ls", "-q", "--filter", `label=com.docker.stack.namespace=${STACK}`])).out
+        .trim();
     return left === "" && networks === "" ? true : undefined;
   });
 }

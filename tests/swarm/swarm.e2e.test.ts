@@ -7,16 +7,16 @@
 // The tests run in order and share one swarm; a failed step makes the later ones fail, not skip.
 import { afterAll, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, readFileSync, appendFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../support/binaries.ts";
 import {
-  HOST_PORTS,
-  NODE_ADDRESS,
-  STACK,
   deployStack,
   eventually,
+  HOST_PORTS,
+  NODE_ADDRESS,
   removeStack,
+  STACK,
   startClient,
   startSwarm,
   stopClient,
@@ -24,7 +24,8 @@ import {
   type Swarm,
 } from "./swarm-fixture.ts";
 
-// biome-ignore lint: JSON from Docker and Prometheus
+// JSON from Docker and Prometheus is free-form
+// deno-lint-ignore no-explicit-any
 type Any = any;
 
 let swarm: Swarm | undefined;
@@ -51,20 +52,35 @@ async function converged(s: Swarm): Promise<true | undefined> {
   const ls = (await s.engine.docker(["service", "ls", "--format", "{{.Name}} {{.Replicas}}"])).out.trim().split("\n");
   const replicas = Object.fromEntries(ls.map((line) => line.split(" ")).map(([name, r]) => [name, r]));
   for (const [service, n] of Object.entries(EXPECTED_SERVICES)) {
-    if (replicas[`${STACK}_${service}`] !== `${n}/${n}`) throw new Error(`${service}: ${replicas[`${STACK}_${service}`] ?? "missing"}`);
+    if (replicas[`${STACK}_${service}`] !== `${n}/${n}`) {
+      throw new Error(`${service}: ${replicas[`${STACK}_${service}`] ?? "missing"}`);
+    }
   }
-  const ps = (await s.engine.docker(["ps", "--filter", `label=com.docker.stack.namespace=${STACK}`, "--format", "{{.Names}}|{{.Status}}"])).out.trim().split("\n");
+  const ps = (await s.engine.docker([
+    "ps",
+    "--filter",
+    `label=com.docker.stack.namespace=${STACK}`,
+    "--format",
+    "{{.Names}}|{{.Status}}",
+  ])).out.trim().split("\n");
   const unhealthy = ps.filter((line) => !line.includes("(healthy)"));
   if (unhealthy.length > 0) throw new Error(`not healthy yet: ${unhealthy.join(", ")}`);
-  if (ps.length !== Object.values(EXPECTED_SERVICES).reduce((a, b) => a + b, 0)) throw new Error(`containers: ${ps.join(", ")}`);
+  if (ps.length !== Object.values(EXPECTED_SERVICES).reduce((a, b) => a + b, 0)) {
+    throw new Error(`containers: ${ps.join(", ")}`);
+  }
   return true;
 }
 
 async function fluxMeasurements(port: number, bucket: string): Promise<string[]> {
-  const query = `from(bucket: "${bucket}/autogen") |> range(start: -1h) |> keep(columns: ["_measurement"]) |> group() |> distinct(column: "_measurement")`;
+  const query =
+    `from(bucket: "${bucket}/autogen") |> range(start: -1h) |> keep(columns: ["_measurement"]) |> group() |> distinct(column: "_measurement")`;
   const res = await fetch(`http://127.0.0.1:${port}/api/v2/query`, {
     method: "POST",
-    headers: { "content-type": "application/vnd.flux", accept: "application/csv", authorization: "Token unused:unused" },
+    headers: {
+      "content-type": "application/vnd.flux",
+      accept: "application/csv",
+      authorization: "Token unused:unused",
+    },
     body: query,
   });
   const text = await res.text();
@@ -87,7 +103,10 @@ async function taskAddresses(s: Swarm, service: string): Promise<string[]> {
 async function functionShas(s: Swarm, fn: string): Promise<string[]> {
   const shas: string[] = [];
   for (const address of await taskAddresses(s, "files")) {
-    const body = JSON.parse((await s.client(`curl -sS --max-time 5 http://${address}:5001/functions`)).out) as { name: string; sha256: string }[];
+    const body = JSON.parse((await s.client(`curl -sS --max-time 5 http://${address}:5001/functions`)).out) as {
+      name: string;
+      sha256: string;
+    }[];
     shas.push(body.find((f) => f.name === fn)?.sha256 ?? "(missing)");
   }
   return shas;
@@ -112,13 +131,25 @@ test("the stack converges on a real swarm: every service's replicas running and 
 test("APP 2 and APP 3 write with tokens minted for their bucket alone, not InfluxDB's admin token", async () => {
   const s = need();
   for (const bucket of ["containers", "vms"]) {
-    const [container] = (await s.engine.docker(["ps", "-q", "--filter", `label=com.docker.swarm.service.name=${STACK}_remote-write-${bucket}`])).out.trim().split("\n");
-    const mounted = (await s.engine.docker(["exec", container ?? "", "cat", `/run/secrets/tarsd_influx_${bucket}_write_token`])).out;
-    const minted = readFileSync(join(s.deployEnv.TARSD_SECRETS_DIR ?? "", `tarsd_influx_${bucket}_write_token`), "utf8");
+    const [container] = (await s.engine.docker([
+      "ps",
+      "-q",
+      "--filter",
+      `label=com.docker.swarm.service.name=${STACK}_remote-write-${bucket}`,
+    ])).out.trim().split("\n");
+    const mounted =
+      (await s.engine.docker(["exec", container ?? "", "cat", `/run/secrets/tarsd_influx_${bucket}_write_token`])).out;
+    const minted = readFileSync(
+      join(s.deployEnv.TARSD_SECRETS_DIR ?? "", `tarsd_influx_${bucket}_write_token`),
+      "utf8",
+    );
     const admin = readFileSync(join(s.deployEnv.TARSD_SECRETS_DIR ?? "", `tarsd_influx_${bucket}_token`), "utf8");
     expect({ bucket, mounted }).toEqual({ bucket, mounted: minted });
     expect(mounted).not.toBe(admin);
-    const secret = readFileSync(join(s.deployEnv.TARSD_SECRETS_DIR ?? "", `tarsd_influx_${bucket}_write_token.secret`), "utf8").trim();
+    const secret = readFileSync(
+      join(s.deployEnv.TARSD_SECRETS_DIR ?? "", `tarsd_influx_${bucket}_write_token.secret`),
+      "utf8",
+    ).trim();
     expect(secret).toMatch(new RegExp(`^tarsd_influx_${bucket}_write_token_[0-9a-f]{8}$`));
   }
 }, 60_000);
@@ -126,10 +157,13 @@ test("APP 2 and APP 3 write with tokens minted for their bucket alone, not Influ
 test("Prometheus finds node-exporter, every function replica and itself through the swarm API, all up", async () => {
   const s = need();
   const targets = await eventually("all targets up", 120_000, async () => {
-    const body = (await (await fetch(`http://127.0.0.1:${HOST_PORTS.prometheus}/api/v1/targets?state=active`)).json()) as Any;
+    const body =
+      (await (await fetch(`http://127.0.0.1:${HOST_PORTS.prometheus}/api/v1/targets?state=active`)).json()) as Any;
     const active = body.data.activeTargets as Any[];
     const byJob = (job: string) => active.filter((t) => t.labels.job === job);
-    if (byJob("functions").length !== 5 || byJob("node").length !== 1 || byJob("prometheus").length !== 1) throw new Error(`targets: ${active.map((t) => `${t.labels.job} ${t.scrapeUrl} ${t.health}`).join("; ")}`);
+    if (byJob("functions").length !== 5 || byJob("node").length !== 1 || byJob("prometheus").length !== 1) {
+      throw new Error(`targets: ${active.map((t) => `${t.labels.job} ${t.scrapeUrl} ${t.health}`).join("; ")}`);
+    }
     const down = active.filter((t) => t.health !== "up");
     if (down.length > 0) throw new Error(`down: ${down.map((t) => `${t.scrapeUrl} ${t.lastError}`).join("; ")}`);
     return active;
@@ -137,25 +171,40 @@ test("Prometheus finds node-exporter, every function replica and itself through 
   const node = targets.find((t) => t.labels.job === "node");
   expect(node.scrapeUrl).toBe(`http://${NODE_ADDRESS}:${HOST_PORTS.nodeExporter}/metrics`);
   const services = targets.filter((t) => t.labels.job === "functions").map((t) => t.labels.service).sort();
-  expect(services).toEqual([`${STACK}_files`, `${STACK}_files`, `${STACK}_files`, `${STACK}_remote-write-containers`, `${STACK}_remote-write-vms`]);
+  expect(services).toEqual([
+    `${STACK}_files`,
+    `${STACK}_files`,
+    `${STACK}_files`,
+    `${STACK}_remote-write-containers`,
+    `${STACK}_remote-write-vms`,
+  ]);
   // The addresses are the tasks' own on the overlay network, the ones swarm's DNS gives.
-  const files = targets.filter((t) => t.labels.service === `${STACK}_files`).map((t) => t.labels.instance.split(":")[0]).sort();
+  const files = targets.filter((t) => t.labels.service === `${STACK}_files`).map((t) => t.labels.instance.split(":")[0])
+    .sort();
   expect(files).toEqual((await taskAddresses(s, "files")).sort());
 }, 180_000);
 
-test("the rules' series reach InfluxDB through APP 3 (VM rules) and APP 2 (container rules), each only its own", async () => {
-  need();
-  const vmRules = ruleNames(join(REPO_ROOT, "deploy", "prometheus", "rules", "vms.rules.yml"));
-  const containerRules = ruleNames(join(REPO_ROOT, "tests", "fixtures", "remote-write", "containers-standin.rules.yml"));
-  const [vms, containers] = await eventually("every rule's series in its bucket", 180_000, async () => {
-    const inVms = await fluxMeasurements(HOST_PORTS.influxVms, "vms");
-    const inContainers = await fluxMeasurements(HOST_PORTS.influxContainers, "containers");
-    if (vmRules.some((r) => !inVms.includes(r)) || containerRules.some((r) => !inContainers.includes(r))) throw new Error(`vms: ${inVms}; containers: ${inContainers}`);
-    return [inVms, inContainers];
-  }, 5000);
-  expect(vms).toEqual(vmRules);
-  expect(containers).toEqual(containerRules);
-}, 240_000);
+test(
+  "the rules' series reach InfluxDB through APP 3 (VM rules) and APP 2 (container rules), each only its own",
+  async () => {
+    need();
+    const vmRules = ruleNames(join(REPO_ROOT, "deploy", "prometheus", "rules", "vms.rules.yml"));
+    const containerRules = ruleNames(
+      join(REPO_ROOT, "tests", "fixtures", "remote-write", "containers-standin.rules.yml"),
+    );
+    const [vms, containers] = await eventually("every rule's series in its bucket", 180_000, async () => {
+      const inVms = await fluxMeasurements(HOST_PORTS.influxVms, "vms");
+      const inContainers = await fluxMeasurements(HOST_PORTS.influxContainers, "containers");
+      if (
+        vmRules.some((r) => !inVms.includes(r)) || containerRules.some((r) => !inContainers.includes(r))
+      ) throw new Error(`vms: ${inVms}; containers: ${inContainers}`);
+      return [inVms, inContainers];
+    }, 5000);
+    expect(vms).toEqual(vmRules);
+    expect(containers).toEqual(containerRules);
+  },
+  240_000,
+);
 
 test("the historic curl API: upload to one replica, download the same bytes through another", async () => {
   const s = need();
@@ -173,7 +222,9 @@ async function withClientCalling<T>(s: Swarm, during: () => Promise<T>): Promise
   const stop = join(s.clientDir, "stop");
   rmSync(stop, { force: true });
   rmSync(join(s.clientDir, "calls.json"), { force: true });
-  const client = s.client("bun /tests/resolving-client.ts files 5001 /files 4 /client/stop /client/calls.json", { timeoutMs: 900_000 });
+  const client = s.client("bun /tests/resolving-client.ts files 5001 /files 4 /client/stop /client/calls.json", {
+    timeoutMs: 900_000,
+  });
   await Bun.sleep(2000);
   let result: T;
   try {
@@ -193,45 +244,68 @@ async function redeploy(s: Swarm, functionsDir: string, fn: string) {
     stderr: "pipe",
     timeout: 600_000,
   });
-  const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  const [out, err, code] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
   return { code, out: out + err };
 }
 
-test("deploy/redeploy of upload and download at once (one service): serialised, start-first, 0 failed requests for a client resolving the name every time", async () => {
-  const s = need();
-  const functionsDir = join(s.dir, "functions-v2");
-  cpSync(join(REPO_ROOT, "functions"), functionsDir, { recursive: true });
-  for (const fn of ["upload", "download"]) appendFileSync(join(functionsDir, `${fn}.ts`), "\n// redeployed by tests/swarm/swarm.e2e.test.ts\n");
-  const newUpload = sha256(join(functionsDir, "upload.ts"));
-  const newDownload = sha256(join(functionsDir, "download.ts"));
-  expect(await functionShas(s, "upload")).not.toContain(newUpload);
+test(
+  "deploy/redeploy of upload and download at once (one service): serialised, start-first, 0 failed requests for a client resolving the name every time",
+  async () => {
+    const s = need();
+    const functionsDir = join(s.dir, "functions-v2");
+    cpSync(join(REPO_ROOT, "functions"), functionsDir, { recursive: true });
+    for (const fn of ["upload", "download"]) {
+      appendFileSync(join(functionsDir, `${fn}.ts`), "\n// redeployed by tests/swarm/swarm.e2e.test.ts\n");
+    }
+    const newUpload = sha256(join(functionsDir, "upload.ts"));
+    const newDownload = sha256(join(functionsDir, "download.ts"));
+    expect(await functionShas(s, "upload")).not.toContain(newUpload);
 
-  const { result, calls } = await withClientCalling(s, () => Promise.all([redeploy(s, functionsDir, "upload"), redeploy(s, functionsDir, "download")]));
-  console.log(`redeploy under load: ${calls.ok} requests ok, ${calls.failed} failed, over ${calls.addresses.length} task addresses`);
-  for (const [fn, res] of [["upload", result[0]], ["download", result[1]]] as const) {
-    expect({ fn, code: res.code, out: res.out }).toMatchObject({ fn, code: 0, out: expect.stringContaining(`done: 1 of 1 service(s) updated to ${fn}@`) });
-  }
-  expect(result[0].out + result[1].out).toContain("another redeploy of stack tarsd is running; waiting for it");
-  expect(calls.failures).toEqual([]);
-  expect(calls.ok).toBeGreaterThan(1000);
-  expect(calls.addresses.length).toBeGreaterThanOrEqual(9); // 3 tasks, replaced twice
-  expect(await functionShas(s, "upload")).toEqual([newUpload, newUpload, newUpload]);
-  expect(await functionShas(s, "download")).toEqual([newDownload, newDownload, newDownload]);
-}, 900_000);
+    const { result, calls } = await withClientCalling(
+      s,
+      () => Promise.all([redeploy(s, functionsDir, "upload"), redeploy(s, functionsDir, "download")]),
+    );
+    console.log(
+      `redeploy under load: ${calls.ok} requests ok, ${calls.failed} failed, over ${calls.addresses.length} task addresses`,
+    );
+    for (const [fn, res] of [["upload", result[0]], ["download", result[1]]] as const) {
+      expect({ fn, code: res.code, out: res.out }).toMatchObject({
+        fn,
+        code: 0,
+        out: expect.stringContaining(`done: 1 of 1 service(s) updated to ${fn}@`),
+      });
+    }
+    expect(result[0].out + result[1].out).toContain("another redeploy of stack tarsd is running; waiting for it");
+    expect(calls.failures).toEqual([]);
+    expect(calls.ok).toBeGreaterThan(1000);
+    expect(calls.addresses.length).toBeGreaterThanOrEqual(9); // 3 tasks, replaced twice
+    expect(await functionShas(s, "upload")).toEqual([newUpload, newUpload, newUpload]);
+    expect(await functionShas(s, "download")).toEqual([newDownload, newDownload, newDownload]);
+  },
+  900_000,
+);
 
-test("a function file that does not load is rolled back: the old sha256 stays, deploy/redeploy fails with the reason", async () => {
-  const s = need();
-  const before = await functionShas(s, "upload");
-  const functionsDir = join(s.dir, "functions-broken");
-  cpSync(join(REPO_ROOT, "functions"), functionsDir, { recursive: true });
-  appendFileSync(join(functionsDir, "upload.ts"), '\nthrow new Error("broken on purpose by tests/swarm");\n');
-  const res = await redeploy(s, functionsDir, "upload");
-  expect(res.code).not.toBe(0);
-  expect(res.out).toMatch(/rollback_completed|rolled back/);
-  expect(res.out).toContain("broken on purpose by tests/swarm");
-  await eventually("rolled back and healthy", 120_000, () => converged(s));
-  expect(await functionShas(s, "upload")).toEqual(before);
-}, 600_000);
+test(
+  "a function file that does not load is rolled back: the old sha256 stays, deploy/redeploy fails with the reason",
+  async () => {
+    const s = need();
+    const before = await functionShas(s, "upload");
+    const functionsDir = join(s.dir, "functions-broken");
+    cpSync(join(REPO_ROOT, "functions"), functionsDir, { recursive: true });
+    appendFileSync(join(functionsDir, "upload.ts"), '\nthrow new Error("broken on purpose by tests/swarm");\n');
+    const res = await redeploy(s, functionsDir, "upload");
+    expect(res.code).not.toBe(0);
+    expect(res.out).toMatch(/rollback_completed|rolled back/);
+    expect(res.out).toContain("broken on purpose by tests/swarm");
+    await eventually("rolled back and healthy", 120_000, () => converged(s));
+    expect(await functionShas(s, "upload")).toEqual(before);
+  },
+  600_000,
+);
 
 test("docker stack rm, then deploying again, keeps the stored files", async () => {
   const s = need();
@@ -242,7 +316,9 @@ test("docker stack rm, then deploying again, keeps the stored files", async () =
   await eventually("stack converged again", 240_000, () => converged(s));
   await startClient(s);
   const [address] = await taskAddresses(s, "files");
-  await s.client(`cd /client && rm -f again.out && curl -sS -f -X POST -F 'name=notes.bin' ${address}:5001/download > again.out`);
+  await s.client(
+    `cd /client && rm -f again.out && curl -sS -f -X POST -F 'name=notes.bin' ${address}:5001/download > again.out`,
+  );
   expect(existsSync(join(s.clientDir, "again.out"))).toBe(true);
   expect(sha256(join(s.clientDir, "again.out"))).toBe(sha256(join(s.clientDir, "notes.bin")));
 }, 600_000);

@@ -1,14 +1,15 @@
 // The swarm test's stack transform changes only what tests/swarm/test-stack.ts lists, and its output is
 // a stack file `docker stack config` accepts and reads back (with `$$` read as `$`) as intended.
-import { test, expect } from "bun:test";
+import { expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "../support/binaries.ts";
-import { LEFT_OUT, escapeDollars, testStack } from "./test-stack.ts";
+import { escapeDollars, LEFT_OUT, testStack } from "./test-stack.ts";
 import { renderStack } from "./render-stack.ts";
 
-// biome-ignore lint: a compose file is free-form
+// a compose file is free-form
+// deno-lint-ignore no-explicit-any
 type Any = any;
 
 const OPTS = { dockerSocket: "/run/tarsd-test/docker.sock", prometheusDir: "/tmp/tarsd-prometheus" };
@@ -24,13 +25,17 @@ test("the test stack differs from deploy/stack.yml only where this machine canno
   // The input is left as it was.
   expect(renderStack(ENV)).toEqual(rendered);
 
-  expect(Object.keys(changed.services).sort()).toEqual(Object.keys(rendered.services).filter((s) => !LEFT_OUT.includes(s as Any)).sort());
+  expect(Object.keys(changed.services).sort()).toEqual(
+    Object.keys(rendered.services).filter((s) => !LEFT_OUT.includes(s as Any)).sort(),
+  );
   expect(changed.volumes["files-data"]).toEqual({ driver: "local" });
   expect(changed.volumes["grafana-data"]).toBeUndefined();
 
   const published: Record<string, number[]> = {};
   for (const [name, service] of Object.entries(changed.services) as [string, Any][]) {
-    if (name !== "node-exporter") expect({ name, endpoint: service.deploy.endpoint_mode }).toEqual({ name, endpoint: "dnsrr" });
+    if (name !== "node-exporter") {
+      expect({ name, endpoint: service.deploy.endpoint_mode }).toEqual({ name, endpoint: "dnsrr" });
+    }
     for (const port of service.ports ?? []) expect({ name, mode: port.mode }).toEqual({ name, mode: "host" });
     if (service.ports) published[name] = service.ports.map((p: Any) => Number(p.published));
     for (const volume of service.volumes ?? []) expect(volume.bind?.propagation).toBeUndefined();
@@ -38,10 +43,15 @@ test("the test stack differs from deploy/stack.yml only where this machine canno
   // The seed's ports: VM metrics on 8086, container metrics on 8087; APP 1 is reached over the overlay.
   expect(published).toEqual({ "influxdb-vms": [8086], "influxdb-containers": [8087], prometheus: [9090] });
   const sockets = Object.entries(changed.services).flatMap(([name, s]: [string, Any]) =>
-    (s.volumes ?? []).filter((v: Any) => v.target === "/var/run/docker.sock").map((v: Any) => ({ name, source: v.source })),
+    (s.volumes ?? []).filter((v: Any) => v.target === "/var/run/docker.sock").map((v: Any) => ({
+      name,
+      source: v.source,
+    }))
   );
   expect(sockets).toEqual([{ name: "docker-api", source: OPTS.dockerSocket }]);
-  expect(changed.services.prometheus.volumes.find((v: Any) => v.target === "/etc/prometheus").source).toBe(OPTS.prometheusDir);
+  expect(changed.services.prometheus.volumes.find((v: Any) => v.target === "/etc/prometheus").source).toBe(
+    OPTS.prometheusDir,
+  );
   // node-exporter's regex keeps its `$`, escaped for the second interpolation.
   expect(changed.services["node-exporter"].command.join(" ")).toContain("($$|/)");
 
@@ -52,7 +62,11 @@ test("the test stack differs from deploy/stack.yml only where this machine canno
     delete service.deploy.endpoint_mode;
     if (original.deploy.endpoint_mode) service.deploy.endpoint_mode = original.deploy.endpoint_mode;
     if (original.ports) service.ports = original.ports;
-    service.volumes = original.volumes === undefined ? undefined : service.volumes.map((v: Any, i: number) => ({ ...v, source: original.volumes[i].source, bind: original.volumes[i].bind }));
+    service.volumes = original.volumes === undefined ? undefined : service.volumes.map((v: Any, i: number) => ({
+      ...v,
+      source: original.volumes[i].source,
+      bind: original.volumes[i].bind,
+    }));
     for (const v of service.volumes ?? []) if (v.bind === undefined) delete v.bind;
     if (service.volumes === undefined) delete service.volumes;
   }
@@ -69,7 +83,11 @@ test("docker stack config reads the rendered test stack back, `$$` as `$`", () =
   const dir = mkdtempSync(join(tmpdir(), "tarsd-test-stack-"));
   const file = join(dir, "stack.json");
   writeFileSync(file, JSON.stringify(changed));
-  const res = Bun.spawnSync([docker, "stack", "config", "-c", file], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" }, stdout: "pipe", stderr: "pipe" });
+  const res = Bun.spawnSync([docker, "stack", "config", "-c", file], {
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   expect(res.stderr.toString()).toBe("");
   const reread = Bun.YAML.parse(res.stdout.toString()) as Any;
   expect(reread.services["node-exporter"].command.join(" ")).toContain("run|var/lib/docker/.+)($|/)");

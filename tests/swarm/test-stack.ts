@@ -16,7 +16,8 @@
 // The rendered file is deployed again by `docker stack deploy`, which interpolates `$` once more: every
 // `$` is written as `$$`.
 
-// biome-ignore lint: a compose file is free-form
+// a compose file is free-form
+// deno-lint-ignore no-explicit-any
 type Any = any;
 
 export interface TestStackOptions {
@@ -35,12 +36,16 @@ export function escapeDollars(value: Any): Any {
   // (a function: in a replacement string, "$$" means one "$")
   if (typeof value === "string") return value.replaceAll("$", () => "$$");
   if (Array.isArray(value)) return value.map(escapeDollars);
-  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [escapeDollars(k), escapeDollars(v)]));
+  if (isObject(value)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [escapeDollars(k), escapeDollars(v)]));
+  }
   return value;
 }
 
 function overlayNetworks(stack: Any): Set<string> {
-  return new Set(Object.entries(stack.networks ?? {}).filter(([, n]: [string, Any]) => n?.driver === "overlay").map(([key]) => key));
+  return new Set(
+    Object.entries(stack.networks ?? {}).filter(([, n]: [string, Any]) => n?.driver === "overlay").map(([key]) => key),
+  );
 }
 
 /** Returns a new stack; the input is not changed. */
@@ -66,7 +71,9 @@ export function testStack(rendered: Any, opts: TestStackOptions): Any {
         if (Object.keys(volume.bind).length === 0) delete volume.bind;
       }
       if (volume.type === "bind" && volume.target === "/var/run/docker.sock") volume.source = opts.dockerSocket;
-      if (name === "prometheus" && volume.type === "bind" && volume.target === "/etc/prometheus") volume.source = opts.prometheusDir;
+      if (name === "prometheus" && volume.type === "bind" && volume.target === "/etc/prometheus") {
+        volume.source = opts.prometheusDir;
+      }
     }
   }
   const files = stack.volumes?.["files-data"];
@@ -83,7 +90,9 @@ if (import.meta.main) {
   const dockerSocket = values["docker-socket"];
   const prometheusDir = values["prometheus-dir"];
   if (!dockerSocket || !prometheusDir) {
-    console.error("usage: bun tests/swarm/test-stack.ts --docker-socket <path> --prometheus-dir <dir>  < rendered-stack.yml");
+    console.error(
+      "usage: bun tests/swarm/test-stack.ts --docker-socket <path> --prometheus-dir <dir>  < rendered-stack.yml",
+    );
     process.exit(2);
   }
   const rendered = Bun.YAML.parse(await Bun.stdin.text());

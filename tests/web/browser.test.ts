@@ -1,12 +1,12 @@
 // The web page in a real browser: Debian's Chromium driven by playwright-core against a started
 // runtime. Screenshots go to .artifacts/ (web.png, web-phone.png, status.png, docs.png).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "../support/binaries.ts";
-import { startRuntime, tempDir, type RuntimeProcess } from "../support/runtime-process.ts";
+import { type RuntimeProcess, startRuntime, tempDir } from "../support/runtime-process.ts";
 
 const MiB = 1024 * 1024;
 const ARTIFACTS = join(REPO_ROOT, ".artifacts");
@@ -81,7 +81,11 @@ describe("web page (no auth, MAX_UPLOAD_BYTES = 1 MiB)", () => {
     ]);
     for (const name of ["alpha.bin", "beta.txt"]) {
       const s = await uploadState(page, name);
-      expect(s).toEqual({ state: "done", progress: 100, detail: expect.stringMatching(/^100% · .+\/s · stored · sha256 [0-9a-f]{12}…$/) });
+      expect(s).toEqual({
+        state: "done",
+        progress: 100,
+        detail: expect.stringMatching(/^100% · .+\/s · stored · sha256 [0-9a-f]{12}…$/),
+      });
     }
     await page.locator('tr[data-name="beta.txt"]').waitFor();
     await page.locator('tr[data-name="alpha.bin"]').waitFor();
@@ -91,11 +95,17 @@ describe("web page (no auth, MAX_UPLOAD_BYTES = 1 MiB)", () => {
     expect(await page.locator("#message").textContent()).toBe("");
     // The server agrees.
     const listed = (await (await fetch(`${rt.url}/files`)).json()) as { files: { name: string; sha256: string }[] };
-    expect(listed.files.map((f) => [f.name, f.sha256]).sort()).toEqual([["alpha.bin", sha256(alpha)], ["beta.txt", sha256(beta)]]);
+    expect(listed.files.map((f) => [f.name, f.sha256]).sort()).toEqual([["alpha.bin", sha256(alpha)], [
+      "beta.txt",
+      sha256(beta),
+    ]]);
   });
 
   test("downloads a file by its link, byte for byte", async () => {
-    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download alpha.bin" }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("link", { name: "Download alpha.bin" }).click(),
+    ]);
     expect(download.suggestedFilename()).toBe("alpha.bin");
     const path = await download.path();
     expect(sha256(readFileSync(path))).toBe(sha256(alpha));
@@ -112,7 +122,11 @@ describe("web page (no auth, MAX_UPLOAD_BYTES = 1 MiB)", () => {
   });
 
   test("a file over the limit shows a 'too large' message and is not stored", async () => {
-    await page.getByLabel(/Drop files here/).setInputFiles([{ name: "huge.bin", mimeType: "application/octet-stream", buffer: randomBytes(MiB + 1) }]);
+    await page.getByLabel(/Drop files here/).setInputFiles([{
+      name: "huge.bin",
+      mimeType: "application/octet-stream",
+      buffer: randomBytes(MiB + 1),
+    }]);
     const s = await uploadState(page, "huge.bin");
     expect(s.state).toBe("error");
     const expected = `huge.bin: too large: file is over the limit of ${MiB} bytes`;
@@ -123,21 +137,33 @@ describe("web page (no auth, MAX_UPLOAD_BYTES = 1 MiB)", () => {
   });
 
   test("a far larger file is refused up front, from its Content-Length, with the same kind of message", async () => {
-    await page.getByLabel(/Drop files here/).setInputFiles([{ name: "larger.bin", mimeType: "application/octet-stream", buffer: randomBytes(2 * MiB) }]);
+    await page.getByLabel(/Drop files here/).setInputFiles([{
+      name: "larger.bin",
+      mimeType: "application/octet-stream",
+      buffer: randomBytes(2 * MiB),
+    }]);
     const s = await uploadState(page, "larger.bin");
     expect(s.state).toBe("error");
     expect(s.detail).toMatch(/^larger\.bin: too large: request body of 2097152 bytes is over the limit of \d+ bytes$/);
   });
 
   test("far past the limit, the refusal still carries the server's reason", async () => {
-    await page.getByLabel(/Drop files here/).setInputFiles([{ name: "huger.bin", mimeType: "application/octet-stream", buffer: randomBytes(3 * MiB) }]);
+    await page.getByLabel(/Drop files here/).setInputFiles([{
+      name: "huger.bin",
+      mimeType: "application/octet-stream",
+      buffer: randomBytes(3 * MiB),
+    }]);
     const s = await uploadState(page, "huger.bin");
     expect(s.state).toBe("error");
     expect(s.detail).toMatch(/^huger\.bin: too large: request body of 3145728 bytes is over the limit of \d+ bytes$/);
   });
 
   test("a bad name shows the server's reason", async () => {
-    await page.getByLabel(/Drop files here/).setInputFiles([{ name: ".hidden", mimeType: "text/plain", buffer: Buffer.from("x") }]);
+    await page.getByLabel(/Drop files here/).setInputFiles([{
+      name: ".hidden",
+      mimeType: "text/plain",
+      buffer: Buffer.from("x"),
+    }]);
     const s = await uploadState(page, ".hidden");
     expect(s.state).toBe("error");
     expect(s.detail).toBe(".hidden: refused: file name must not start with '.' (this also refuses '..')");
@@ -145,7 +171,11 @@ describe("web page (no auth, MAX_UPLOAD_BYTES = 1 MiB)", () => {
   });
 
   test("an empty file is stored too", async () => {
-    await page.getByLabel(/Drop files here/).setInputFiles([{ name: "empty.txt", mimeType: "text/plain", buffer: Buffer.alloc(0) }]);
+    await page.getByLabel(/Drop files here/).setInputFiles([{
+      name: "empty.txt",
+      mimeType: "text/plain",
+      buffer: Buffer.alloc(0),
+    }]);
     expect((await uploadState(page, "empty.txt")).state).toBe("done");
     await page.locator('tr[data-name="empty.txt"]').waitFor();
     expect(await page.locator('tr[data-name="empty.txt"] td.sha').textContent()).toBe(sha256(Buffer.alloc(0)));
@@ -160,7 +190,11 @@ describe("web page (no auth, MAX_UPLOAD_BYTES = 1 MiB)", () => {
     await phone.locator('tr[data-name="alpha.bin"]').waitFor();
     expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
     // Cells are labelled when the table turns into cards.
-    expect(await phone.locator('tr[data-name="alpha.bin"] td.sha').evaluate((td) => getComputedStyle(td, "::before").content)).toBe('"SHA-256"');
+    expect(
+      await phone.locator('tr[data-name="alpha.bin"] td.sha').evaluate((td) =>
+        getComputedStyle(td, "::before").content
+      ),
+    ).toBe('"SHA-256"');
     await phone.screenshot({ path: join(ARTIFACTS, "web-phone.png"), fullPage: true });
     await phone.close();
   });
@@ -197,7 +231,9 @@ describe("web page (no auth, MAX_UPLOAD_BYTES = 1 MiB)", () => {
       if (!r.url().startsWith(rt.url) && !r.url().startsWith("data:")) elsewhere.push(r.url());
     });
     await docs.goto(`${rt.url}/docs`);
-    const spec = (await (await fetch(`${rt.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    const spec = (await (await fetch(`${rt.url}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
     const operations = Object.values(spec.paths).reduce((n, item) => n + Object.keys(item).length, 0);
     await docs.locator(".opblock").nth(operations - 1).waitFor();
     expect(await docs.locator(".opblock").count()).toBe(operations);
@@ -224,7 +260,11 @@ describe("web page with AUTH_TOKEN set", () => {
   test("without the token the upload is unauthorized; with it typed into the token field it works", async () => {
     const page = await openFiles(browser.context, rt.url);
     const content = Buffer.from("secret report\n");
-    await page.getByLabel(/Drop files here/).setInputFiles([{ name: "report.txt", mimeType: "text/plain", buffer: content }]);
+    await page.getByLabel(/Drop files here/).setInputFiles([{
+      name: "report.txt",
+      mimeType: "text/plain",
+      buffer: content,
+    }]);
     const refused = await uploadState(page, "report.txt");
     expect(refused.state).toBe("error");
     expect(refused.detail).toBe(
@@ -235,7 +275,11 @@ describe("web page with AUTH_TOKEN set", () => {
     expect(await page.locator('tr[data-name="report.txt"]').count()).toBe(0);
 
     await page.getByLabel(/Access token/).fill("s3cret-token");
-    await page.getByLabel(/Drop files here/).setInputFiles([{ name: "report.txt", mimeType: "text/plain", buffer: content }]);
+    await page.getByLabel(/Drop files here/).setInputFiles([{
+      name: "report.txt",
+      mimeType: "text/plain",
+      buffer: content,
+    }]);
     await page.locator('li.upload[data-name="report.txt"][data-state="done"]').waitFor();
     await page.locator('tr[data-name="report.txt"]').waitFor();
     expect(await page.locator('tr[data-name="report.txt"] td.sha').textContent()).toBe(sha256(content));

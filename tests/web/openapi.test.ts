@@ -4,11 +4,23 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { RUNTIME_TAG, toOpenApiPath } from "../../runtime/openapi.ts";
-import { startRuntime, type RuntimeProcess } from "../support/runtime-process.ts";
+import { type RuntimeProcess, startRuntime } from "../support/runtime-process.ts";
 
 type Doc = {
   openapi: string;
-  paths: Record<string, Record<string, { summary?: string; tags?: string[]; security?: unknown[]; responses: Record<string, unknown>; parameters?: { name: string; in: string }[] }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        summary?: string;
+        tags?: string[];
+        security?: unknown[];
+        responses: Record<string, unknown>;
+        parameters?: { name: string; in: string }[];
+      }
+    >
+  >;
   components: Record<string, Record<string, unknown>>;
 };
 type Fn = { name: string; sha256: string; routes: { method: string; path: string; summary: string }[] };
@@ -30,7 +42,9 @@ afterAll(async () => {
 });
 
 const operations = () =>
-  Object.entries(doc.paths).flatMap(([path, item]) => Object.entries(item).map(([method, op]) => ({ path, method: method.toUpperCase(), op })));
+  Object.entries(doc.paths).flatMap(([path, item]) =>
+    Object.entries(item).map(([method, op]) => ({ path, method: method.toUpperCase(), op }))
+  );
 
 describe("/openapi.json", () => {
   test("is a valid OpenAPI 3.1 document", async () => {
@@ -72,12 +86,25 @@ describe("/openapi.json", () => {
   });
 
   test("includes the historic POST /upload and POST /download with their request bodies", () => {
-    const upload = doc.paths["/upload"]!.post as unknown as { requestBody: { content: Record<string, { schema: { properties: Record<string, unknown> } }> } };
-    expect(upload.requestBody.content["multipart/form-data"]!.schema.properties.file).toEqual({ type: "array", minItems: 1, items: { type: "string", format: "binary" } });
+    const upload = doc.paths["/upload"]!.post as unknown as {
+      requestBody: { content: Record<string, { schema: { properties: Record<string, unknown> } }> };
+    };
+    expect(upload.requestBody.content["multipart/form-data"]!.schema.properties.file).toEqual({
+      type: "array",
+      minItems: 1,
+      items: { type: "string", format: "binary" },
+    });
     const download = doc.paths["/download"]!.post as unknown as { requestBody: { content: Record<string, unknown> } };
-    expect(Object.keys(download.requestBody.content).sort()).toEqual(["application/x-www-form-urlencoded", "multipart/form-data"]);
-    expect(Object.keys(doc.paths["/upload"]!.post!.responses)).toEqual(expect.arrayContaining(["201", "400", "401", "413"]));
-    expect(Object.keys(doc.paths["/files/{name}"]!.get!.responses)).toEqual(expect.arrayContaining(["200", "206", "404", "416"]));
+    expect(Object.keys(download.requestBody.content).sort()).toEqual([
+      "application/x-www-form-urlencoded",
+      "multipart/form-data",
+    ]);
+    expect(Object.keys(doc.paths["/upload"]!.post!.responses)).toEqual(
+      expect.arrayContaining(["201", "400", "401", "413"]),
+    );
+    expect(Object.keys(doc.paths["/files/{name}"]!.get!.responses)).toEqual(
+      expect.arrayContaining(["200", "206", "404", "416"]),
+    );
   });
 
   test("write routes carry the bearer security scheme and a 401; reads do not", () => {
@@ -98,8 +125,12 @@ describe("/openapi.json", () => {
         continue;
       }
       expect({ method, path, status: res.status }).not.toEqual({ method, path, status: 405 });
-      if (method !== "HEAD") expect({ method, path, text }).not.toEqual({ method, path, text: expect.stringContaining("no route for") });
-      expect(Object.keys(op.responses)).toEqual(expect.arrayContaining([String(res.status) in op.responses ? String(res.status) : "default"]));
+      if (method !== "HEAD") {
+        expect({ method, path, text }).not.toEqual({ method, path, text: expect.stringContaining("no route for") });
+      }
+      expect(Object.keys(op.responses)).toEqual(
+        expect.arrayContaining([String(res.status) in op.responses ? String(res.status) : "default"]),
+      );
     }
   });
 

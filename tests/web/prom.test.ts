@@ -1,5 +1,7 @@
 // The status page's Prometheus text parser (web/prom.js), on real /metrics output shapes.
 import { expect, test } from "bun:test";
+// web/prom.js is plain JS served as is; its types are in web/prom.d.ts beside it.
+// deno-lint-ignore no-sloppy-imports
 import { parseMetrics, requestCounts, scalar } from "../../web/prom.js";
 
 const text = `# HELP tarsd_function_requests_total Requests handled.
@@ -17,7 +19,11 @@ go_weird NaN
 test("parses samples, labels (with escapes and commas) and special values", () => {
   const samples = parseMetrics(text);
   expect(samples.length).toBe(8);
-  expect(samples[0]).toEqual({ name: "tarsd_function_requests_total", labels: { function: "upload", method: "PUT", route: "/files/:name", status: "201" }, value: 7 });
+  expect(samples[0]).toEqual({
+    name: "tarsd_function_requests_total",
+    labels: { function: "upload", method: "PUT", route: "/files/:name", status: "201" },
+    value: 7,
+  });
   expect(samples[4]!.labels.function).toBe('we"ird,name');
   expect(samples[4]!.value).toBe(1);
   expect(samples[6]!.labels.le).toBe("+Inf");

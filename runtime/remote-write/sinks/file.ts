@@ -4,7 +4,7 @@
 // requests never interleave lines.
 import { mkdir, open } from "node:fs/promises";
 import { join } from "node:path";
-import { SinkError, type Sink } from "./sink.ts";
+import { type Sink, SinkError } from "./sink.ts";
 
 export function fileSinkPath(dataDir: string, bucket: string): string {
   // The bucket is configuration, but it still must not escape the metrics directory.

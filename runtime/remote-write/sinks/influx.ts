@@ -6,7 +6,7 @@
 // of its own: retrying is Prometheus' job, it re-sends on 5xx. Skipping WriteApi also skips its
 // per-line byte accounting, measured at a third of the sink's time (bench/remote-write.ts).
 import { HttpError, InfluxDB, RequestTimedOutError, setLogger } from "@influxdata/influxdb-client";
-import { SinkError, type Sink } from "./sink.ts";
+import { type Sink, SinkError } from "./sink.ts";
 
 export interface InfluxSinkOptions {
   url: string;
@@ -22,7 +22,9 @@ setLogger({ error: () => {}, warn: () => {} });
 
 export function influxSink(options: InfluxSinkOptions): Sink {
   const client = new InfluxDB({ url: options.url, token: options.token, timeout: options.timeoutMs });
-  const path = `/api/v2/write?org=${encodeURIComponent(options.org)}&bucket=${encodeURIComponent(options.bucket)}&precision=ms`;
+  const path = `/api/v2/write?org=${encodeURIComponent(options.org)}&bucket=${
+    encodeURIComponent(options.bucket)
+  }&precision=ms`;
   const sendOptions = {
     method: "POST",
     headers: { "content-type": "text/plain; charset=utf-8" },
@@ -50,7 +52,9 @@ export function classify(err: unknown): SinkError {
   if (err instanceof HttpError) {
     const detail = typeof err.json?.message === "string" ? err.json.message : (err.body || err.message);
     const reason = `InfluxDB answered ${err.statusCode}: ${String(detail).slice(0, 500)}`;
-    if (err.statusCode === 400 || err.statusCode === 413 || err.statusCode === 422) return new SinkError("rejected", reason);
+    if (err.statusCode === 400 || err.statusCode === 413 || err.statusCode === 422) {
+      return new SinkError("rejected", reason);
+    }
     if (err.statusCode === 429) return new SinkError("throttled", reason);
     if (err.statusCode >= 500) return new SinkError("server_error", reason);
     // 401/403/404 (token, org or bucket wrong) are our configuration, not Prometheus' data:
@@ -59,5 +63,8 @@ export function classify(err: unknown): SinkError {
   }
   if (err instanceof RequestTimedOutError) return new SinkError("timeout", `InfluxDB write timed out: ${err.message}`);
   const code = (err as { code?: string })?.code;
-  return new SinkError("network", `InfluxDB unreachable: ${code ? `${code} ` : ""}${(err as Error)?.message ?? String(err)}`);
+  return new SinkError(
+    "network",
+    `InfluxDB unreachable: ${code ? `${code} ` : ""}${(err as Error)?.message ?? String(err)}`,
+  );
 }
