@@ -4,7 +4,8 @@
 // Shared mechanics wrap every function here: each route's own body limit, errors as JSON, metrics,
 // one log line.
 import { Elysia } from "elysia";
-import { compilePath, DEFAULT_MAX_BODY_BYTES, type RouteInfo } from "./http/define-function.ts";
+import { DEFAULT_MAX_BODY_BYTES, type MountedRoute } from "./http/define-function.ts";
+import { routeTable } from "./http/route-table.ts";
 import { errorResponse, HttpError, toErrorResponse } from "./http/errors.ts";
 import type { RuntimeConfig } from "./config.ts";
 import type { LoadedFunction } from "./loader.ts";
@@ -68,38 +69,25 @@ export function buildApp(config: RuntimeConfig, functions: LoadedFunction[], sta
     }
   }
 
-  // Everything mounted, so a known path with an unknown method gets 405 (with Allow), not 404.
+  // What Elysia's router did not match: the one 404/405 decision (runtime/http/route-table.ts), over
+  // everything mounted, so a known path with an unknown method gets 405 (with Allow), not 404.
   const runtimeRoutes = ["/healthz", "/readyz", "/metrics", "/functions"].map((path) => ({ method: "GET", path }));
-  const allRoutes = [...runtimeRoutes, ...functions.flatMap((fn) => fn.module.routes)].map((route) => ({
-    route,
-    match: compilePath(route.path),
-  }));
+  const table = routeTable([...runtimeRoutes, ...functions.flatMap((fn) => fn.module.routes)]);
   app.onError(({ code, request, error }) => {
-    if (code === "NOT_FOUND") {
-      const path = new URL(request.url).pathname;
-      const methods = allRoutes.filter(({ match }) => safeMatch(match, path)).map(({ route }) => route.method);
-      if (methods.length > 0) {
-        return errorResponse(405, `method ${request.method} not allowed on ${path}`, {
-          allow: [...new Set(methods)].join(", "),
-        });
-      }
-      return errorResponse(404, `no route for ${path}`);
+    if (code !== "NOT_FOUND") return toErrorResponse(error);
+    try {
+      const found = table.lookup(request.method, new URL(request.url).pathname);
+      // A match here means a method Elysia has no handler for (e.g. HEAD on a POST route).
+      return "response" in found ? found.response : errorResponse(405, `method ${request.method} not allowed`);
+    } catch (err) {
+      return toErrorResponse(err); // a path segment that is not valid percent-encoding
     }
-    return toErrorResponse(error);
   });
 
   return app;
 }
 
-function safeMatch(match: (path: string) => unknown, path: string): boolean {
-  try {
-    return match(path) !== null;
-  } catch {
-    return true;
-  }
-}
-
-function wrap(fn: LoadedFunction, route: RouteInfo, logRequests: boolean, state: RuntimeState) {
+function wrap(fn: LoadedFunction, route: MountedRoute, logRequests: boolean, state: RuntimeState) {
   // The limit users configure (MAX_UPLOAD_BYTES, REMOTE_WRITE_MAX_BYTES) is the one a 413 names;
   // the route's framing allowance (multipart) only widens what gets through.
   const limit = route.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -125,9 +113,10 @@ function wrap(fn: LoadedFunction, route: RouteInfo, logRequests: boolean, state:
     state.inFlight++;
     let response: Response;
     try {
-      response = declared > allowed ? toErrorResponse(overLimit(declared)) : await fn.module.fetch(request);
-    } catch (err) {
-      response = toErrorResponse(err);
+      // Elysia found the route; the route decodes its own params (strictly: Elysia turns a bad
+      // percent-encoding into U+FFFD instead of refusing it), checks auth and turns errors into
+      // their JSON answers: `handle` never throws.
+      response = declared > allowed ? toErrorResponse(overLimit(declared)) : await route.handle(request);
     } finally {
       state.inFlight--;
     }

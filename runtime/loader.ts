@@ -35,7 +35,10 @@ export async function loadFunctions(dir: string, wanted: string[]): Promise<Load
     const file = join(dir, `${name}.ts`);
     const sha256 = createHash("sha256").update(readFileSync(file)).digest("hex");
     const module = (await import(file)).default as FunctionModule | undefined;
-    if (!module || typeof module.fetch !== "function" || !Array.isArray(module.routes)) {
+    if (
+      !module || typeof module.fetch !== "function" || !Array.isArray(module.routes) ||
+      !module.routes.every((r) => typeof r.handle === "function")
+    ) {
       throw new Error(`${file} must default-export defineFunction({...}) (an object with fetch and routes)`);
     }
     loaded.push({ name, file, sha256, module });

@@ -5,10 +5,11 @@
 // `fetch` relies on `request` alone: the second argument means something different on every
 // runtime (Deno: connection info, Bun: the server, Workers: env), so configuration comes from env.
 import { requireBearer } from "./auth.ts";
-import { errorResponse, HttpError, toErrorResponse } from "./errors.ts";
+import { toErrorResponse } from "./errors.ts";
+import { compilePath, type Params, routeTable } from "./route-table.ts";
 import { envFirst } from "../env.ts";
 
-export type Params = Record<string, string>;
+export type { Params };
 export type Handler = (request: Request, params: Params) => Response | Promise<Response>;
 
 export interface Route {
@@ -37,8 +38,18 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 export type RouteInfo = Omit<Route, "handler">;
 
+export interface MountedRoute extends RouteInfo {
+  /**
+   * Answers a request routed here (by the host's router or by `fetch`): its params decoded strictly
+   * from the URL (a bad percent-encoding is a 400), the bearer token checked, the handler run, any
+   * error turned into its JSON answer, and `observe` shown the result. Never throws.
+   */
+  handle(request: Request, params?: Params): Promise<Response>;
+}
+
 export interface FunctionModule {
-  routes: RouteInfo[];
+  routes: MountedRoute[];
+  /** The whole function on its own (deno serve): the same routes, through the one route table. */
   fetch(request: Request): Promise<Response>;
   /** One-time preparation (e.g. clean leftovers); the runtime awaits it before listening. */
   start(): Promise<void>;
@@ -56,71 +67,49 @@ export interface FunctionDefinition {
 
 export function defineFunction(definition: FunctionDefinition): FunctionModule {
   const tokenEnv = definition.tokenEnv ?? ["AUTH_TOKEN"];
-  const compiled = definition.routes.map((route) => ({ route, match: compilePath(route.path) }));
   let started: Promise<void> | undefined;
   const start = () => (started ??= Promise.resolve(definition.start?.()));
-
-  async function fetch(request: Request): Promise<Response> {
-    const response = await answer(request);
+  const observed = (response: Response, request: Request) => {
     definition.observe?.(response, request);
     return response;
-  }
-
-  async function answer(request: Request): Promise<Response> {
-    try {
-      await start();
-      const path = new URL(request.url).pathname;
-      const onPath = compiled.flatMap(({ route, match }) => {
-        const params = match(path);
-        return params ? [{ route, params }] : [];
-      });
-      if (onPath.length === 0) return errorResponse(404, `no route for ${path}`);
-      const hit = onPath.find(({ route }) => route.method === request.method);
-      if (!hit) {
-        const allow = [...new Set(onPath.map(({ route }) => route.method))].join(", ");
-        return errorResponse(405, `method ${request.method} not allowed on ${path}`, { allow });
-      }
-      if (routeNeedsAuth(hit.route)) {
-        requireBearer(request, envFirst(...tokenEnv));
-      }
-      return await hit.route.handler(request, hit.params);
-    } catch (err) {
-      return toErrorResponse(err);
-    }
-  }
-
-  return {
-    routes: definition.routes.map(({ handler: _handler, ...info }) => info),
-    fetch,
-    start,
   };
+
+  const routes: MountedRoute[] = definition.routes.map(({ handler, ...info }) => {
+    const paramsOf = compilePath(info.path);
+    const needsAuth = routeNeedsAuth(info);
+    return {
+      ...info,
+      async handle(request, params) {
+        let response: Response;
+        try {
+          await start();
+          const decoded = params ?? paramsOf(new URL(request.url).pathname) ?? {};
+          if (needsAuth) requireBearer(request, envFirst(...tokenEnv));
+          response = await handler(request, decoded);
+        } catch (err) {
+          response = toErrorResponse(err);
+        }
+        return observed(response, request);
+      },
+    };
+  });
+  const table = routeTable(routes);
+
+  async function fetch(request: Request): Promise<Response> {
+    let found;
+    try {
+      found = table.lookup(request.method, new URL(request.url).pathname);
+    } catch (err) {
+      return observed(toErrorResponse(err), request);
+    }
+    if ("response" in found) return observed(found.response, request);
+    return await found.route.handle(request, found.params);
+  }
+
+  return { routes, fetch, start };
 }
 
 /** Whether a route requires the bearer token (when one is configured): writes do, reads do not. */
 export function routeNeedsAuth(route: Pick<RouteInfo, "method" | "auth">): boolean {
   return route.auth ?? !["GET", "HEAD"].includes(route.method);
-}
-
-/** Compiles `/files/:name` into a matcher returning the decoded params, or null. */
-export function compilePath(pattern: string): (path: string) => Params | null {
-  const want = pattern.split("/");
-  return (path) => {
-    const got = path.split("/");
-    if (got.length !== want.length) return null;
-    const params: Params = {};
-    for (let i = 0; i < want.length; i++) {
-      const w = want[i]!;
-      const g = got[i]!;
-      if (w.startsWith(":")) {
-        try {
-          params[w.slice(1)] = decodeURIComponent(g);
-        } catch {
-          throw new HttpError(400, `path segment ${JSON.stringify(g)} is not valid percent-encoding`);
-        }
-      } else if (w !== g) {
-        return null;
-      }
-    }
-    return params;
-  };
 }

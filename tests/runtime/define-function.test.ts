@@ -1,6 +1,7 @@
 // The contract on its own, without any server: routing, 404/405, auth and JSON errors.
 import { afterEach, describe, expect, test } from "bun:test";
-import { compilePath, defineFunction } from "../../runtime/http/define-function.ts";
+import { defineFunction } from "../../runtime/http/define-function.ts";
+import { compilePath } from "../../runtime/http/route-table.ts";
 import { HttpError } from "../../runtime/http/errors.ts";
 
 const fn = defineFunction({
