@@ -10,7 +10,6 @@ import { countAnswer, remoteWriteHandler } from "../runtime/remote-write/handler
 import { fileSink } from "../runtime/remote-write/sinks/file.ts";
 import { influxSink } from "../runtime/remote-write/sinks/influx.ts";
 import type { Sink } from "../runtime/remote-write/sinks/sink.ts";
-import { envString } from "../runtime/env.ts";
 
 const config = configFromEnv();
 
@@ -32,7 +31,7 @@ const handler = remoteWriteHandler({ limits: config.limits, sink: currentSink })
 
 // /api/v1/write is what Prometheus-compatible receivers usually serve; /api/v1/prom/write is the
 // old InfluxDB 1.x endpoint path, so migrating a Prometheus config only means changing the host.
-const paths = [...new Set([envString("REMOTE_WRITE_PATH", "/api/v1/write")!, "/api/v1/prom/write"])];
+const paths = [...new Set([config.path, "/api/v1/prom/write"])];
 
 const routes: Route[] = paths.map((path) => ({
   method: "POST",
@@ -66,4 +65,4 @@ const routes: Route[] = paths.map((path) => ({
 
 // The bearer token: REMOTE_WRITE_TOKEN[_FILE], else AUTH_TOKEN[_FILE]. Every answer, 401s included,
 // is counted in tarsd_remote_write_requests_total{status}.
-export default defineFunction({ tokenEnv: ["REMOTE_WRITE_TOKEN", "AUTH_TOKEN"], routes, observe: countAnswer });
+export default defineFunction({ token: config.token, routes, observe: countAnswer });

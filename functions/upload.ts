@@ -23,6 +23,7 @@ const storedFile = (description: string) =>
   });
 
 export default defineFunction({
+  token: fileServiceConfig.token,
   start: () => fileStore().init(),
   routes: [
     {

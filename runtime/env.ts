@@ -12,15 +12,9 @@ export function envString(name: string, fallback?: string): string | undefined {
   return fallback;
 }
 
-// Tokens are checked on every request: read each secret file once (a secret changes by redeploy).
-const secretFiles = new Map<string, string>();
+// Functions and the runtime read their settings once, when they load: no cache needed.
 function readSecretFile(path: string): string {
-  let value = secretFiles.get(path);
-  if (value === undefined) {
-    value = readFileSync(path, "utf8").trim();
-    secretFiles.set(path, value);
-  }
-  return value;
+  return readFileSync(path, "utf8").trim();
 }
 
 export function envInt(name: string, fallback: number): number {

@@ -3,11 +3,11 @@
 // list of routes it answers (so the Bun runtime can mount exactly those, and document them).
 //
 // `fetch` relies on `request` alone: the second argument means something different on every
-// runtime (Deno: connection info, Bun: the server, Workers: env), so configuration comes from env.
+// runtime (Deno: connection info, Bun: the server, Workers: env), so a function reads its
+// configuration from its environment once, when it loads, and passes it in here.
 import { requireBearer } from "./auth.ts";
 import { toErrorResponse } from "./errors.ts";
 import { compilePath, type Params, routeTable } from "./route-table.ts";
-import { envFirst } from "../env.ts";
 
 export type { Params };
 export type Handler = (request: Request, params: Params) => Response | Promise<Response>;
@@ -59,14 +59,16 @@ export interface FunctionDefinition {
   routes: Route[];
   /** Runs once, before the first request is handled; under `deno serve` on the first request. */
   start?: () => void | Promise<void>;
-  /** Env vars holding the bearer token, first set wins. Default: AUTH_TOKEN. */
-  tokenEnv?: string[];
+  /**
+   * The bearer token the routes that need auth require (writes, unless a route says otherwise);
+   * unset: no auth. The function reads it from its environment once, when it loads.
+   */
+  token?: string;
   /** Sees every answer: the handlers' and the contract's own (401, 404, 405, errors), e.g. to count them. */
   observe?: (response: Response, request: Request) => void;
 }
 
 export function defineFunction(definition: FunctionDefinition): FunctionModule {
-  const tokenEnv = definition.tokenEnv ?? ["AUTH_TOKEN"];
   let started: Promise<void> | undefined;
   const start = () => (started ??= Promise.resolve(definition.start?.()));
   const observed = (response: Response, request: Request) => {
@@ -84,7 +86,7 @@ export function defineFunction(definition: FunctionDefinition): FunctionModule {
         try {
           await start();
           const decoded = params ?? paramsOf(new URL(request.url).pathname) ?? {};
-          if (needsAuth) requireBearer(request, envFirst(...tokenEnv));
+          if (needsAuth) requireBearer(request, definition.token);
           response = await handler(request, decoded);
         } catch (err) {
           response = toErrorResponse(err);

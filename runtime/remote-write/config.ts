@@ -1,5 +1,5 @@
 // Everything the remote-write function reads from the environment, in one place.
-import { envInt, envString } from "../env.ts";
+import { envFirst, envInt, envString } from "../env.ts";
 import type { DecodeLimits } from "./decode.ts";
 
 export interface RemoteWriteConfig {
@@ -11,6 +11,10 @@ export interface RemoteWriteConfig {
   influxBucket: string;
   influxTimeoutMs: number;
   dataDir: string;
+  /** The bearer token Prometheus must send (REMOTE_WRITE_TOKEN, else AUTH_TOKEN); unset: none. */
+  token?: string;
+  /** The main route (REMOTE_WRITE_PATH); /api/v1/prom/write is served too. */
+  path: string;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -28,5 +32,7 @@ export function configFromEnv(): RemoteWriteConfig {
     influxBucket: envString("INFLUX_BUCKET", "prometheus")!,
     influxTimeoutMs: envInt("INFLUX_TIMEOUT_MS", 10_000),
     dataDir: envString("DATA_DIR", "./data")!,
+    token: envFirst("REMOTE_WRITE_TOKEN", "AUTH_TOKEN"),
+    path: envString("REMOTE_WRITE_PATH", "/api/v1/write")!,
   };
 }

@@ -3,6 +3,7 @@
 // when the first of them loads:
 //   DATA_DIR           files live in $DATA_DIR/files (default ./data)
 //   MAX_UPLOAD_BYTES   the largest file (default 5 GiB); larger bodies get 413 and leave nothing
+//   AUTH_TOKEN         set: writes (upload, PUT, DELETE) need `Authorization: Bearer <token>`
 import { join, resolve } from "node:path";
 import { envInt, envString } from "../env.ts";
 import { FileStore } from "./file-store.ts";
@@ -12,6 +13,7 @@ export const DEFAULT_MAX_UPLOAD_BYTES = 5 * 1024 ** 3;
 export const fileServiceConfig = {
   dataDir: resolve(envString("DATA_DIR", "./data")!),
   maxUploadBytes: envInt("MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
+  token: envString("AUTH_TOKEN"),
 } as const;
 
 let store: FileStore | undefined;

@@ -1,6 +1,6 @@
 // Every status code of the durability contract, through the real handler, the real sinks and a
 // real HTTP server standing in for InfluxDB (so the client's actual behaviour is what is tested).
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -296,23 +296,23 @@ describe("embedded file sink", () => {
 describe("through the function contract, as functions/remote-write.ts wires it", () => {
   // The contract checks the token (REMOTE_WRITE_TOKEN, then AUTH_TOKEN) and shows every answer,
   // its own 401s included, to countAnswer.
-  const fn = defineFunction({
-    tokenEnv: ["TEST_RW_TOKEN"],
-    observe: countAnswer,
-    routes: [{
-      method: "POST",
-      path: "/api/v1/write",
-      summary: "",
-      handler: remoteWriteHandler({
-        limits: LIMITS,
-        sink: () => ({ describe: "mem", write: () => Promise.resolve() }),
-      }),
-    }],
-  });
-  afterEach(() => void delete process.env.TEST_RW_TOKEN);
+  const wired = (token?: string) =>
+    defineFunction({
+      token,
+      observe: countAnswer,
+      routes: [{
+        method: "POST",
+        path: "/api/v1/write",
+        summary: "",
+        handler: remoteWriteHandler({
+          limits: LIMITS,
+          sink: () => ({ describe: "mem", write: () => Promise.resolve() }),
+        }),
+      }],
+    });
 
   test("401 without or with a wrong bearer token, counted like every other answer", async () => {
-    process.env.TEST_RW_TOKEN = "s3cret";
+    const fn = wired("s3cret");
     const before = await metric("tarsd_remote_write_requests_total", { status: "401" });
     expect((await fn.fetch(writeRequest(URL, SERIES))).status).toBe(401);
     expect((await fn.fetch(writeRequest(URL, SERIES, { headers: { authorization: "Bearer nope" } }))).status).toBe(401);
@@ -323,6 +323,7 @@ describe("through the function contract, as functions/remote-write.ts wires it",
   });
 
   test("requests by status, received/dropped samples and request bytes are counted", async () => {
+    const fn = wired();
     const handler = (request: Request) => fn.fetch(request);
     const before = {
       r204: await metric("tarsd_remote_write_requests_total", { status: "204" }),

@@ -1,39 +1,33 @@
 // The contract on its own, without any server: routing, 404/405, auth and JSON errors.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { defineFunction } from "../../runtime/http/define-function.ts";
 import { compilePath } from "../../runtime/http/route-table.ts";
 import { HttpError } from "../../runtime/http/errors.ts";
 
-const fn = defineFunction({
-  tokenEnv: ["TEST_FN_TOKEN"],
-  routes: [
-    { method: "GET", path: "/things/:id", summary: "read", handler: (_r, { id }) => Response.json({ id }) },
-    { method: "PUT", path: "/things/:id", summary: "write", handler: () => new Response(null, { status: 204 }) },
-    { method: "POST", path: "/search", summary: "read by POST", auth: false, handler: () => Response.json([]) },
-    {
-      method: "GET",
-      path: "/boom",
-      summary: "fails",
-      handler: () => {
-        throw new HttpError(418, "teapot");
-      },
+const ROUTES: Parameters<typeof defineFunction>[0]["routes"] = [
+  { method: "GET", path: "/things/:id", summary: "read", handler: (_r, { id }) => Response.json({ id }) },
+  { method: "PUT", path: "/things/:id", summary: "write", handler: () => new Response(null, { status: 204 }) },
+  { method: "POST", path: "/search", summary: "read by POST", auth: false, handler: () => Response.json([]) },
+  {
+    method: "GET",
+    path: "/boom",
+    summary: "fails",
+    handler: () => {
+      throw new HttpError(418, "teapot");
     },
-    {
-      method: "GET",
-      path: "/crash",
-      summary: "bug",
-      handler: () => {
-        throw new Error("bug");
-      },
+  },
+  {
+    method: "GET",
+    path: "/crash",
+    summary: "bug",
+    handler: () => {
+      throw new Error("bug");
     },
-  ],
-});
+  },
+];
+const fn = defineFunction({ routes: ROUTES });
 const call = (method: string, path: string, headers: Record<string, string> = {}) =>
   fn.fetch(new Request(`http://fn.test${path}`, { method, headers }));
-
-afterEach(() => {
-  delete process.env.TEST_FN_TOKEN;
-});
 
 describe("defineFunction", () => {
   test("declares its routes without handlers", () => {
@@ -73,22 +67,25 @@ describe("defineFunction", () => {
   });
 
   test("with a token set, writes need it and reads do not (unless a route says otherwise)", async () => {
-    process.env.TEST_FN_TOKEN = "t0ken";
-    expect((await call("PUT", "/things/1")).status).toBe(401);
-    expect((await call("PUT", "/things/1", { authorization: "Bearer wrong" })).status).toBe(401);
-    expect((await call("PUT", "/things/1", { authorization: "Bearer t0ken" })).status).toBe(204);
-    expect((await call("GET", "/things/1")).status).toBe(200);
-    expect((await call("POST", "/search")).status).toBe(200);
+    const guarded = defineFunction({ token: "t0ken", routes: ROUTES });
+    const ask = (method: string, path: string, headers: Record<string, string> = {}) =>
+      guarded.fetch(new Request(`http://fn.test${path}`, { method, headers }));
+    expect((await ask("PUT", "/things/1")).status).toBe(401);
+    expect((await ask("PUT", "/things/1", { authorization: "Bearer wrong" })).status).toBe(401);
+    expect((await ask("PUT", "/things/1", { authorization: "Bearer t0ken" })).status).toBe(204);
+    expect((await ask("GET", "/things/1")).status).toBe(200);
+    expect((await ask("POST", "/search")).status).toBe(200);
+    // Without a token nothing needs one.
+    expect((await call("PUT", "/things/1")).status).toBe(204);
   });
 
   test("observe sees every answer: the handlers' and the contract's own 401, 404 and 405", async () => {
     const seen: number[] = [];
     const observed = defineFunction({
-      tokenEnv: ["TEST_FN_TOKEN"],
+      token: "t0ken",
       observe: (response) => void seen.push(response.status),
       routes: [{ method: "PUT", path: "/x", summary: "write", handler: () => new Response(null, { status: 204 }) }],
     });
-    process.env.TEST_FN_TOKEN = "t0ken";
     for (
       const [method, path, headers] of [["PUT", "/x", { authorization: "Bearer t0ken" }], ["PUT", "/x", {}], [
         "GET",
