@@ -8,6 +8,8 @@ import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "../tests/support/binaries.ts";
 import { freePort, waitForHttp } from "../tests/support/ports.ts";
 import { type RuntimeProcess, startRuntime, tempDir } from "../tests/support/runtime-process.ts";
+// deno-lint-ignore no-sloppy-imports -- plain JS, typed by web/prom.d.ts
+import { parseMetrics, select } from "../web/prom.js";
 
 export { type RuntimeProcess, startRuntime, tempDir };
 
@@ -264,14 +266,8 @@ export function seriesKey(labels: Record<string, string>): string {
   return JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-/** Sums the samples of one metric on a /metrics page whose labels include `labels`. */
+/** Sums the samples of one metric on a /metrics page whose labels include `labels` (web/prom.js parses). */
 export async function scrapeValue(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
-    if (!m || m[1] !== name) continue;
-    if (Object.entries(labels).every(([k, v]) => (m[2] ?? "").includes(`${k}="${v}"`))) sum += Number(m[3]);
-  }
-  return sum;
+  const samples = parseMetrics(await (await fetch(`${url}/metrics`)).text());
+  return select(samples, name, labels).reduce((sum, sample) => sum + sample.value, 0);
 }

@@ -1,4 +1,4 @@
-// Types for prom.js (used by tests/web/prom.test.ts); not served.
+// Types for prom.js (the one Prometheus text parser: the status page, the tests and tools/); not served.
 export interface Sample {
   name: string;
   labels: Record<string, string>;
@@ -12,3 +12,4 @@ export interface Counts {
 export function parseMetrics(text: string): Sample[];
 export function requestCounts(samples: Sample[]): Record<string, Counts>;
 export function scalar(samples: Sample[], name: string): number | undefined;
+export function select(samples: Sample[], name: string, labels?: Record<string, string>): Sample[];

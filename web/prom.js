@@ -48,6 +48,14 @@ export function requestCounts(samples) {
   return out;
 }
 
+/**
+ * The samples of metric `name` whose labels include every one of `labels` exactly (so `k="v"` never
+ * matches `xk="v"`).
+ */
+export function select(samples, name, labels = {}) {
+  return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+}
+
 /** The value of a sample with no labels (e.g. process_start_time_seconds), or undefined. */
 export function scalar(samples, name) {
   return samples.find((s) => s.name === name)?.value;

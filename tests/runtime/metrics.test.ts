@@ -5,14 +5,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../support/binaries.ts";
 import { startRuntime } from "../support/runtime-process.ts";
+// deno-lint-ignore no-sloppy-imports -- plain JS, typed by web/prom.d.ts
+import { parseMetrics, select } from "../../web/prom.js";
 
-/** Value of the sample whose name and labels are all given, from the Prometheus text format. */
+/** Value of the first sample whose name and labels are all given (web/prom.js parses). */
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(" ").pop());
-  }
-  return undefined;
+  return select(parseMetrics(text), name, labels)[0]?.value;
 }
 
 describe("/metrics", () => {

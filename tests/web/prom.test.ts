@@ -2,7 +2,7 @@
 import { expect, test } from "bun:test";
 // web/prom.js is plain JS served as is; its types are in web/prom.d.ts beside it.
 // deno-lint-ignore no-sloppy-imports
-import { parseMetrics, requestCounts, scalar } from "../../web/prom.js";
+import { parseMetrics, requestCounts, scalar, select } from "../../web/prom.js";
 
 const text = `# HELP tarsd_function_requests_total Requests handled.
 # TYPE tarsd_function_requests_total counter
@@ -38,4 +38,10 @@ test("sums requests, 4xx and 5xx per function", () => {
     download: { requests: 4, clientErrors: 1, serverErrors: 3 },
     'we"ird,name': { requests: 1, clientErrors: 0, serverErrors: 0 },
   });
+});
+
+test('select matches label values exactly: k="v" is not xk="v", nor k="vv"', () => {
+  const samples = parseMetrics(['m{xk="v"} 1', 'm{k="vv"} 2', 'm{k="v",j="w"} 4', 'other{k="v"} 8'].join("\n"));
+  expect(select(samples, "m", { k: "v" }).map((s) => s.value)).toEqual([4]);
+  expect(select(samples, "m").map((s) => s.value)).toEqual([1, 2, 4]);
 });
