@@ -14,8 +14,8 @@
 // BENCH_ONLY=decode (only part 1).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { toLineProtocol } from "../runtime/remote-write/convert.ts";
-import { decompress, parseMessage } from "../runtime/remote-write/decode.ts";
+import { toLineProtocol } from "../lib/remote-write/convert.ts";
+import { decompress, parseMessage } from "../lib/remote-write/decode.ts";
 import { REPO_ROOT, requireBinary } from "../tests/support/binaries.ts";
 import { freePort } from "../tests/support/ports.ts";
 import { compress, encodeV1, type TestSeries } from "../tests/remote-write/build.ts";

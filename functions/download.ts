@@ -6,8 +6,8 @@ import { defineFunction } from "../runtime/http/define-function.ts";
 import { HttpError, json } from "../runtime/http/errors.ts";
 import { formParts } from "../runtime/http/multipart.ts";
 import { errorOf, fileBytes, FORM_FIELD_NAMES, jsonOf, nameParam, ref } from "../runtime/http/openapi-parts.ts";
-import { fileResponse } from "../runtime/storage/serve-file.ts";
-import { fileStore } from "../runtime/storage/shared-store.ts";
+import { fileResponse } from "../runtime/http/serve-file.ts";
+import { fileStore } from "../lib/files/shared-store.ts";
 
 const serveNamed = async (request: Request, name: string | undefined) =>
   fileResponse(request, await fileStore().open(name ?? ""));

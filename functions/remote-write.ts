@@ -1,15 +1,16 @@
 // Prometheus remote write (1.0 and 2.0) into InfluxDB 2: APP 2 (container metrics) and APP 3
 // (VM metrics) run this same function with different env. Decode, convert and write live in
-// runtime/remote-write/; this file only declares the routes and picks the sink from env:
+// lib/remote-write/ (the HTTP side in runtime/http/remote-write-handler.ts); this file only
+// declares the routes and picks the sink from env:
 //   INFLUX_URL set   -> InfluxDB 2 /api/v2/write (INFLUX_TOKEN[_FILE], INFLUX_ORG, INFLUX_BUCKET)
 //   INFLUX_URL unset -> $DATA_DIR/metrics/<INFLUX_BUCKET>.lp, fsynced (embedded default)
 // A 2xx is sent only after the sink has accepted the samples; see handler.ts for every status.
 import { defineFunction, type Route } from "../runtime/http/define-function.ts";
-import { configFromEnv } from "../runtime/remote-write/config.ts";
-import { countAnswer, remoteWriteHandler } from "../runtime/remote-write/handler.ts";
-import { fileSink } from "../runtime/remote-write/sinks/file.ts";
-import { influxSink } from "../runtime/remote-write/sinks/influx.ts";
-import type { Sink } from "../runtime/remote-write/sinks/sink.ts";
+import { configFromEnv } from "../lib/remote-write/config.ts";
+import { countAnswer, remoteWriteHandler } from "../runtime/http/remote-write-handler.ts";
+import { fileSink } from "../lib/remote-write/sinks/file.ts";
+import { influxSink } from "../lib/remote-write/sinks/influx.ts";
+import type { Sink } from "../lib/remote-write/sinks/sink.ts";
 
 const config = configFromEnv();
 

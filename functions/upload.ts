@@ -2,15 +2,15 @@
 //   curl -X POST -F 'file=@report.pdf' HOST:5001/upload        (the historic API, kept verbatim)
 //   curl -T report.pdf HOST:5001/files/report.pdf               (REST: PUT the raw body)
 //   curl -X DELETE HOST:5001/files/report.pdf
-// Bodies stream to disk; a file appears whole or not at all (see runtime/storage/file-store.ts).
+// Bodies stream to disk; a file appears whole or not at all (see lib/files/file-store.ts).
 import { bodyChunks } from "../runtime/http/body.ts";
 import { defineFunction } from "../runtime/http/define-function.ts";
 import { HttpError, json } from "../runtime/http/errors.ts";
 import { errorOf, FORM_FIELD_NAMES, jsonOf, nameParam, ref } from "../runtime/http/openapi-parts.ts";
 import { formParts, MULTIPART_OVERHEAD_BYTES } from "../runtime/http/multipart.ts";
-import type { Staged } from "../runtime/storage/file-store.ts";
-import { validateName } from "../runtime/storage/names.ts";
-import { fileServiceConfig, fileStore } from "../runtime/storage/shared-store.ts";
+import type { Staged } from "../lib/files/file-store.ts";
+import { validateName } from "../lib/files/names.ts";
+import { fileServiceConfig, fileStore } from "../lib/files/shared-store.ts";
 
 const { maxUploadBytes } = fileServiceConfig;
 

@@ -23,7 +23,7 @@ export const STORED_FILE_SCHEMA = {
   },
 } as const;
 
-/** The names runtime/storage/names.ts accepts (JSON Schema cannot count UTF-8 bytes: see maxLength). */
+/** The names lib/files/names.ts accepts (JSON Schema cannot count UTF-8 bytes: see maxLength). */
 export const FILE_NAME_SCHEMA = {
   type: "string",
   minLength: 1,

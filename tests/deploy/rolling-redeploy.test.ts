@@ -79,10 +79,12 @@ test(
       chmodSync(join(dir, "tmp", sub), 0o777);
     }
     chmodSync(join(dir, "tmp"), 0o777);
-    // Two function directories beside a link to the runtime, so `../runtime/...` imports resolve as in /app.
+    // Two function directories beside links to the runtime and lib, so `../runtime/...` and `../lib/...`
+    // imports resolve as in /app.
     const app = join(dir, "app");
     mkdirSync(app);
     symlinkSync(join(REPO_ROOT, "runtime"), join(app, "runtime"));
+    symlinkSync(join(REPO_ROOT, "lib"), join(app, "lib"));
     symlinkSync(join(REPO_ROOT, "node_modules"), join(app, "node_modules"));
     const v1 = join(app, "functions-v1");
     const v2 = join(app, "functions-v2");

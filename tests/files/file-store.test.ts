@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DomainError } from "../../lib/errors.ts";
-import { FileStore } from "../../runtime/storage/file-store.ts";
+import { FileStore } from "../../lib/files/file-store.ts";
 import { tempDir } from "../support/runtime-process.ts";
 
 const sha = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex");

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { DomainError } from "../../lib/errors.ts";
-import { validateName } from "../../runtime/storage/names.ts";
+import { validateName } from "../../lib/files/names.ts";
 
 function reason(name: string): string {
   try {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { HttpError } from "../../runtime/http/errors.ts";
-import { parseRange } from "../../runtime/storage/ranges.ts";
+import { parseRange } from "../../runtime/http/ranges.ts";
 
 describe("parseRange", () => {
   test("no header or an ignorable one serves the whole file", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { DomainError } from "../../lib/errors.ts";
-import { linesOf, toLineProtocol } from "../../runtime/remote-write/convert.ts";
-import type { Series } from "../../runtime/remote-write/decode.ts";
+import { linesOf, toLineProtocol } from "../../lib/remote-write/convert.ts";
+import type { Series } from "../../lib/remote-write/decode.ts";
 
 const s = (labels: string[], ...samples: [number, number, boolean?][]): Series => ({
   labels,

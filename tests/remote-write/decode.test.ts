@@ -7,7 +7,7 @@ import {
   negotiate,
   parseMessage,
   snappyDecodedLength,
-} from "../../runtime/remote-write/decode.ts";
+} from "../../lib/remote-write/decode.ts";
 import { compress, encodeV1, encodeV2, STALE, writeRequest } from "./build.ts";
 
 const LIMITS = { maxBodyBytes: 1 << 20, maxDecodedBytes: 4 << 20 };

@@ -5,12 +5,12 @@ import type { Server } from "bun";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { register } from "prom-client";
-import { linesOf } from "../../runtime/remote-write/convert.ts";
+import { linesOf } from "../../lib/remote-write/convert.ts";
 import { defineFunction } from "../../runtime/http/define-function.ts";
-import { countAnswer, remoteWriteHandler } from "../../runtime/remote-write/handler.ts";
-import { fileSink } from "../../runtime/remote-write/sinks/file.ts";
-import { influxSink } from "../../runtime/remote-write/sinks/influx.ts";
-import type { Sink } from "../../runtime/remote-write/sinks/sink.ts";
+import { countAnswer, remoteWriteHandler } from "../../runtime/http/remote-write-handler.ts";
+import { fileSink } from "../../lib/remote-write/sinks/file.ts";
+import { influxSink } from "../../lib/remote-write/sinks/influx.ts";
+import type { Sink } from "../../lib/remote-write/sinks/sink.ts";
 import { freePort } from "../support/ports.ts";
 import { tempDir } from "../support/runtime-process.ts";
 import { compress, encodeV1, STALE, type TestSeries, writeRequest } from "./build.ts";
@@ -288,7 +288,7 @@ describe("embedded file sink", () => {
   });
 
   test("the bucket name cannot escape the metrics directory", async () => {
-    const { fileSinkPath } = await import("../../runtime/remote-write/sinks/file.ts");
+    const { fileSinkPath } = await import("../../lib/remote-write/sinks/file.ts");
     expect(fileSinkPath("/data", "../../etc/passwd")).toBe("/data/metrics/__.._etc_passwd.lp");
   });
 });

@@ -1,6 +1,6 @@
 // Turns an opened file into the HTTP response a download client expects: strong ETag (the sha256),
 // conditional GET, a single Range, attachment disposition, and no content sniffing.
-import type { OpenedFile } from "./file-store.ts";
+import type { OpenedFile } from "../../lib/files/file-store.ts";
 import { parseRange } from "./ranges.ts";
 
 export async function fileResponse(request: Request, file: OpenedFile): Promise<Response> {

@@ -12,7 +12,7 @@
 // decode.ts turns the former into a 400.
 import { Buffer } from "node:buffer";
 import protobuf from "protobufjs";
-import { DomainError } from "../../lib/errors.ts";
+import { DomainError } from "../errors.ts";
 
 export const PROTO_V1 = "prometheus.WriteRequest";
 export const PROTO_V2 = "io.prometheus.write.v2.Request";

@@ -28,7 +28,7 @@
 // and a test checks the output is identical to Point's on random labels. A string with none of the
 // characters those functions escape is passed as is (they would return it unchanged).
 import { escape } from "@influxdata/influxdb-client";
-import { DomainError } from "../../lib/errors.ts";
+import { DomainError } from "../errors.ts";
 import type { Series } from "./decode.ts";
 
 export type DropReason =

@@ -5,7 +5,7 @@
 //   MAX_UPLOAD_BYTES   the largest file (default 5 GiB); larger bodies get 413 and leave nothing
 //   AUTH_TOKEN         set: writes (upload, PUT, DELETE) need `Authorization: Bearer <token>`
 import { join, resolve } from "node:path";
-import { envInt, envString } from "../env.ts";
+import { envInt, envString } from "../../runtime/env.ts";
 import { FileStore } from "./file-store.ts";
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 5 * 1024 ** 3;

@@ -14,7 +14,7 @@ import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, unli
 import { hostname } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { DomainError, isFailure } from "../../lib/errors.ts";
+import { DomainError, isFailure } from "../errors.ts";
 import { validateName } from "./names.ts";
 
 export interface StoredFile {

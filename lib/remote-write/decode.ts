@@ -4,7 +4,7 @@
 // wire format itself is read in protobuf.ts).
 import { Buffer } from "node:buffer";
 import snappy from "snappy";
-import { DomainError } from "../../lib/errors.ts";
+import { DomainError } from "../errors.ts";
 import { parseV1, parseV2, PROTO_V1, PROTO_V2, type Series } from "./protobuf.ts";
 
 export { PROTO_V1, PROTO_V2, type Sample, type Series } from "./protobuf.ts";
