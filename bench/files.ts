@@ -36,8 +36,8 @@ import {
 import { randomBytes } from "node:crypto";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO_ROOT, requireBinary } from "../tests/support/binaries.ts";
-import { freePort, waitForHttp } from "../tests/support/ports.ts";
+import { REPO_ROOT, requireBinary } from "../harness/binaries.ts";
+import { freePort, waitForHttp } from "../harness/ports.ts";
 
 const DURATION_S = envNumber("BENCH_DURATION", 10);
 const WARMUP_S = envNumber("BENCH_WARMUP", 1);

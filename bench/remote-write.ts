@@ -16,17 +16,11 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { toLineProtocol } from "../lib/remote-write/convert.ts";
 import { decompress, parseMessage } from "../lib/remote-write/decode.ts";
-import { REPO_ROOT, requireBinary } from "../tests/support/binaries.ts";
-import { freePort } from "../tests/support/ports.ts";
-import { compress, encodeV1, type TestSeries } from "../tests/remote-write/build.ts";
-import {
-  type Child,
-  type RuntimeProcess,
-  spawnChild,
-  startRuntime,
-  startVictoriaMetrics,
-  tempDir,
-} from "../tools/pipeline.ts";
+import { REPO_ROOT, requireBinary } from "../harness/binaries.ts";
+import { freePort } from "../harness/ports.ts";
+import { compress, encodeV1, type TestSeries } from "../harness/remote-write-requests.ts";
+import { type Child, spawnChild, startVictoriaMetrics } from "../harness/pipeline.ts";
+import { type RuntimeProcess, startRuntime, tempDir } from "../harness/runtime-process.ts";
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 15);
 const SERIES = Number(process.env.BENCH_SERIES ?? 2000);

@@ -10,15 +10,13 @@ import {
   type Child,
   hostPort,
   ruleFiles,
-  type RuntimeProcess,
   startNodeExporter,
   startPrometheus,
   startRemoteWriteApp,
-  startRuntime,
   startVictoriaMetrics,
-  tempDir,
   withRuleInterval,
-} from "./pipeline.ts";
+} from "../harness/pipeline.ts";
+import { type RuntimeProcess, startRuntime, tempDir } from "../harness/runtime-process.ts";
 
 const fast = process.argv.includes("--fast");
 const stoppers: (() => Promise<unknown>)[] = [];

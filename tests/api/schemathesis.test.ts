@@ -5,8 +5,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT, SETUP_COMMAND } from "../support/binaries.ts";
-import { type RuntimeProcess, startRuntime, tempDir } from "../support/runtime-process.ts";
+import { REPO_ROOT, SETUP_COMMAND } from "../../harness/binaries.ts";
+import { type RuntimeProcess, startRuntime, tempDir } from "../../harness/runtime-process.ts";
 
 const SCHEMATHESIS = join(REPO_ROOT, ".tools", "venv", "bin", "schemathesis");
 const CONFIG = join(import.meta.dir, "schemathesis.toml");

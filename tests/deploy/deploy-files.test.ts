@@ -3,7 +3,7 @@
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT, requireBinary } from "../support/binaries.ts";
+import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
 import { renderStack, stackEnv } from "../swarm/render-stack.ts";
 
 const DEPLOY = join(REPO_ROOT, "deploy");

@@ -4,7 +4,7 @@
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT } from "../support/binaries.ts";
+import { REPO_ROOT } from "../../harness/binaries.ts";
 
 const DEPLOY = join(REPO_ROOT, "deploy");
 // parsed JSON / YAML is free-form

@@ -6,9 +6,9 @@ import { expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT, requireBinary } from "../support/binaries.ts";
-import { startRuntime, tempDir } from "../support/runtime-process.ts";
-import { waitForHttp } from "../support/ports.ts";
+import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
+import { startRuntime, tempDir } from "../../harness/runtime-process.ts";
+import { waitForHttp } from "../../harness/ports.ts";
 
 const FAKE_DOCKER = `#!/usr/bin/env bash
 # Minimal docker stand-in for deploy/redeploy. State: $FAKE_STATE/<service>.{env,image,configs}.

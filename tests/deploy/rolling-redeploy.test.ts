@@ -18,9 +18,9 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT, requireBinary } from "../support/binaries.ts";
-import { freePort, waitForHttp } from "../support/ports.ts";
-import { type RuntimeProcess, startRuntime, tempDir } from "../support/runtime-process.ts";
+import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
+import { freePort, waitForHttp } from "../../harness/ports.ts";
+import { type RuntimeProcess, startRuntime, tempDir } from "../../harness/runtime-process.ts";
 
 const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 

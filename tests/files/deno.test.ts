@@ -4,10 +4,10 @@ import type { Subprocess } from "bun";
 import { createHash, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT, requireBinary } from "../support/binaries.ts";
-import { curl } from "../support/curl.ts";
-import { freePort, waitForHttp } from "../support/ports.ts";
-import { tempDir } from "../support/runtime-process.ts";
+import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
+import { curl } from "../../harness/curl.ts";
+import { freePort, waitForHttp } from "../../harness/ports.ts";
+import { tempDir } from "../../harness/runtime-process.ts";
 
 const sha = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
 

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from
 import { join } from "node:path";
 import { DomainError } from "../../lib/errors.ts";
 import { FileStore } from "../../lib/files/file-store.ts";
-import { tempDir } from "../support/runtime-process.ts";
+import { tempDir } from "../../harness/runtime-process.ts";
 
 const sha = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex");
 

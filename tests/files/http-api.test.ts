@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { curl } from "../support/curl.ts";
-import { type RuntimeProcess, startRuntime, tempDir } from "../support/runtime-process.ts";
+import { curl } from "../../harness/curl.ts";
+import { type RuntimeProcess, startRuntime, tempDir } from "../../harness/runtime-process.ts";
 
 const sha = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex");
 const LIMIT = 256 * 1024;

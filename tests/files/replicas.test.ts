@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { type RuntimeProcess, startRuntime, tempDir } from "../support/runtime-process.ts";
+import { type RuntimeProcess, startRuntime, tempDir } from "../../harness/runtime-process.ts";
 
 const sha = (data: Uint8Array | ArrayBuffer) => createHash("sha256").update(new Uint8Array(data)).digest("hex");
 

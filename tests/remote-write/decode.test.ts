@@ -8,7 +8,7 @@ import {
   parseMessage,
   snappyDecodedLength,
 } from "../../lib/remote-write/decode.ts";
-import { compress, encodeV1, encodeV2, STALE, writeRequest } from "./build.ts";
+import { compress, encodeV1, encodeV2, STALE, writeRequest } from "../../harness/remote-write-requests.ts";
 
 const LIMITS = { maxBodyBytes: 1 << 20, maxDecodedBytes: 4 << 20 };
 const URL = "http://test/api/v1/write";

@@ -16,10 +16,10 @@ import {
   startPrometheus,
   startRemoteWriteApp,
   startVictoriaMetrics,
-  tempDir,
   victoriaRaw,
   withRuleInterval,
-} from "../../tools/pipeline.ts";
+} from "../../harness/pipeline.ts";
+import { tempDir } from "../../harness/runtime-process.ts";
 
 const OUTAGE_MS = 30_000;
 const SELECTOR = '{__name__=~"job_instance:.+"}';

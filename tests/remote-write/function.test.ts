@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type RuntimeProcess, startRuntime } from "../support/runtime-process.ts";
-import { STALE, writeRequest } from "./build.ts";
+import { type RuntimeProcess, startRuntime } from "../../harness/runtime-process.ts";
+import { STALE, writeRequest } from "../../harness/remote-write-requests.ts";
 
 let app: RuntimeProcess;
 beforeAll(async () => {

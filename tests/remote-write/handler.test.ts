@@ -11,9 +11,9 @@ import { countAnswer, remoteWriteHandler } from "../../runtime/http/remote-write
 import { fileSink } from "../../lib/remote-write/sinks/file.ts";
 import { influxSink } from "../../lib/remote-write/sinks/influx.ts";
 import type { Sink } from "../../lib/remote-write/sinks/sink.ts";
-import { freePort } from "../support/ports.ts";
-import { tempDir } from "../support/runtime-process.ts";
-import { compress, encodeV1, STALE, type TestSeries, writeRequest } from "./build.ts";
+import { freePort } from "../../harness/ports.ts";
+import { tempDir } from "../../harness/runtime-process.ts";
+import { compress, encodeV1, STALE, type TestSeries, writeRequest } from "../../harness/remote-write-requests.ts";
 
 const URL = "http://test/api/v1/write";
 const LIMITS = { maxBodyBytes: 64 * 1024, maxDecodedBytes: 256 * 1024 };

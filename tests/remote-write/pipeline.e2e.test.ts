@@ -17,10 +17,10 @@ import {
   startPrometheus,
   startRemoteWriteApp,
   startVictoriaMetrics,
-  tempDir,
   victoriaRaw,
   withRuleInterval,
-} from "../../tools/pipeline.ts";
+} from "../../harness/pipeline.ts";
+import { tempDir } from "../../harness/runtime-process.ts";
 
 let vm: Child & { dataDir: string };
 let node: Child;

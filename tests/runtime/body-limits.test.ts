@@ -3,8 +3,8 @@
 // round. A 413 names the limit of the route that refused, as its users configured it.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { type RuntimeProcess, startRuntime } from "../support/runtime-process.ts";
-import { type TestSeries, writeRequest } from "../remote-write/build.ts";
+import { type RuntimeProcess, startRuntime } from "../../harness/runtime-process.ts";
+import { type TestSeries, writeRequest } from "../../harness/remote-write-requests.ts";
 
 const MiB = 1024 * 1024;
 let rt: RuntimeProcess;

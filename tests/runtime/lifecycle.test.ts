@@ -3,8 +3,8 @@ import { describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { REPO_ROOT } from "../support/binaries.ts";
-import { startRuntime } from "../support/runtime-process.ts";
+import { REPO_ROOT } from "../../harness/binaries.ts";
+import { startRuntime } from "../../harness/runtime-process.ts";
 
 const sha = (data: Uint8Array | ArrayBuffer) => createHash("sha256").update(new Uint8Array(data)).digest("hex");
 

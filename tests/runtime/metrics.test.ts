@@ -3,8 +3,8 @@ import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT } from "../support/binaries.ts";
-import { startRuntime } from "../support/runtime-process.ts";
+import { REPO_ROOT } from "../../harness/binaries.ts";
+import { startRuntime } from "../../harness/runtime-process.ts";
 // deno-lint-ignore no-sloppy-imports -- plain JS, typed by web/prom.d.ts
 import { parseMetrics, select } from "../../web/prom.js";
 

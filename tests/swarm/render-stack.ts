@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT, requireBinary } from "../support/binaries.ts";
+import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
 
 export const STACK_FILE = join(REPO_ROOT, "deploy", "stack.yml");
 

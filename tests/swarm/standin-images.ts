@@ -8,8 +8,8 @@
 import { copyFileSync, cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO_ROOT, requireBinary, SETUP_COMMAND } from "../support/binaries.ts";
-import type { DockerEngine } from "../support/docker-engine.ts";
+import { REPO_ROOT, requireBinary, SETUP_COMMAND } from "../../harness/binaries.ts";
+import type { DockerEngine } from "../../harness/docker-engine.ts";
 
 const STANDINS = join(import.meta.dir, "standins");
 const ROOTFS_TAR = join(REPO_ROOT, ".tools", "swarm", "bookworm-minbase.tar");

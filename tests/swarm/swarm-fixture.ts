@@ -1,4 +1,4 @@
-// The swarm the swarm test deploys to: a private dockerd (tests/support/docker-engine.ts), a swarm
+// The swarm the swarm test deploys to: a private dockerd (harness/docker-engine.ts), a swarm
 // advertised on an address of an interface the test creates (an empty bridge) (Prometheus scrapes node-exporter at
 // the node's address, and test traffic must never go to the machine's own network address), the
 // stand-in images, the runtime image built by deploy/build-image, and the stack deployed by
@@ -6,9 +6,9 @@
 import { cpSync, mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { REPO_ROOT, requireBinary } from "../support/binaries.ts";
-import { type DockerEngine, startDockerEngine } from "../support/docker-engine.ts";
-import { tempDir } from "../support/runtime-process.ts";
+import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
+import { type DockerEngine, startDockerEngine } from "../../harness/docker-engine.ts";
+import { tempDir } from "../../harness/runtime-process.ts";
 import { buildStandinImages, bunBaseImage } from "./standin-images.ts";
 
 export const STACK = "tarsd";

@@ -9,7 +9,7 @@ import { afterAll, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { appendFileSync, cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT } from "../support/binaries.ts";
+import { REPO_ROOT } from "../../harness/binaries.ts";
 import {
   deployStack,
   eventually,

@@ -4,7 +4,7 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO_ROOT, requireBinary } from "../support/binaries.ts";
+import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
 import { escapeDollars, LEFT_OUT, testStack } from "./test-stack.ts";
 import { renderStack } from "./render-stack.ts";
 

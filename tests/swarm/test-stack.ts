@@ -21,7 +21,7 @@
 type Any = any;
 
 export interface TestStackOptions {
-  /** the private daemon's socket (tests/support/docker-engine.ts) */
+  /** the private daemon's socket (harness/docker-engine.ts) */
   dockerSocket: string;
   /** a copy of deploy/prometheus with the cAdvisor stand-in rule added */
   prometheusDir: string;

@@ -5,8 +5,8 @@ import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT, requireBinary } from "../support/binaries.ts";
-import { type RuntimeProcess, startRuntime, tempDir } from "../support/runtime-process.ts";
+import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
+import { type RuntimeProcess, startRuntime, tempDir } from "../../harness/runtime-process.ts";
 
 const MiB = 1024 * 1024;
 const ARTIFACTS = join(REPO_ROOT, ".artifacts");

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { RUNTIME_TAG, toOpenApiPath } from "../../runtime/openapi.ts";
-import { type RuntimeProcess, startRuntime } from "../support/runtime-process.ts";
+import { type RuntimeProcess, startRuntime } from "../../harness/runtime-process.ts";
 
 type Doc = {
   openapi: string;

@@ -5,7 +5,7 @@ import { join } from "node:path";
 
 export const SETUP_COMMAND = "bash scripts/setup --test";
 
-const ROOT = join(import.meta.dir, "..", "..");
+const ROOT = join(import.meta.dir, "..");
 
 /** Absolute path of a binary from PATH, /usr/sbin, /usr/bin or node_modules/.bin; throws naming the set-up command. */
 export function requireBinary(name: string): string {

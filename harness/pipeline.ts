@@ -1,17 +1,15 @@
 // Starts the monitoring pipeline's real processes on 127.0.0.1 free ports: node-exporter,
 // VictoriaMetrics (standing in for InfluxDB 2: it speaks /api/v2/write), runtime replicas and
-// Prometheus with the project's rule files. Shared by `bun run stack` (tools/stack.ts) and the
-// end-to-end tests (tests/remote-write/*.e2e.test.ts), so both run exactly the same setup.
+// Prometheus with the project's rule files. Shared by `bun run stack` (tools/stack.ts), the
+// end-to-end tests (tests/remote-write/*.e2e.test.ts) and bench/, so all run exactly the same setup.
 import type { Subprocess } from "bun";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT, requireBinary } from "../tests/support/binaries.ts";
-import { freePort, waitForHttp } from "../tests/support/ports.ts";
-import { type RuntimeProcess, startRuntime, tempDir } from "../tests/support/runtime-process.ts";
+import { REPO_ROOT, requireBinary } from "./binaries.ts";
+import { freePort, waitForHttp } from "./ports.ts";
+import { type RuntimeProcess, startRuntime, tempDir } from "./runtime-process.ts";
 // deno-lint-ignore no-sloppy-imports -- plain JS, typed by web/prom.d.ts
 import { parseMetrics, select } from "../web/prom.js";
-
-export { type RuntimeProcess, startRuntime, tempDir };
 
 /** `http://127.0.0.1:9100` -> `127.0.0.1:9100`: how Prometheus' static targets are written. */
 export const hostPort = (url: string) => url.replace("http://", "");
