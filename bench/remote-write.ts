@@ -16,6 +16,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { toLineProtocol } from "../lib/remote-write/convert.ts";
 import { decompress, parseMessage } from "../lib/remote-write/decode.ts";
+import { SeriesMemory } from "../lib/remote-write/series-memory.ts";
 import { REPO_ROOT, requireBinary } from "../harness/binaries.ts";
 import { freePort } from "../harness/ports.ts";
 import { compress, encodeV1, type TestSeries } from "../harness/remote-write-requests.ts";
@@ -46,12 +47,16 @@ function batch(requestIndex: number, seriesTag: string): TestSeries[] {
 
 // ---- 1. decode + convert, one core -------------------------------------------------------------
 
+// One receiver's memory for every round, as a running APP 2/3 has it.
+const memory = new SeriesMemory();
+
 function decodeConvertRate(bodies: Uint8Array[], rounds: number): number {
   let samples = 0;
   const started = performance.now();
   for (let round = 0; round < rounds; round++) {
     for (const body of bodies) {
-      samples += toLineProtocol(parseMessage(decompress(body, 64 << 20), 1), { duplicateLabels: "skip" }).written;
+      const series = parseMessage(decompress(body, 64 << 20), 1, memory);
+      samples += toLineProtocol(series, { duplicateLabels: "skip" }, memory).written;
     }
   }
   return samples / ((performance.now() - started) / 1000);

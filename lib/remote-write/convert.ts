@@ -30,16 +30,9 @@
 import { escape } from "@influxdata/influxdb-client";
 import { DomainError } from "../errors.ts";
 import type { Series } from "./decode.ts";
+import { type DropReason, type Prefix, SeriesMemory } from "./series-memory.ts";
 
-export type DropReason =
-  | "stale"
-  | "nan"
-  | "inf"
-  | "duplicate_label"
-  | "missing_metric_name"
-  | "invalid_label_name"
-  | "unencodable_label"
-  | "label_conflict";
+export type { DropReason };
 
 export interface Conversion {
   /** Line protocol, UTF-8: one newline-terminated line per written sample (timestamps in ms). */
@@ -77,8 +70,12 @@ const MEASUREMENT_SPECIAL = /[, \n\r\t]/;
 const escapeTag = (text: string) => (TAG_SPECIAL.test(text) ? escape.tag(text) : text);
 const escapeMeasurement = (text: string) => (MEASUREMENT_SPECIAL.test(text) ? escape.measurement(text) : text);
 
-export function toLineProtocol(series: Series[], options: ConvertOptions): Conversion {
-  const out = scratch;
+/**
+ * Converts with the receiver's memory (prefixes of known series, the reused buffer); without one, a
+ * fresh memory serves this call only.
+ */
+export function toLineProtocol(series: Series[], options: ConvertOptions, memory = new SeriesMemory()): Conversion {
+  const out = memory.writer;
   out.reset();
   let written = 0;
   let lastTimestamp = Number.NaN;
@@ -97,7 +94,7 @@ export function toLineProtocol(series: Series[], options: ConvertOptions): Conve
     exemplars += one.exemplars;
     if (one.samples.length === 0) continue;
 
-    const prefix = seriesPrefix(one.labels, options);
+    const prefix = seriesPrefix(one, options);
     if (prefix.ok === false) {
       drop(prefix.reason, one.samples.length);
       continue;
@@ -130,64 +127,12 @@ export function linesOf(conversion: Pick<Conversion, "body">): string[] {
 
 const utf8 = new TextEncoder();
 
-/**
- * A growable byte buffer; strings written with `ascii` must be ASCII (numbers are). One scratch
- * writer is reused by every conversion (they run synchronously, one at a time) and keeps the size
- * it grew to, so a body costs one exact-size copy instead of repeated doubling.
- */
-class ByteWriter {
-  private buffer: Uint8Array;
-  private length = 0;
-
-  constructor(capacity: number) {
-    this.buffer = new Uint8Array(capacity);
-  }
-
-  reset(): void {
-    this.length = 0;
-  }
-
-  private reserve(bytes: number): void {
-    if (this.length + bytes <= this.buffer.length) return;
-    const bigger = new Uint8Array(Math.max(this.buffer.length * 2, this.length + bytes));
-    bigger.set(this.buffer.subarray(0, this.length));
-    this.buffer = bigger;
-  }
-
-  /** head, then the ASCII text, then tail: one line, one capacity check. */
-  line(head: Uint8Array, text: string, tail: Uint8Array): void {
-    this.reserve(head.length + text.length + tail.length);
-    const buffer = this.buffer;
-    buffer.set(head, this.length);
-    let at = this.length + head.length;
-    for (let i = 0; i < text.length; i++) buffer[at++] = text.charCodeAt(i);
-    for (let i = 0; i < tail.length; i++) buffer[at++] = tail[i]!;
-    this.length = at;
-  }
-
-  /** A copy of what was written: the scratch buffer is reused by the next conversion. */
-  finish(): Uint8Array {
-    return this.buffer.slice(0, this.length);
-  }
-}
-
-const scratch = new ByteWriter(256 * 1024);
-
-/** `head` is the UTF-8 of `measurement,tag=value,... value=`: everything before the number. */
-type Prefix = { ok: true; head: Uint8Array } | { ok: false; reason: DropReason };
-
-// The decoder shares one label array per distinct series (see decode.ts), so a series seen before
-// finds its escaped prefix here. Weak keys: entries go when the decoder's cache lets the array go.
-const prefixes = { skip: new WeakMap<readonly string[], Prefix>(), reject: new WeakMap<readonly string[], Prefix>() };
-
-function seriesPrefix(labels: readonly string[], options: ConvertOptions): Prefix {
-  const cache = prefixes[options.duplicateLabels];
-  let prefix = cache.get(labels);
-  if (prefix === undefined) {
-    prefix = computePrefix(labels, options); // throws (never cached) for a 2.0 duplicate
-    cache.set(labels, prefix);
-  }
-  return prefix;
+/** A remembered series (its memo from the decoder) keeps its prefix there; others compute it. */
+function seriesPrefix(series: Series, options: ConvertOptions): Prefix {
+  const memo = series.memo;
+  if (memo === undefined) return computePrefix(series.labels, options);
+  // throws (never remembered) for a 2.0 duplicate
+  return (memo[options.duplicateLabels] ??= computePrefix(series.labels, options));
 }
 
 /** `measurement,tag=value,...` for the series (tags sorted by key), or why it cannot be written. */

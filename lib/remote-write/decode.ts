@@ -6,6 +6,7 @@ import { Buffer } from "node:buffer";
 import snappy from "snappy";
 import { DomainError } from "../errors.ts";
 import { parseV1, parseV2, PROTO_V1, PROTO_V2, type Series } from "./protobuf.ts";
+import { SeriesMemory } from "./series-memory.ts";
 
 export { PROTO_V1, PROTO_V2, type Sample, type Series } from "./protobuf.ts";
 
@@ -120,9 +121,9 @@ export function decompress(block: Uint8Array, maxDecodedBytes: number): Uint8Arr
 }
 
 /** Parses a decompressed message with the schema the headers selected; 400 when it is not valid protobuf. */
-export function parseMessage(message: Uint8Array, version: ProtocolVersion): Series[] {
+export function parseMessage(message: Uint8Array, version: ProtocolVersion, memory = new SeriesMemory()): Series[] {
   try {
-    return version === 1 ? parseV1(message) : parseV2(message);
+    return version === 1 ? parseV1(message, memory) : parseV2(message);
   } catch (err) {
     if (err instanceof DomainError) throw err;
     throw new DomainError(
@@ -136,9 +137,10 @@ export function parseMessage(message: Uint8Array, version: ProtocolVersion): Ser
 export async function decodeRequest(
   request: Request,
   limits: DecodeLimits,
+  memory = new SeriesMemory(),
 ): Promise<DecodedRequest & { bodyBytes: number }> {
   const version = negotiate(request.headers);
   const body = await readBody(request, limits.maxBodyBytes);
-  const series = parseMessage(decompress(body, limits.maxDecodedBytes), version);
+  const series = parseMessage(decompress(body, limits.maxDecodedBytes), version, memory);
   return { version, series, bodyBytes: body.byteLength };
 }

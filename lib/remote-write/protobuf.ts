@@ -6,13 +6,14 @@
 //     the staleness marker's payload (0x7ff0000000000002) would be lost; here the 8 raw bytes are
 //     inspected before conversion;
 //   - int64 timestamps would otherwise become Long objects, one allocation per sample;
-//   - a series' label bytes can be looked up before they are decoded (the label-set cache below).
+//   - a series' label bytes can be looked up before they are decoded (the receiver's SeriesMemory).
 // The schema of record is proto/*.proto; tests build requests from it with protobufjs reflection.
 // Errors are thrown as RangeError (truncated or overlong fields) or DomainError; parseMessage in
 // decode.ts turns the former into a 400.
 import { Buffer } from "node:buffer";
 import protobuf from "protobufjs";
 import { DomainError } from "../errors.ts";
+import type { LabelMemo, SeriesMemory } from "./series-memory.ts";
 
 export const PROTO_V1 = "prometheus.WriteRequest";
 export const PROTO_V2 = "io.prometheus.write.v2.Request";
@@ -28,6 +29,8 @@ export interface Sample {
 export interface Series {
   /** Flat name/value pairs in the order received: [name0, value0, name1, value1, ...]. Shared: never mutate. */
   labels: readonly string[];
+  /** The receiver's memory of this label set (SeriesMemory), when the decoder looked it up there. */
+  memo?: LabelMemo;
   samples: Sample[];
   /** Native histogram samples present (not stored: the mapping has one float field). */
   histograms: number;
@@ -71,29 +74,6 @@ class StringReader {
   raw(start: number, end: number): string {
     return this.view.toString("latin1", start, end);
   }
-}
-
-/**
- * Prometheus re-sends the same series every interval, so the same label bytes arrive again and
- * again. Decoding is a pure function of those bytes, so decoded label sets are remembered by their
- * raw bytes (a latin1 key) and shared: a known series costs a map lookup instead of 2n string
- * decodes, and the converter can in turn remember its line prefix per shared label set.
- */
-// About 1 KB per label set with its converted prefix: 50k sets stay far below APP 2/3's memory
-// limit, and far above the series recording rules produce. More distinct series than that only
-// means starting over (the cold rate, bench/remote-write.ts), never wrong data.
-const MAX_CACHED_LABEL_SETS = 50_000;
-const labelSets = new Map<string, readonly string[]>();
-
-function labelSet(strings: StringReader, r: Reader, start: number, end: number): readonly string[] {
-  const key = strings.raw(start, end);
-  let labels = labelSets.get(key);
-  if (labels === undefined) {
-    labels = decodeLabels(strings, r, start, end);
-    if (labelSets.size >= MAX_CACHED_LABEL_SETS) labelSets.clear(); // churn: start over, stay bounded
-    labelSets.set(key, labels);
-  }
-  return labels;
 }
 
 /** Decodes every Label (field 1) of a TimeSeries between start and end, skipping other fields. */
@@ -183,7 +163,8 @@ function checkEnd(r: Reader, end: number): void {
   if (end > r.len) throw new RangeError(`index out of range: message length ${end} beyond ${r.len}`);
 }
 
-export function parseV1(message: Uint8Array): Series[] {
+/** 1.0: label sets are looked up in (and added to) the receiver's memory by their raw bytes. */
+export function parseV1(message: Uint8Array, memory: SeriesMemory): Series[] {
   const r = protobuf.Reader.create(message);
   const strings = new StringReader(message);
   const series: Series[] = [];
@@ -192,7 +173,7 @@ export function parseV1(message: Uint8Array): Series[] {
     if (tag >>> 3 === 1 && (tag & 7) === WIRE_LENGTH) {
       const end = r.uint32() + r.pos;
       checkEnd(r, end);
-      series.push(readSeriesV1(r, end, strings));
+      series.push(readSeriesV1(r, end, strings, memory));
     } else {
       r.skipType(tag & 7); // metadata (3) and anything newer
     }
@@ -200,7 +181,7 @@ export function parseV1(message: Uint8Array): Series[] {
   return series;
 }
 
-function readSeriesV1(r: Reader, end: number, strings: StringReader): Series {
+function readSeriesV1(r: Reader, end: number, strings: StringReader, memory: SeriesMemory): Series {
   const seriesStart = r.pos;
   const samples: Sample[] = [];
   let histograms = 0;
@@ -235,11 +216,14 @@ function readSeriesV1(r: Reader, end: number, strings: StringReader): Series {
     }
     if (r.pos !== subEnd) throw new RangeError("field overruns its message");
   }
-  const labels = labelsStart < 0
-    ? []
-    : contiguous
-    ? labelSet(strings, r, labelsStart, labelsEnd)
-    : decodeLabels(strings, r, seriesStart, end);
+  if (labelsStart >= 0 && contiguous) {
+    const memo = memory.labelSet(
+      strings.raw(labelsStart, labelsEnd),
+      () => decodeLabels(strings, r, labelsStart, labelsEnd),
+    );
+    return { labels: memo.labels, memo, samples, histograms, exemplars };
+  }
+  const labels = labelsStart < 0 ? [] : decodeLabels(strings, r, seriesStart, end);
   return { labels, samples, histograms, exemplars };
 }
 

@@ -14,11 +14,14 @@ import { type DecodeLimits, decodeRequest, type ProtocolVersion } from "../../li
 import { type Conversion, toLineProtocol } from "../../lib/remote-write/convert.ts";
 import { type Sink, SinkError } from "../../lib/remote-write/sinks/sink.ts";
 import * as metrics from "../../lib/remote-write/metrics.ts";
+import { SeriesMemory } from "../../lib/remote-write/series-memory.ts";
 
 export interface HandlerOptions {
   limits: DecodeLimits;
   /** Resolved per request so a lazily built sink (from env) is fine. */
   sink: () => Sink;
+  /** What the receiver remembers between requests; default: one of its own, for the handler's lifetime. */
+  memory?: SeriesMemory;
 }
 
 /** Counts an answer of the function by status: every one, the contract's 401s included (its `observe`). */
@@ -27,14 +30,15 @@ export function countAnswer(response: Response): void {
 }
 
 export function remoteWriteHandler(options: HandlerOptions): (request: Request) => Promise<Response> {
+  const memory = options.memory ?? new SeriesMemory();
   return async (request) => {
     let version: ProtocolVersion | undefined;
     let response: Response;
     try {
-      const decoded = await decodeRequest(request, options.limits);
+      const decoded = await decodeRequest(request, options.limits, memory);
       version = decoded.version;
       metrics.requestBytesTotal.inc(decoded.bodyBytes);
-      response = await convertAndWrite(decoded.series, version, options.sink());
+      response = await convertAndWrite(decoded.series, version, options.sink(), memory);
     } catch (err) {
       response = toErrorResponse(err);
       if (version === 2) writtenHeaders(response.headers, 0, 0);
@@ -47,8 +51,9 @@ async function convertAndWrite(
   series: Parameters<typeof toLineProtocol>[0],
   version: ProtocolVersion,
   sink: Sink,
+  memory: SeriesMemory,
 ): Promise<Response> {
-  const conversion = toLineProtocol(series, { duplicateLabels: version === 1 ? "skip" : "reject" });
+  const conversion = toLineProtocol(series, { duplicateLabels: version === 1 ? "skip" : "reject" }, memory);
   metrics.samplesReceivedTotal.inc(conversion.samplesReceived);
 
   const stop = metrics.influxWriteDuration.startTimer();

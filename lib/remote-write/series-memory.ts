@@ -1,0 +1,54 @@
+// What a remote-write receiver remembers between requests, all of it in one object that the function
+// owns (functions/remote-write.ts makes one; tests and benchmarks make their own):
+//   - decoded label sets by their raw protobuf bytes: Prometheus sends the same series every interval,
+//     so a series seen before costs one map lookup instead of 2n string decodes;
+//   - with each label set, its line-protocol prefix (per duplicate-label policy), so the converter
+//     escapes a series once, not on every request;
+//   - the byte buffer conversions write into (reused: a conversion runs to its end without awaiting).
+// Bound: `maxLabelSets` (default 50,000; about 1 KB each with its prefix, 51 MB measured), far above
+// the series the recording rules produce and far below APP 2/3's memory limit. When full it starts
+// over: more distinct series than that only means the cold rate, never wrong data.
+// Lifetime: the receiver's (the process's).
+import { ByteWriter } from "./byte-writer.ts";
+
+/** `head` is the UTF-8 of `measurement,tag=value,... value=`: everything before the number. */
+export type Prefix = { ok: true; head: Uint8Array } | { ok: false; reason: DropReason };
+
+export type DropReason =
+  | "stale"
+  | "nan"
+  | "inf"
+  | "missing_metric_name"
+  | "invalid_label_name"
+  | "duplicate_label"
+  | "label_conflict"
+  | "unencodable_label";
+
+/** A remembered label set: the flat name/value pairs, and its prefix once the converter made it. */
+export interface LabelMemo {
+  readonly labels: readonly string[];
+  skip?: Prefix;
+  reject?: Prefix;
+}
+
+export class SeriesMemory {
+  private readonly labelSets = new Map<string, LabelMemo>();
+  readonly writer = new ByteWriter(256 * 1024);
+
+  constructor(readonly maxLabelSets = 50_000) {}
+
+  /** The memo for a label set's raw bytes (`key`), decoding them with `decode` the first time. */
+  labelSet(key: string, decode: () => readonly string[]): LabelMemo {
+    let memo = this.labelSets.get(key);
+    if (memo === undefined) {
+      memo = { labels: decode() };
+      if (this.labelSets.size >= this.maxLabelSets) this.labelSets.clear(); // churn: start over, stay bounded
+      this.labelSets.set(key, memo);
+    }
+    return memo;
+  }
+
+  get size(): number {
+    return this.labelSets.size;
+  }
+}
