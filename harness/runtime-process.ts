@@ -3,7 +3,7 @@ import type { Subprocess } from "bun";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, waitForHttp } from "./ports.ts";
+import { waitForHttp } from "./ports.ts";
 import { REPO_ROOT } from "./binaries.ts";
 
 export interface RuntimeProcess {
@@ -20,8 +20,11 @@ export function tempDir(prefix = "tarsd-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/**
+ * Starts `bun runtime/main.ts` on PORT=0: the process binds a port the kernel picks and reports it in
+ * its "listening" log line, so no port is picked here and released (another process could take it).
+ */
 export async function startRuntime(env: Record<string, string> = {}): Promise<RuntimeProcess> {
-  const port = await freePort();
   const dataDir = env.DATA_DIR ?? tempDir();
   const proc = Bun.spawn(["bun", join(REPO_ROOT, "runtime", "main.ts")], {
     cwd: REPO_ROOT,
@@ -30,7 +33,7 @@ export async function startRuntime(env: Record<string, string> = {}): Promise<Ru
       HOME: process.env.HOME ?? "/tmp",
       DRAIN_DELAY_MS: "0",
       ...env,
-      PORT: String(port),
+      PORT: "0",
       HOST: "127.0.0.1",
       DATA_DIR: dataDir,
     },
@@ -42,13 +45,15 @@ export async function startRuntime(env: Record<string, string> = {}): Promise<Ru
     const decoder = new TextDecoder();
     for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) out += decoder.decode(chunk, { stream: true });
   })();
-  const url = `http://127.0.0.1:${port}`;
+  let url = "";
   try {
+    url = await listeningUrl(() => out, proc);
     await waitForHttp(`${url}/readyz`);
   } catch (err) {
     proc.kill("SIGKILL");
     throw new Error(`runtime did not become ready: ${String(err)}\n${out}`);
   }
+  const port = Number(new URL(url).port);
   return {
     url,
     port,
@@ -60,4 +65,16 @@ export async function startRuntime(env: Record<string, string> = {}): Promise<Ru
       return await proc.exited;
     },
   };
+}
+
+/** The URL from the runtime's `{"msg":"listening","url":...}` log line, once it is printed. */
+async function listeningUrl(output: () => string, proc: Subprocess, timeoutMs = 20_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const match = /"msg":"listening","url":"(http:\/\/[^"]+)"/.exec(output());
+    if (match) return match[1]!;
+    if (proc.exitCode !== null) throw new Error(`runtime exited with ${proc.exitCode} before listening`);
+    if (Date.now() > deadline) throw new Error(`no "listening" line within ${timeoutMs} ms`);
+    await Bun.sleep(10);
+  }
 }

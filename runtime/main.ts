@@ -22,7 +22,8 @@ await app.modules; // Plugins that load asynchronously (the web front end) are m
 app.listen({ port: config.port, hostname: config.host });
 log({
   msg: "listening",
-  url: `http://${config.host}:${config.port}`,
+  // The port actually bound: with PORT=0 the kernel picks one (tests read it from this line).
+  url: `http://${config.host}:${app.server?.port ?? config.port}`,
   functions: functions.map(({ name, sha256 }) => ({ name, sha256 })),
 });
 
