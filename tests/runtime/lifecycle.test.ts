@@ -4,6 +4,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../harness/binaries.ts";
+import { waitForHttp } from "../../harness/ports.ts";
 import { startRuntime } from "../../harness/runtime-process.ts";
 
 const sha = (data: Uint8Array | ArrayBuffer) => createHash("sha256").update(new Uint8Array(data)).digest("hex");
@@ -110,7 +111,7 @@ describe("graceful shutdown", () => {
       await before.arrayBuffer();
       expect(before.headers.get("connection")).not.toBe("close");
       rt.proc.kill("SIGTERM");
-      await Bun.sleep(200);
+      await waitForHttp(`${rt.url}/readyz`, { status: 503 }); // draining
       // A raw keep-alive connection: one request, then the server ends the connection by itself.
       const socket = connect(rt.port, "127.0.0.1");
       let answer = "";
