@@ -77,7 +77,8 @@ export function buildApp(config: RuntimeConfig, functions: LoadedFunction[], sta
     if (code !== "NOT_FOUND") return toErrorResponse(error);
     try {
       const found = table.lookup(request.method, new URL(request.url).pathname);
-      // A match here means a method Elysia has no handler for (e.g. HEAD on a POST route).
+      // Elysia routes every mounted method and path, so the table finds no route here; were it to,
+      // the request is still refused rather than handled outside the host's limits and metrics.
       return "response" in found ? found.response : errorResponse(405, `method ${request.method} not allowed`);
     } catch (err) {
       return toErrorResponse(err); // a path segment that is not valid percent-encoding
