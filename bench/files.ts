@@ -377,37 +377,11 @@ async function rssUpload(dir: string, bigFile: string, bytes: number, mode: "PUT
       }
     }, 100);
     const name = `rss-${mode.toLowerCase()}.bin`;
+    // One curl per upload mode; only how the body goes differs (raw PUT or the historic multipart POST).
+    const curl = [CURL, "-sS", "--max-time", "600", "-H", "Expect:", "-o", "-", "-w", "\n%{http_code}"];
     const args = mode === "PUT"
-      ? [
-        CURL,
-        "-sS",
-        "--max-time",
-        "600",
-        "-H",
-        "Expect:",
-        "-o",
-        "-",
-        "-w",
-        "\n%{http_code}",
-        "-T",
-        bigFile,
-        `${runtime.url}/files/${name}`,
-      ]
-      : [
-        CURL,
-        "-sS",
-        "--max-time",
-        "600",
-        "-H",
-        "Expect:",
-        "-o",
-        "-",
-        "-w",
-        "\n%{http_code}",
-        "-F",
-        `file=@${bigFile};filename=${name}`,
-        `${runtime.url}/upload`,
-      ];
+      ? [...curl, "-T", bigFile, `${runtime.url}/files/${name}`]
+      : [...curl, "-F", `file=@${bigFile};filename=${name}`, `${runtime.url}/upload`];
     const started = performance.now();
     const out = await run(args);
     const seconds = (performance.now() - started) / 1000;
