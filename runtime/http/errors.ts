@@ -1,8 +1,7 @@
 // Every failure leaves a function as JSON with a human-readable reason, so curl users
 // and retrying clients (Prometheus) both see why. Portable: web APIs only.
 // The one place where a domain library's failure (lib/errors.ts) becomes an HTTP status.
-import type { FailureKind } from "../../lib/errors.ts";
-import { DomainError } from "../../lib/errors.ts";
+import { DomainError, type FailureKind } from "../../lib/errors.ts";
 
 export class HttpError extends Error {
   constructor(
