@@ -3,6 +3,7 @@
 // (Elysia's `.mount()` rewrites URLs and buffered whole bodies; its multipart parsing buffers too).
 // Shared mechanics wrap every function here: each route's own body limit, errors as JSON, metrics,
 // one log line.
+import { basename } from "node:path";
 import { Elysia } from "elysia";
 import { DEFAULT_MAX_BODY_BYTES, type MountedRoute } from "./http/define-function.ts";
 import { routeTable } from "./http/route-table.ts";
@@ -43,8 +44,9 @@ export function buildApp(config: RuntimeConfig, functions: LoadedFunction[], sta
   );
   app.get("/functions", () =>
     Response.json(
-      functions.map(({ name, sha256, module }) => ({
+      functions.map(({ name, file, sha256, module }) => ({
         name,
+        file: basename(file), // <name>.js: the deployed bundle; <name>.ts: the source, run from a checkout
         sha256,
         routes: module.routes.map(({ method, path, summary }) => ({ method, path, summary })),
       })),

@@ -1,5 +1,8 @@
 // Finds the function files to run, imports them and checks they keep the contract.
-// The sha256 of each file's bytes is exported as a metric so a rolling redeploy can be watched.
+// A function is either its source (functions/<name>.ts, as in the repository) or its bundle
+// (<name>.js, built by deploy/bundle-function: what the image and the stack's docker configs hold);
+// when both are there the bundle is what was deployed, so it wins. The sha256 of the loaded file's
+// bytes is exported as a metric so a rolling redeploy can be watched.
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,16 +15,24 @@ export interface LoadedFunction {
   module: FunctionModule;
 }
 
-export function availableFunctions(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((file) => file.endsWith(".ts") && !file.startsWith("."))
-    .map((file) => file.slice(0, -3))
-    .sort();
+const FUNCTION_FILE = /^([a-z0-9][a-z0-9-]*)\.(js|ts)$/;
+
+/** Each function in `dir` and the file it loads from, by name. */
+export function functionFiles(dir: string): Map<string, string> {
+  const files = new Map<string, string>();
+  if (!existsSync(dir)) return files;
+  for (const file of readdirSync(dir).sort()) {
+    const match = FUNCTION_FILE.exec(file);
+    if (!match) continue;
+    const [, name, extension] = match as unknown as [string, string, string];
+    if (extension === "js" || !files.has(name)) files.set(name, join(dir, file));
+  }
+  return files;
 }
 
 export async function loadFunctions(dir: string, wanted: string[]): Promise<LoadedFunction[]> {
-  const available = availableFunctions(dir);
+  const files = functionFiles(dir);
+  const available = [...files.keys()].sort();
   const names = wanted.length > 0 ? wanted : available;
   const unknown = names.filter((name) => !available.includes(name));
   if (unknown.length > 0) {
@@ -32,7 +43,7 @@ export async function loadFunctions(dir: string, wanted: string[]): Promise<Load
   }
   const loaded: LoadedFunction[] = [];
   for (const name of names) {
-    const file = join(dir, `${name}.ts`);
+    const file = files.get(name)!;
     const sha256 = createHash("sha256").update(readFileSync(file)).digest("hex");
     const module = (await import(file)).default as FunctionModule | undefined;
     if (

@@ -1,11 +1,13 @@
 // The OpenAPI 3.1 document for /openapi.json, built from what this replica actually mounts: every
 // route of every loaded function (method, path, summary, auth and its optional `openapi` fragment),
 // plus the runtime's own endpoints under the tag "runtime". Nothing here knows any function.
+import { basename } from "node:path";
 import { type RouteInfo, routeNeedsAuth } from "./http/define-function.ts";
 import { COMPONENT_SCHEMAS, errorOf, jsonOf } from "./http/openapi-parts.ts";
 
 export interface DocumentedFunction {
   name: string;
+  file: string;
   sha256: string;
   module: { routes: RouteInfo[] };
 }
@@ -51,7 +53,7 @@ export function buildOpenApi(functions: DocumentedFunction[], info: { title?: st
         ". Errors are JSON `{error, status}`.",
     },
     tags: [
-      ...functions.map((fn) => ({ name: fn.name, description: `functions/${fn.name}.ts, sha256 ${fn.sha256}` })),
+      ...functions.map((fn) => ({ name: fn.name, description: `${basename(fn.file)}, sha256 ${fn.sha256}` })),
       { name: RUNTIME_TAG, description: "Health, readiness, metrics and introspection of the runtime itself" },
     ],
     paths,
@@ -121,15 +123,16 @@ function runtimeOperations(): Record<string, Operation> {
     }),
     "/functions": op(
       "functions",
-      "The functions this replica runs, with the sha256 of each file and its routes.",
+      "The functions this replica runs, with the file each was loaded from, its sha256 and its routes.",
       jsonOf("Loaded functions", {
         type: "array",
         items: {
           type: "object",
-          required: ["name", "sha256", "routes"],
+          required: ["name", "file", "sha256", "routes"],
           properties: {
             name: { type: "string" },
-            sha256: { type: "string" },
+            file: { type: "string", description: "<name>.js: the deployed bundle; <name>.ts: the source" },
+            sha256: { type: "string", pattern: "^[0-9a-f]{64}$" },
             routes: {
               type: "array",
               items: {

@@ -1,6 +1,6 @@
 // Request bodies as async byte chunks. A body that breaks off (client gone, connection reset) is a
 // client problem, reported as a 400 rather than an internal error.
-import { HttpError } from "./errors.ts";
+import { HttpError, isHttpError } from "./errors.ts";
 
 /** An absent body is an empty one (an empty file is a file). */
 export async function* bodyChunks(request: Request): AsyncGenerator<Uint8Array> {
@@ -13,7 +13,7 @@ export async function* bodyChunks(request: Request): AsyncGenerator<Uint8Array> 
 }
 
 export function bodyCutOff(err: unknown): HttpError {
-  return err instanceof HttpError
+  return isHttpError(err)
     ? err
     : new HttpError(400, `request body was cut off: ${String((err as Error)?.message || err)}`);
 }

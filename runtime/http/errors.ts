@@ -1,7 +1,7 @@
 // Every failure leaves a function as JSON with a human-readable reason, so curl users
 // and retrying clients (Prometheus) both see why. Portable: web APIs only.
 // The one place where a domain library's failure (lib/errors.ts) becomes an HTTP status.
-import { DomainError, type FailureKind } from "../../lib/errors.ts";
+import type { DomainError, FailureKind } from "../../lib/errors.ts";
 
 export class HttpError extends Error {
   constructor(
@@ -10,7 +10,21 @@ export class HttpError extends Error {
     readonly headers: Record<string, string> = {},
   ) {
     super(reason);
+    this.name = "HttpError";
   }
+}
+
+// A function is deployed as a bundle with its own copy of these classes, and the host's body limit
+// throws inside the function's body read: errors are recognised by name and shape, not by identity.
+export function isHttpError(err: unknown): err is HttpError {
+  const e = err as HttpError | null;
+  return e instanceof Error && e.name === "HttpError" && typeof e.status === "number" &&
+    typeof e.reason === "string";
+}
+
+function isDomainError(err: unknown): err is DomainError {
+  const e = err as DomainError | null;
+  return e instanceof Error && e.name === "DomainError" && Object.hasOwn(FAILURE_STATUS, e.kind);
 }
 
 export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
@@ -44,8 +58,8 @@ export const FAILURE_STATUS: Record<FailureKind, { status: number; headers?: Rec
 
 /** Maps anything thrown by a handler to a response; unknown errors are 500s and are logged. */
 export function toErrorResponse(err: unknown): Response {
-  if (err instanceof HttpError) return errorResponse(err.status, err.reason, err.headers);
-  if (err instanceof DomainError) {
+  if (isHttpError(err)) return errorResponse(err.status, err.reason, err.headers ?? {});
+  if (isDomainError(err)) {
     const { status, headers } = FAILURE_STATUS[err.kind];
     return errorResponse(status, err.message, headers);
   }

@@ -4,6 +4,7 @@ import { expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
+import { repositoryFunctionBundles } from "../../harness/bundles.ts";
 import { renderStack, stackEnv } from "../swarm/render-stack.ts";
 
 const DEPLOY = join(REPO_ROOT, "deploy");
@@ -77,21 +78,29 @@ test("docker stack config accepts deploy/stack.yml", () => {
   expect(stack.networks.hostnet).toEqual({ name: "host", external: true });
   expect(services["influxdb-containers"].image).toBe("influxdb:2.7");
   expect(services["influxdb-vms"].image).toBe("influxdb:2.7");
-  // Functions ship as content-addressed configs: the names deploy/redeploy creates.
+  // Functions ship as bundles in content-addressed configs: the names deploy/redeploy creates.
   expect(stack.configs.fn_upload.name).toBe(`tarsd_fn_upload_${STACK_ENV.FN_UPLOAD_ID}`);
+  expect(stack.configs.fn_upload.file).toBe(join(STACK_ENV.TARSD_BUNDLES_DIR!, "upload.js"));
   expect(stack.configs.fn_remote_write.name).toBe(`tarsd_fn_remote-write_${STACK_ENV.FN_REMOTE_WRITE_ID}`);
   expect(files.configs.map((c: Any) => c.target).sort()).toEqual([
-    "/app/functions/download.ts",
-    "/app/functions/upload.ts",
+    "/app/functions/download.js",
+    "/app/functions/upload.js",
   ]);
+  for (const s of ["remote-write-containers", "remote-write-vms"]) {
+    expect(services[s].configs.map((c: Any) => c.target)).toEqual(["/app/functions/remote-write.js"]);
+  }
   for (const secret of Object.values(stack.secrets as Record<string, Any>)) expect(secret.external).toBe(true);
 }, 60_000);
 
-test("docker stack config refuses to deploy without the function config ids", () => {
+test("docker stack config refuses to deploy without the function bundles and their ids", () => {
   const docker = requireBinary("docker");
   const res = run([docker, "stack", "config", "-c", join(DEPLOY, "stack.yml")]);
   expect(res.code).not.toBe(0);
-  expect(res.err).toMatch(/FN_(UPLOAD|DOWNLOAD|REMOTE_WRITE)_ID is missing/);
+  expect(res.err).toMatch(/(TARSD_BUNDLES_DIR|FN_(UPLOAD|DOWNLOAD|REMOTE_WRITE)_ID) is missing/);
+  const { FN_UPLOAD_ID: _, ...withoutUploadId } = STACK_ENV;
+  const withoutId = run([docker, "stack", "config", "-c", join(DEPLOY, "stack.yml")], { env: withoutUploadId });
+  expect(withoutId.code).not.toBe(0);
+  expect(withoutId.err).toContain("FN_UPLOAD_ID is missing");
 }, 60_000);
 
 test("vagrant validate --ignore-provider accepts the Vagrantfile", () => {
@@ -206,12 +215,11 @@ test("with TARSD_APP1_AUTH=1 (via stack-deploy's variable) APP 1 reads its token
   expect(stack.services.files.secrets.map((s: Any) => s.source)).toContain("tarsd_auth_token");
 }, 60_000);
 
-test("every function file fits in a docker config (500 KB), the way deploy/redeploy ships it", () => {
-  const dir = join(REPO_ROOT, "functions");
-  const sizes = readdirSync(dir).filter((f) => f.endsWith(".ts")).map((f) => ({
-    file: f,
-    bytes: statSync(join(dir, f)).size,
-  }));
-  expect(sizes.length).toBeGreaterThanOrEqual(3);
+test("every function bundle fits in a docker config (500 KB), the way deploy/redeploy ships it", () => {
+  const { functionsDir } = repositoryFunctionBundles();
+  const sizes = readdirSync(functionsDir).map((f) => ({ file: f, bytes: statSync(join(functionsDir, f)).size }));
+  expect(sizes.map((s) => s.file).sort()).toEqual(
+    readdirSync(join(REPO_ROOT, "functions")).map((f) => f.replace(/\.ts$/, ".js")).sort(),
+  );
   for (const { file, bytes } of sizes) expect({ file, fits: bytes <= 500 * 1000 }).toEqual({ file, fits: true });
-});
+}, 60_000);

@@ -3,10 +3,10 @@
 // removes a config that is attached, and that a second run changes nothing. Also the container
 // health check (deploy/healthcheck.ts) against the real runtime: healthy when ready, not when draining.
 import { expect, test } from "bun:test";
-import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
+import { repositoryFunctionBundles, sha256Of } from "../../harness/bundles.ts";
 import { startRuntime, tempDir } from "../../harness/runtime-process.ts";
 import { waitForHttp } from "../../harness/ports.ts";
 
@@ -43,6 +43,7 @@ function setup() {
   const dir = tempDir("tarsd-redeploy-");
   const bin = join(dir, "bin");
   const state = join(dir, "state");
+  const artifacts = join(dir, "artifacts");
   mkdirSync(bin);
   mkdirSync(state);
   writeFileSync(join(bin, "docker"), FAKE_DOCKER);
@@ -54,7 +55,7 @@ function setup() {
   };
   const redeploy = (...args: string[]) => {
     const res = Bun.spawnSync(["bash", join(REPO_ROOT, "deploy", "redeploy"), ...args], {
-      env: { PATH: `${bin}:${process.env.PATH ?? ""}`, FAKE_STATE: state, HOME: dir },
+      env: { PATH: `${bin}:${process.env.PATH ?? ""}`, FAKE_STATE: state, HOME: dir, TARSD_ARTIFACTS: artifacts },
       stdout: "pipe",
       stderr: "pipe",
       timeout: 30_000,
@@ -64,7 +65,7 @@ function setup() {
   const calls = () => (existsSync(join(state, "calls.log")) ? readFileSync(join(state, "calls.log"), "utf8") : "");
   const configs = (name: string) =>
     readFileSync(join(state, `${name}.configs`), "utf8").trim().split("\n").filter(Boolean);
-  return { dir, state, service, redeploy, calls, configs };
+  return { dir, state, artifacts, service, redeploy, calls, configs };
 }
 
 test(
@@ -73,17 +74,19 @@ test(
     requireBinary("bash");
     const t = setup();
     try {
-      const sha = createHash("sha256").update(readFileSync(join(REPO_ROOT, "functions", "upload.ts"))).digest("hex");
+      // What is deployed is the bundle (deploy/bundle-function), and its sha256 names the config.
+      const sha = repositoryFunctionBundles().sha256("upload");
       const config = `tarsd_fn_upload_${sha.slice(0, 12)}`;
+      // Mounted at the source's path, as stacks deployed before functions were bundled have it.
       const old = "tarsd_fn_upload_000000000000";
       t.service("tarsd_files", ["PORT=5001", "FUNCTIONS=upload,download"], "tarsd.local/runtime:abc", [
         `${old} /app/functions/upload.ts`,
-        "tarsd_fn_download_111111111111 /app/functions/download.ts",
+        "tarsd_fn_download_111111111111 /app/functions/download.js",
       ]);
       // Runs every function baked into the image (no FUNCTIONS, no config yet): gets the config added, nothing removed.
       t.service("tarsd_all", ["PORT=5001"], "tarsd.local/runtime:abc", []);
       t.service("tarsd_remote-write-vms", ["FUNCTIONS=remote-write"], "tarsd.local/runtime:abc", [
-        "tarsd_fn_remote-write_222222222222 /app/functions/remote-write.ts",
+        "tarsd_fn_remote-write_222222222222 /app/functions/remote-write.js",
       ]);
       t.service("tarsd_prometheus", [], "prom/prometheus:v2.55.1", []);
       // The runtime image running another command (the read-only Docker API proxy): not a function service.
@@ -93,12 +96,13 @@ test(
       const first = t.redeploy("upload");
       expect(first.out).toContain(`done: 2 of 2 service(s) updated to upload@${sha.slice(0, 12)}`);
       expect(first.code).toBe(0);
+      expect(sha256Of(join(t.artifacts, "functions", "upload.js"))).toBe(sha);
       const updates = t.calls().split("\n").filter((l) => l.startsWith("docker service update"));
       expect(updates.length).toBe(2);
       for (const u of updates) {
         expect(u).toContain("--update-order start-first");
         expect(u).toContain("--update-failure-action rollback");
-        expect(u).toContain(`--config-add source=${config},target=/app/functions/upload.ts`);
+        expect(u).toContain(`--config-add source=${config},target=/app/functions/upload.js`);
       }
       expect(updates.find((u) => u.endsWith(" tarsd_files"))).toContain(`--config-rm ${old}`);
       expect(updates.find((u) => u.endsWith(" tarsd_all"))).not.toContain("--config-rm");
@@ -106,10 +110,10 @@ test(
         `docker config create --label com.docker.stack.namespace=tarsd --label tarsd.function=upload --label tarsd.sha256=${sha} ${config}`,
       );
       expect(t.configs("tarsd_files").sort()).toEqual(
-        [`${config} /app/functions/upload.ts`, "tarsd_fn_download_111111111111 /app/functions/download.ts"].sort(),
+        [`${config} /app/functions/upload.js`, "tarsd_fn_download_111111111111 /app/functions/download.js"].sort(),
       );
       expect(t.configs("tarsd_remote-write-vms")).toEqual([
-        "tarsd_fn_remote-write_222222222222 /app/functions/remote-write.ts",
+        "tarsd_fn_remote-write_222222222222 /app/functions/remote-write.js",
       ]);
 
       // Again: nothing to do, no update, no new config.

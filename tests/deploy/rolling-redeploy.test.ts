@@ -6,23 +6,12 @@
 // requests and exits). Zero failed requests, and /metrics shows the new sha256.
 import { expect, test } from "bun:test";
 import type { Subprocess } from "bun";
-import { createHash } from "node:crypto";
-import {
-  appendFileSync,
-  chmodSync,
-  cpSync,
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { appendFileSync, chmodSync, cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
+import { requireBinary } from "../../harness/binaries.ts";
+import { bundleFunctions, sha256Of } from "../../harness/bundles.ts";
 import { freePort, waitForHttp } from "../../harness/ports.ts";
 import { type RuntimeProcess, startRuntime, tempDir } from "../../harness/runtime-process.ts";
-
-const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
 function nginxConfig(dir: string, port: number, upstreams: number[]): string {
   const servers = upstreams.map((p) => `    server 127.0.0.1:${p} max_fails=0;`).join("\n");
@@ -79,20 +68,15 @@ test(
       chmodSync(join(dir, "tmp", sub), 0o777);
     }
     chmodSync(join(dir, "tmp"), 0o777);
-    // Two function directories beside links to the runtime and lib, so `../runtime/...` and `../lib/...`
-    // imports resolve as in /app.
+    // Two function directories as the image has them (bundles beside /app/node_modules): v1 is what
+    // the image holds, v2 what deploy/redeploy mounts over it.
     const app = join(dir, "app");
-    mkdirSync(app);
-    symlinkSync(join(REPO_ROOT, "runtime"), join(app, "runtime"));
-    symlinkSync(join(REPO_ROOT, "lib"), join(app, "lib"));
-    symlinkSync(join(REPO_ROOT, "node_modules"), join(app, "node_modules"));
-    const v1 = join(app, "functions-v1");
+    const v1 = bundleFunctions(app).functionsDir;
     const v2 = join(app, "functions-v2");
-    cpSync(join(REPO_ROOT, "functions"), v1, { recursive: true });
-    cpSync(join(REPO_ROOT, "functions"), v2, { recursive: true });
-    appendFileSync(join(v2, "upload.ts"), `\n// redeployed by tests/deploy/rolling-redeploy.test.ts\n`);
-    const oldSha = sha256(join(v1, "upload.ts"));
-    const newSha = sha256(join(v2, "upload.ts"));
+    cpSync(v1, v2, { recursive: true });
+    appendFileSync(join(v2, "upload.js"), `\n// redeployed by tests/deploy/rolling-redeploy.test.ts\n`);
+    const oldSha = sha256Of(join(v1, "upload.js"));
+    const newSha = sha256Of(join(v2, "upload.js"));
     expect(newSha).not.toBe(oldSha);
 
     const dataDir = join(dir, "data"); // the NFS share: one directory for every replica
@@ -193,7 +177,7 @@ test(
         ]);
       }
       // download was not redeployed: same file, same sha256 everywhere.
-      const downloadSha = sha256(join(v1, "download.ts"));
+      const downloadSha = sha256Of(join(v1, "download.js"));
       for (const r of replicas) {
         expect(metricShas(await (await fetch(`${r.url}/metrics`)).text(), "download")).toEqual(
           [downloadSha],

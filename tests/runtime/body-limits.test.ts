@@ -1,18 +1,15 @@
 // Each route has its own body limit, declared by its function: with every function loaded, the file
 // limit (MAX_UPLOAD_BYTES) is not applied to remote write (REMOTE_WRITE_MAX_BYTES) and the other way
 // round. A 413 names the limit of the route that refused, as its users configured it.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+// The same with the functions as they are deployed (bundles): the host's limit is thrown inside the
+// function's own body read, and the bundle's copy of the error mapping must still answer 413.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { repositoryFunctionBundles } from "../../harness/bundles.ts";
 import { randomBytes } from "node:crypto";
 import { type RuntimeProcess, startRuntime } from "../../harness/runtime-process.ts";
 import { type TestSeries, writeRequest } from "../../harness/remote-write-requests.ts";
 
 const MiB = 1024 * 1024;
-let rt: RuntimeProcess;
-beforeAll(async () => {
-  // No FUNCTIONS: every function, as `bash scripts/start` runs them.
-  rt = await startRuntime({ MAX_UPLOAD_BYTES: String(MiB), REMOTE_WRITE_MAX_BYTES: String(3 * MiB) });
-}, 30_000);
-afterAll(async () => void (await rt?.stop()));
 
 /** Series with random (incompressible) label values, so the snappy body is about `bytes` long. */
 function seriesOf(bytes: number): TestSeries[] {
@@ -25,45 +22,63 @@ function seriesOf(bytes: number): TestSeries[] {
   }));
 }
 
-test("a 2 MB remote write is written although MAX_UPLOAD_BYTES is 1 MiB", async () => {
-  const request = writeRequest(`${rt.url}/api/v1/write`, seriesOf(2_000_000));
-  const size = (await request.clone().arrayBuffer()).byteLength;
-  expect(size).toBeGreaterThan(1.8 * MiB);
-  expect(size).toBeLessThan(3 * MiB);
-  const res = await fetch(request);
-  expect(await res.text()).toBe("");
-  expect(res.status).toBe(204);
-});
+const FUNCTION_FORMS = {
+  sources: () => ({}),
+  bundles: () => ({ FUNCTIONS_DIR: repositoryFunctionBundles().functionsDir }),
+};
 
-test("a remote write over REMOTE_WRITE_MAX_BYTES is 413 naming that limit", async () => {
-  const res = await fetch(writeRequest(`${rt.url}/api/v1/write`, seriesOf(4_000_000)));
-  expect(res.status).toBe(413);
-  expect((await res.json()).error).toMatch(new RegExp(`over the limit of ${3 * MiB} bytes`));
-});
+describe.each(Object.keys(FUNCTION_FORMS) as (keyof typeof FUNCTION_FORMS)[])("functions as %s", (form) => {
+  let rt: RuntimeProcess;
+  beforeAll(async () => {
+    // No FUNCTIONS: every function, as `bash scripts/start` runs them.
+    rt = await startRuntime({
+      ...FUNCTION_FORMS[form](),
+      MAX_UPLOAD_BYTES: String(MiB),
+      REMOTE_WRITE_MAX_BYTES: String(3 * MiB),
+    });
+  }, 60_000);
+  afterAll(async () => void (await rt?.stop()));
 
-test("the file routes keep MAX_UPLOAD_BYTES: PUT and chunked PUT over 1 MiB are 413 naming it", async () => {
-  const body = randomBytes(MiB + 1);
-  const put = await fetch(`${rt.url}/files/big.bin`, { method: "PUT", body });
-  expect(put.status).toBe(413);
-  expect((await put.json()).error).toContain(`over the limit of ${MiB} bytes`);
-  const chunked = await fetch(`${rt.url}/files/big.bin`, {
-    method: "PUT",
-    body: new ReadableStream({
-      start(controller) {
-        controller.enqueue(body);
-        controller.close();
-      },
-    }),
-    // @ts-expect-error -- streaming request bodies need half duplex
-    duplex: "half",
+  test("a 2 MB remote write is written although MAX_UPLOAD_BYTES is 1 MiB", async () => {
+    const request = writeRequest(`${rt.url}/api/v1/write`, seriesOf(2_000_000));
+    const size = (await request.clone().arrayBuffer()).byteLength;
+    expect(size).toBeGreaterThan(1.8 * MiB);
+    expect(size).toBeLessThan(3 * MiB);
+    const res = await fetch(request);
+    expect(await res.text()).toBe("");
+    expect(res.status).toBe(204);
   });
-  expect(chunked.status).toBe(413);
-  expect((await fetch(`${rt.url}/files/big.bin`)).status).toBe(404);
-});
 
-test("a route that declares no limit (the download form) takes the default 1 MiB", async () => {
-  const form = new URLSearchParams({ name: "x".repeat(MiB + 10) });
-  const res = await fetch(`${rt.url}/download`, { method: "POST", body: form });
-  expect(res.status).toBe(413);
-  expect((await res.json()).error).toContain(`over the limit of ${MiB} bytes`);
+  test("a remote write over REMOTE_WRITE_MAX_BYTES is 413 naming that limit", async () => {
+    const res = await fetch(writeRequest(`${rt.url}/api/v1/write`, seriesOf(4_000_000)));
+    expect(res.status).toBe(413);
+    expect((await res.json()).error).toMatch(new RegExp(`over the limit of ${3 * MiB} bytes`));
+  });
+
+  test("the file routes keep MAX_UPLOAD_BYTES: PUT and chunked PUT over 1 MiB are 413 naming it", async () => {
+    const body = randomBytes(MiB + 1);
+    const put = await fetch(`${rt.url}/files/big.bin`, { method: "PUT", body });
+    expect(put.status).toBe(413);
+    expect((await put.json()).error).toContain(`over the limit of ${MiB} bytes`);
+    const chunked = await fetch(`${rt.url}/files/big.bin`, {
+      method: "PUT",
+      body: new ReadableStream({
+        start(controller) {
+          controller.enqueue(body);
+          controller.close();
+        },
+      }),
+      // @ts-expect-error -- streaming request bodies need half duplex
+      duplex: "half",
+    });
+    expect(chunked.status).toBe(413);
+    expect((await fetch(`${rt.url}/files/big.bin`)).status).toBe(404);
+  });
+
+  test("a route that declares no limit (the download form) takes the default 1 MiB", async () => {
+    const form = new URLSearchParams({ name: "x".repeat(MiB + 10) });
+    const res = await fetch(`${rt.url}/download`, { method: "POST", body: form });
+    expect(res.status).toBe(413);
+    expect((await res.json()).error).toContain(`over the limit of ${MiB} bytes`);
+  });
 });

@@ -1,17 +1,17 @@
 // deploy/stack.yml as `docker stack config` renders it, with the variables deploy/stack-deploy sets:
-// the function configs' content ids (the first 12 hex digits of each file's sha256), the image, the root.
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+// the function bundles and their content ids (the first 12 hex digits of each bundle's sha256), the
+// image, the root.
 import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
+import { repositoryFunctionBundles } from "../../harness/bundles.ts";
 
 export const STACK_FILE = join(REPO_ROOT, "deploy", "stack.yml");
 
-export const functionConfigId = (name: string, dir = join(REPO_ROOT, "functions")) =>
-  createHash("sha256").update(readFileSync(join(dir, `${name}.ts`))).digest("hex").slice(0, 12);
+export const functionConfigId = (name: string) => repositoryFunctionBundles().sha256(name).slice(0, 12);
 
 export function stackEnv(env: Record<string, string> = {}): Record<string, string> {
   return {
+    TARSD_BUNDLES_DIR: repositoryFunctionBundles().functionsDir,
     FN_UPLOAD_ID: functionConfigId("upload"),
     FN_DOWNLOAD_ID: functionConfigId("download"),
     FN_REMOTE_WRITE_ID: functionConfigId("remote-write"),

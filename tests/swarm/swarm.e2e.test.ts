@@ -6,10 +6,10 @@
 // the files kept across `docker stack rm`. Single node; see the README for what it does not cover.
 // The tests run in order and share one swarm; a failed step makes the later ones fail, not skip.
 import { afterAll, expect, test } from "bun:test";
-import { createHash } from "node:crypto";
-import { appendFileSync, cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../harness/binaries.ts";
+import { bundleFunctions, copyCheckout, repositoryFunctionBundles, sha256Of } from "../../harness/bundles.ts";
 import {
   deployStack,
   eventually,
@@ -112,8 +112,6 @@ async function functionShas(s: Swarm, fn: string): Promise<string[]> {
   return shas;
 }
 
-const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
-
 afterAll(async () => {
   if (swarm) await stopSwarm(swarm);
   console.log(`swarm test: ${Math.round((Date.now() - started) / 1000)} s in all`);
@@ -214,7 +212,7 @@ test("the historic curl API: upload to one replica, download the same bytes thro
   const up = await s.client(`cd /client && curl -sS -X POST -F 'file=@notes.bin' ${addresses[0]}:5001/upload`);
   expect(JSON.parse(up.out).stored[0]).toMatchObject({ name: "notes.bin", size: 300_000 });
   await s.client(`cd /client && curl -sS -X POST -F 'name=notes.bin' ${addresses[1]}:5001/download > notes.out`);
-  expect(sha256(join(s.clientDir, "notes.out"))).toBe(sha256(join(s.clientDir, "notes.bin")));
+  expect(sha256Of(join(s.clientDir, "notes.out"))).toBe(sha256Of(join(s.clientDir, "notes.bin")));
 }, 60_000);
 
 /** Runs the resolving client (tests/swarm/resolving-client.ts) in the client container around `during`. */
@@ -237,9 +235,10 @@ async function withClientCalling<T>(s: Swarm, during: () => Promise<T>): Promise
   return { result, calls: JSON.parse(readFileSync(join(s.clientDir, "calls.json"), "utf8")) };
 }
 
-async function redeploy(s: Swarm, functionsDir: string, fn: string) {
-  const child = Bun.spawn(["bash", join(REPO_ROOT, "deploy", "redeploy"), fn], {
-    env: { ...s.deployEnv, TARSD_FUNCTIONS_DIR: functionsDir },
+/** `deploy/redeploy <fn>` run from `checkout`, an edited copy of the repository (harness/bundles.ts). */
+async function redeploy(s: Swarm, checkout: string, fn: string) {
+  const child = Bun.spawn(["bash", join(checkout, "deploy", "redeploy"), fn], {
+    env: s.deployEnv,
     stdout: "pipe",
     stderr: "pipe",
     timeout: 600_000,
@@ -256,18 +255,24 @@ test(
   "deploy/redeploy of upload and download at once (one service): serialised, start-first, 0 failed requests for a client resolving the name every time",
   async () => {
     const s = need();
-    const functionsDir = join(s.dir, "functions-v2");
-    cpSync(join(REPO_ROOT, "functions"), functionsDir, { recursive: true });
+    const checkout = copyCheckout(join(s.dir, "checkout-v2"));
     for (const fn of ["upload", "download"]) {
-      appendFileSync(join(functionsDir, `${fn}.ts`), "\n// redeployed by tests/swarm/swarm.e2e.test.ts\n");
+      // A change that reaches the bundle (comments do not): a log line at load.
+      appendFileSync(
+        join(checkout, "functions", `${fn}.ts`),
+        `\nconsole.log("${fn} v2, redeployed by tests/swarm");\n`,
+      );
     }
-    const newUpload = sha256(join(functionsDir, "upload.ts"));
-    const newDownload = sha256(join(functionsDir, "download.ts"));
-    expect(await functionShas(s, "upload")).not.toContain(newUpload);
+    const v2 = bundleFunctions(join(s.dir, "bundles-v2"), checkout);
+    const [newUpload, newDownload] = [v2.sha256("upload"), v2.sha256("download")];
+    // Deployed by deploy/stack-deploy: the replicas run (and report) this repository's bundles.
+    const deployedUpload = repositoryFunctionBundles().sha256("upload");
+    expect(await functionShas(s, "upload")).toEqual([deployedUpload, deployedUpload, deployedUpload]);
+    expect(newUpload).not.toBe(deployedUpload);
 
     const { result, calls } = await withClientCalling(
       s,
-      () => Promise.all([redeploy(s, functionsDir, "upload"), redeploy(s, functionsDir, "download")]),
+      () => Promise.all([redeploy(s, checkout, "upload"), redeploy(s, checkout, "download")]),
     );
     console.log(
       `redeploy under load: ${calls.ok} requests ok, ${calls.failed} failed, over ${calls.addresses.length} task addresses`,
@@ -294,10 +299,12 @@ test(
   async () => {
     const s = need();
     const before = await functionShas(s, "upload");
-    const functionsDir = join(s.dir, "functions-broken");
-    cpSync(join(REPO_ROOT, "functions"), functionsDir, { recursive: true });
-    appendFileSync(join(functionsDir, "upload.ts"), '\nthrow new Error("broken on purpose by tests/swarm");\n');
-    const res = await redeploy(s, functionsDir, "upload");
+    const checkout = copyCheckout(join(s.dir, "checkout-broken"));
+    appendFileSync(
+      join(checkout, "functions", "upload.ts"),
+      '\nthrow new Error("broken on purpose by tests/swarm");\n',
+    );
+    const res = await redeploy(s, checkout, "upload");
     expect(res.code).not.toBe(0);
     expect(res.out).toMatch(/rollback_completed|rolled back/);
     expect(res.out).toContain("broken on purpose by tests/swarm");
@@ -320,5 +327,5 @@ test("docker stack rm, then deploying again, keeps the stored files", async () =
     `cd /client && rm -f again.out && curl -sS -f -X POST -F 'name=notes.bin' ${address}:5001/download > again.out`,
   );
   expect(existsSync(join(s.clientDir, "again.out"))).toBe(true);
-  expect(sha256(join(s.clientDir, "again.out"))).toBe(sha256(join(s.clientDir, "notes.bin")));
+  expect(sha256Of(join(s.clientDir, "again.out"))).toBe(sha256Of(join(s.clientDir, "notes.bin")));
 }, 600_000);
