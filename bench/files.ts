@@ -24,7 +24,6 @@
 import type { Subprocess } from "bun";
 import {
   closeSync,
-  existsSync,
   ftruncateSync,
   mkdirSync,
   mkdtempSync,
@@ -38,6 +37,8 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "../harness/binaries.ts";
 import { freePort, waitForHttp } from "../harness/ports.ts";
+import { startRuntime as startRuntimeProcess } from "../harness/runtime-process.ts";
+import { wrk, type WrkResult } from "../harness/wrk.ts";
 
 const DURATION_S = envNumber("BENCH_DURATION", 10);
 const WARMUP_S = envNumber("BENCH_WARMUP", 1);
@@ -58,11 +59,8 @@ const SIZES = [
   { label: "1 MiB", tag: "1m", bytes: 1 * MiB },
 ] as const;
 
-const WRK = requireBinary("wrk");
 const NGINX = requireBinary("nginx");
 const CURL = requireBinary("curl");
-const LUA = join(REPO_ROOT, "bench", "wrk", "files.lua");
-if (!existsSync(LUA)) throw new Error(`missing ${LUA}`);
 
 // ---------------------------------------------------------------------------------------------
 // Process and temp-file bookkeeping: everything started here is stopped on exit, even on error.
@@ -126,28 +124,16 @@ interface Runtime {
   stop(): Promise<void>;
 }
 
+/** The runtime as tests start it (harness/runtime-process.ts), with every function and no request log. */
 async function startRuntime(dataDir: string): Promise<Runtime> {
-  const port = await freePort();
-  const child = spawn(["bun", join(REPO_ROOT, "runtime", "main.ts")], {
-    cwd: REPO_ROOT,
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "/tmp",
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      DATA_DIR: dataDir,
-      LOG_REQUESTS: "0",
-      DRAIN_DELAY_MS: "0",
-      MAX_UPLOAD_BYTES: String(5 * 1024 * MiB),
-    },
-    stdout: "ignore",
-    stderr: "inherit",
+  const runtime = await startRuntimeProcess({
+    DATA_DIR: dataDir,
+    LOG_REQUESTS: "0",
+    MAX_UPLOAD_BYTES: String(5 * 1024 * MiB),
   });
-  const url = `http://127.0.0.1:${port}`;
-  const stop = () => stopChild(child);
+  const stop = async () => void (await runtime.stop());
   stoppers.push(stop);
-  await waitForHttp(`${url}/readyz`);
-  return { url, pid: child.pid, dataDir, filesDir: join(dataDir, "files"), stop };
+  return { url: runtime.url, pid: runtime.proc.pid, dataDir, filesDir: join(dataDir, "files"), stop };
 }
 
 interface Nginx {
@@ -243,25 +229,19 @@ interface Load {
   minResponseBytes?: number;
 }
 
-interface WrkJson {
-  duration_us: number;
-  requests: number;
-  bytes: number;
-  errors: Record<string, number>;
-  latency_us: { mean: number; p50: number; p99: number; max: number };
-}
-
-async function wrk(load: Load, seconds: number): Promise<WrkJson> {
-  const env = {
-    BENCH_METHOD: load.method ?? "GET",
-    BENCH_BODY_FILE: load.bodyFile ?? "",
-    BENCH_CONTENT_TYPE: load.contentType ?? "",
-  };
-  const args = [WRK, `-t${THREADS}`, `-c${CONNECTIONS}`, `-d${seconds}s`, "--timeout", "30s", "-s", LUA, load.url];
-  const out = await run(args, env);
-  const line = out.stdout.split("\n").find((l) => l.startsWith("WRK_JSON "));
-  if (out.code !== 0 || !line) throw new Error(`wrk failed (${out.code}): ${out.stderr}\n${out.stdout}`);
-  return JSON.parse(line.slice("WRK_JSON ".length)) as WrkJson;
+function wrkLoad(load: Load, seconds: number): Promise<WrkResult> {
+  return wrk({
+    url: load.url,
+    script: "files",
+    seconds,
+    connections: CONNECTIONS,
+    threads: THREADS,
+    env: {
+      BENCH_METHOD: load.method ?? "GET",
+      BENCH_BODY_FILE: load.bodyFile ?? "",
+      BENCH_CONTENT_TYPE: load.contentType ?? "",
+    },
+  });
 }
 
 /** One request with the exact method/body/headers wrk will send; its status must be 2xx. */
@@ -301,8 +281,8 @@ async function measure(load: Load): Promise<Row> {
     console.log(`FAILED (${failed})`);
     return row;
   }
-  if (WARMUP_S > 0) await wrk(load, WARMUP_S);
-  const r = await wrk(load, DURATION_S);
+  if (WARMUP_S > 0) await wrkLoad(load, WARMUP_S);
+  const r = await wrkLoad(load, DURATION_S);
   const seconds = r.duration_us / 1e6;
   row.requests = r.requests;
   row.requestsPerSec = r.requests / seconds;
@@ -429,21 +409,13 @@ async function rssUpload(dir: string, bigFile: string, bytes: number, mode: "PUT
 
 // ---------------------------------------------------------------------------------------------
 
-function multipartBody(
-  dir: string,
-  size: (typeof SIZES)[number],
-  field: string,
-  filename: string | undefined,
-  content: Uint8Array | string,
-) {
-  const boundary = `----tarsdbench${randomBytes(8).toString("hex")}`;
-  const disposition = filename ? `form-data; name="${field}"; filename="${filename}"` : `form-data; name="${field}"`;
-  const head = `--${boundary}\r\nContent-Disposition: ${disposition}\r\n${
-    filename ? "Content-Type: application/octet-stream\r\n" : ""
-  }\r\n`;
-  const path = join(dir, `${field}-${size.tag}.multipart`);
-  writeFileSync(path, Buffer.concat([Buffer.from(head), Buffer.from(content), Buffer.from(`\r\n--${boundary}--\r\n`)]));
-  return { path, contentType: `multipart/form-data; boundary=${boundary}` };
+/** A multipart/form-data body as fetch would send it (the web's own encoder), saved for wrk to replay. */
+async function multipartBody(path: string, field: string, value: string | File) {
+  const form = new FormData();
+  form.append(field, value);
+  const request = new Request("http://encoder.invalid/", { method: "POST", body: form });
+  writeFileSync(path, new Uint8Array(await request.arrayBuffer()));
+  return { path, contentType: request.headers.get("content-type")! };
 }
 
 function fmt(n: number, digits: number): string {
@@ -471,7 +443,7 @@ async function main(): Promise<number> {
     cpus: cpus().length,
     bun: Bun.version,
     nginx: await version([NGINX, "-v"]),
-    wrk: await version([WRK, "-v"]),
+    wrk: await version([requireBinary("wrk"), "-v"]),
     wrk_args: `-t${THREADS} -c${CONNECTIONS} -d${DURATION_S}s (warm-up ${WARMUP_S}s)`,
   };
   console.log(`bench/files.ts: ${env.cpus} CPUs, bun ${env.bun}, ${env.nginx}, wrk ${env.wrk_args}`);
@@ -482,9 +454,9 @@ async function main(): Promise<number> {
     const nginxes = [await startNginx(dir, runtime.filesDir, "1"), await startNginx(dir, runtime.filesDir, "auto")];
 
     // Seed through the runtime's own PUT so the files carry their sha256 sidecars, as in production.
-    const payloads = new Map<string, { path: string; data: Uint8Array }>();
+    const payloads = new Map<string, { path: string; data: Uint8Array<ArrayBuffer> }>();
     for (const size of SIZES) {
-      const data = randomBytes(size.bytes);
+      const data = new Uint8Array(randomBytes(size.bytes));
       const path = join(bodies, `payload-${size.tag}.bin`);
       writeFileSync(path, data);
       payloads.set(size.tag, { path, data });
@@ -532,7 +504,11 @@ async function main(): Promise<number> {
 
     console.log("\nPOST /upload (multipart, field `file`)");
     for (const size of SIZES) {
-      const body = multipartBody(bodies, size, "file", `upload-${size.tag}.bin`, payloads.get(size.tag)!.data);
+      const body = await multipartBody(
+        join(bodies, `file-${size.tag}.multipart`),
+        "file",
+        new File([payloads.get(size.tag)!.data], `upload-${size.tag}.bin`, { type: "application/octet-stream" }),
+      );
       rows.push(
         await measure({
           case: "POST /upload (multipart)",
@@ -548,7 +524,7 @@ async function main(): Promise<number> {
 
     console.log("\nPOST /download (multipart, field `name`)");
     for (const size of SIZES) {
-      const body = multipartBody(bodies, size, "name", undefined, `bench-${size.tag}.bin`);
+      const body = await multipartBody(join(bodies, `name-${size.tag}.multipart`), "name", `bench-${size.tag}.bin`);
       rows.push(
         await measure({
           case: "POST /download (multipart)",

@@ -22,6 +22,7 @@ import { freePort } from "../harness/ports.ts";
 import { compress, encodeV1, type TestSeries } from "../harness/remote-write-requests.ts";
 import { type Child, spawnChild, startVictoriaMetrics } from "../harness/pipeline.ts";
 import { type RuntimeProcess, startRuntime, tempDir } from "../harness/runtime-process.ts";
+import { wrk, wrkErrors, type WrkResult } from "../harness/wrk.ts";
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 15);
 const SERIES = Number(process.env.BENCH_SERIES ?? 2000);
@@ -76,39 +77,18 @@ if (process.env.BENCH_ONLY === "decode") process.exit(0);
 
 // ---- 2. end to end ------------------------------------------------------------------------------
 
-interface WrkJson {
-  duration_us: number;
-  requests: number;
-  errors: Record<string, number>;
-  latency_us: { p50: number; p99: number };
-}
-
 const bodyDir = tempDir("tarsd-bench-rw-");
 warmBodies.forEach((body, i) => writeFileSync(join(bodyDir, `body-${i}.bin`), body));
 
-async function load(url: string, token = ""): Promise<WrkJson & { samplesPerSecond: number }> {
-  const proc = Bun.spawn(
-    [
-      requireBinary("wrk"),
-      "-t2",
-      `-c${CONNECTIONS}`,
-      `-d${DURATION_S}s`,
-      "--timeout",
-      "10s",
-      "-s",
-      join(REPO_ROOT, "bench", "wrk", "remote-write.lua"),
-      url,
-    ],
-    {
-      env: { ...process.env, BENCH_BODY_DIR: bodyDir, BENCH_BODY_COUNT: String(BODIES), BENCH_TOKEN: token },
-      stdout: "pipe",
-      stderr: "pipe",
-    },
-  );
-  const [out] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
-  const line = out.split("\n").find((l) => l.startsWith("WRK_JSON "));
-  if (!line) throw new Error(`wrk printed no summary:\n${out}`);
-  const result = JSON.parse(line.slice("WRK_JSON ".length)) as WrkJson;
+async function load(url: string, token = ""): Promise<WrkResult & { samplesPerSecond: number }> {
+  const result = await wrk({
+    url,
+    script: "remote-write",
+    seconds: DURATION_S,
+    connections: CONNECTIONS,
+    timeoutSeconds: 10,
+    env: { BENCH_BODY_DIR: bodyDir, BENCH_BODY_COUNT: String(BODIES), BENCH_TOKEN: token },
+  });
   return { ...result, samplesPerSecond: (result.requests * SERIES) / (result.duration_us / 1e6) };
 }
 
@@ -181,7 +161,6 @@ try {
     ["VictoriaMetrics /api/v1/write (own endpoint)", vmNative],
     ["InfluxDB 1.x /api/v1/prom/write (own endpoint)", influxNative],
   ] as const;
-  const errors = (r: WrkJson) => Object.values(r.errors).reduce((a, b) => a + b, 0);
   const toInflux1 = viaFunction.samplesPerSecond / influxNative.samplesPerSecond;
   const toVm = viaFunction.samplesPerSecond / vmNative.samplesPerSecond;
   console.log(
@@ -193,7 +172,7 @@ try {
     console.log(
       `| ${name} | ${Math.round(r.samplesPerSecond).toLocaleString("en")} | ${r.requests} | ${
         (r.latency_us.p50 / 1000).toFixed(1)
-      } | ${(r.latency_us.p99 / 1000).toFixed(1)} | ${errors(r)} |`,
+      } | ${(r.latency_us.p99 / 1000).toFixed(1)} | ${wrkErrors(r)} |`,
     );
   }
   console.log(
@@ -225,7 +204,7 @@ try {
       2,
     ),
   );
-  if (rows.some(([, r]) => errors(r) > 0)) {
+  if (rows.some(([, r]) => wrkErrors(r) > 0)) {
     console.log("some requests failed: the figures above are not valid");
     process.exitCode = 1;
   }

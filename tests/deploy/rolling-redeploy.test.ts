@@ -6,7 +6,7 @@
 // requests and exits). Zero failed requests, and /metrics shows the new sha256.
 import { expect, test } from "bun:test";
 import type { Subprocess } from "bun";
-import { appendFileSync, chmodSync, cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { requireBinary } from "../../harness/binaries.ts";
 import { bundleFunctions, sha256Of } from "../../harness/bundles.ts";
@@ -111,12 +111,23 @@ test(
         ]);
       }
 
+      const master = nginx.pid;
+      const workers = () =>
+        readFileSync(`/proc/${master}/task/${master}/children`, "utf8").split(/\s+/).filter(Boolean);
       const reload = async () => {
+        const before = workers();
         writeFileSync(conf, nginxConfig(dir, port, replicas.map((r) => r.port)));
         const res = Bun.spawnSync([nginxBin, "-p", dir, "-e", join(dir, "error.log"), "-c", conf, "-s", "reload"]);
         expect(res.exitCode).toBe(0);
-        // nginx starts new workers on the new upstream set; old workers finish their requests and exit.
-        await Bun.sleep(300);
+        // nginx starts new workers on the new upstream set; the old ones finish their requests and exit.
+        // Done when none of the old workers is left and a new one runs.
+        const deadline = Date.now() + 10_000;
+        for (;;) {
+          const now = workers();
+          if (now.length > 0 && !now.some((pid) => before.includes(pid))) break;
+          if (Date.now() > deadline) throw new Error(`nginx reload: old workers ${before} still running (${now})`);
+          await Bun.sleep(10);
+        }
       };
 
       // The client loop: uploads and downloads through the "mesh" until the rollout is over.
@@ -156,8 +167,8 @@ test(
       };
       const clients = [0, 1, 2, 3].map((w) => client(w));
 
-      // Roll: one replica at a time, start-first.
-      await Bun.sleep(300);
+      // Roll once the clients are under way: one replica at a time, start-first.
+      while (requests < 8 && failures.length === 0) await Bun.sleep(10);
       for (let i = 0; i < 3; i++) {
         const old = replicas[i]!;
         const fresh = await startRuntime(env(v2)); // returns once /readyz answers 200
