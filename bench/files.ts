@@ -414,8 +414,10 @@ async function multipartBody(path: string, field: string, value: string | File) 
   const form = new FormData();
   form.append(field, value);
   const request = new Request("http://encoder.invalid/", { method: "POST", body: form });
+  // Read before the body: Bun computes a FormData body's content type lazily and forgets it once consumed.
+  const contentType = request.headers.get("content-type")!;
   writeFileSync(path, new Uint8Array(await request.arrayBuffer()));
-  return { path, contentType: request.headers.get("content-type")! };
+  return { path, contentType };
 }
 
 function fmt(n: number, digits: number): string {

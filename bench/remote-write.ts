@@ -18,9 +18,9 @@ import { toLineProtocol } from "../lib/remote-write/convert.ts";
 import { decompress, parseMessage } from "../lib/remote-write/decode.ts";
 import { SeriesMemory } from "../lib/remote-write/series-memory.ts";
 import { REPO_ROOT, requireBinary } from "../harness/binaries.ts";
-import { freePort } from "../harness/ports.ts";
 import { compress, encodeV1, type TestSeries } from "../harness/remote-write-requests.ts";
-import { type Child, spawnChild, startVictoriaMetrics } from "../harness/pipeline.ts";
+import { type Child, spawnChild } from "../harness/child-process.ts";
+import { startVictoriaMetrics } from "../harness/pipeline.ts";
 import { type RuntimeProcess, startRuntime, tempDir } from "../harness/runtime-process.ts";
 import { wrk, wrkErrors, type WrkResult } from "../harness/wrk.ts";
 
@@ -94,13 +94,12 @@ async function load(url: string, token = ""): Promise<WrkResult & { samplesPerSe
 
 async function startInfluxDb1(): Promise<Child> {
   const dir = tempDir("tarsd-influx1-");
-  const [http, rpc] = [await freePort(), await freePort()];
   const config = join(dir, "influxdb.conf");
   writeFileSync(
     config,
     [
       "reporting-disabled = true",
-      `bind-address = "127.0.0.1:${rpc}"`,
+      `bind-address = "127.0.0.1:0"`,
       "[meta]",
       `  dir = "${dir}/meta"`,
       "[data]",
@@ -108,7 +107,7 @@ async function startInfluxDb1(): Promise<Child> {
       `  wal-dir = "${dir}/wal"`,
       "  query-log-enabled = false",
       "[http]",
-      `  bind-address = "127.0.0.1:${http}"`,
+      `  bind-address = "127.0.0.1:0"`,
       "  log-enabled = false",
       "[monitor]",
       "  store-enabled = false",
@@ -119,7 +118,6 @@ async function startInfluxDb1(): Promise<Child> {
   const child = await spawnChild(
     "influxdb-1.x",
     [requireBinary("influxd"), "run", "-config", config],
-    http,
     "/query?q=SHOW%20DATABASES",
   );
   const created = await fetch(`${child.url}/query`, {

@@ -2,11 +2,10 @@
 // VictoriaMetrics (standing in for InfluxDB 2: it speaks /api/v2/write), runtime replicas and
 // Prometheus with the project's rule files. Shared by `bun run stack` (tools/stack.ts), the
 // end-to-end tests (tests/remote-write/*.e2e.test.ts) and bench/, so all run exactly the same setup.
-import type { Subprocess } from "bun";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "./binaries.ts";
-import { freePort, waitForHttp } from "./ports.ts";
+import { type Child, spawnChild } from "./child-process.ts";
 import { type RuntimeProcess, startRuntime, tempDir } from "./runtime-process.ts";
 // deno-lint-ignore no-sloppy-imports -- plain JS, typed by web/prom.d.ts
 import { parseMetrics, select } from "../web/prom.js";
@@ -14,58 +13,9 @@ import { parseMetrics, select } from "../web/prom.js";
 /** `http://127.0.0.1:9100` -> `127.0.0.1:9100`: how Prometheus' static targets are written. */
 export const hostPort = (url: string) => url.replace("http://", "");
 
-export interface Child {
-  name: string;
-  url: string;
-  port: number;
-  proc: Subprocess;
-  /** Everything written to stderr/stdout so far (for failure messages). */
-  logs(): string;
-  stop(): Promise<void>;
-}
-
-export async function spawnChild(
-  name: string,
-  cmd: string[],
-  port: number,
-  readyPath: string,
-  timeoutMs = 30_000,
-): Promise<Child> {
-  const proc = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe", cwd: REPO_ROOT });
-  let out = "";
-  for (const stream of [proc.stdout, proc.stderr] as ReadableStream<Uint8Array>[]) {
-    void (async () => {
-      const decoder = new TextDecoder();
-      for await (const chunk of stream) out = (out + decoder.decode(chunk, { stream: true })).slice(-200_000);
-    })();
-  }
-  const url = `http://127.0.0.1:${port}`;
-  const child: Child = {
-    name,
-    url,
-    port,
-    proc,
-    logs: () => out,
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
-      const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-      await proc.exited;
-      clearTimeout(timer);
-    },
-  };
-  try {
-    await waitForHttp(url + readyPath, { timeoutMs });
-  } catch (err) {
-    await child.stop();
-    throw new Error(`${name} did not start: ${String(err)}\n${out.slice(-4000)}`);
-  }
-  return child;
-}
-
-export async function startNodeExporter(): Promise<Child> {
+export function startNodeExporter(): Promise<Child> {
   const bin = requireBinary("prometheus-node-exporter");
-  const port = await freePort();
-  return spawnChild("node-exporter", [bin, `--web.listen-address=127.0.0.1:${port}`], port, "/metrics");
+  return spawnChild("node-exporter", [bin, "--web.listen-address=127.0.0.1:0"], "/metrics");
 }
 
 export interface VictoriaMetricsOptions {
@@ -81,21 +31,20 @@ export interface VictoriaMetricsOptions {
  */
 export async function startVictoriaMetrics(options: VictoriaMetricsOptions = {}): Promise<Child & { dataDir: string }> {
   const bin = requireBinary("victoria-metrics");
-  const port = options.port ?? (await freePort());
   const dataDir = options.dataDir ?? tempDir("tarsd-vm-");
   const child = await spawnChild(
     "victoria-metrics",
     [
       bin,
       `-storageDataPath=${dataDir}`,
-      `-httpListenAddr=127.0.0.1:${port}`,
+      `-httpListenAddr=127.0.0.1:${options.port ?? 0}`,
       "-influxSkipSingleField",
       "-search.latencyOffset=0s",
       "-retentionPeriod=100y",
       "-loggerLevel=ERROR",
     ],
-    port,
     "/health",
+    { port: options.port },
   );
   return { ...child, dataDir };
 }
@@ -178,22 +127,33 @@ export async function startPrometheus(
   options: PrometheusOptions,
 ): Promise<Child & { dataDir: string; configFile: string }> {
   const bin = requireBinary("prometheus");
-  const port = await freePort();
   const dataDir = options.dataDir ?? tempDir("tarsd-prom-");
   const configFile = join(dataDir, "prometheus.yml");
-  writeFileSync(configFile, prometheusConfig({ ...options, self: `127.0.0.1:${port}` }));
+  // Prometheus scrapes itself at the port it gets: known once it listens, then the config is
+  // rewritten and reloaded (SIGHUP), and it is ready when it serves the new config.
+  writeFileSync(configFile, prometheusConfig({ ...options, self: "127.0.0.1:9" }));
   const child = await spawnChild(
     "prometheus",
     [
       bin,
       `--config.file=${configFile}`,
       `--storage.tsdb.path=${join(dataDir, "tsdb")}`,
-      `--web.listen-address=127.0.0.1:${port}`,
+      "--web.listen-address=127.0.0.1:0",
       "--log.level=warn",
     ],
-    port,
     "/-/ready",
   );
+  const self = hostPort(child.url);
+  writeFileSync(configFile, prometheusConfig({ ...options, self }));
+  child.proc.kill("SIGHUP");
+  const deadline = Date.now() + 20_000;
+  while (!(await (await fetch(`${child.url}/api/v1/status/config`)).text()).includes(self)) {
+    if (Date.now() > deadline) {
+      await child.stop();
+      throw new Error(`prometheus did not reload its config with itself as ${self}:\n${child.logs().slice(-4000)}`);
+    }
+    await Bun.sleep(20);
+  }
   return { ...child, dataDir, configFile };
 }
 

@@ -6,8 +6,8 @@
 // All on 127.0.0.1 free ports; prints the URLs; Ctrl-C stops every child.
 //   --fast   evaluate rule groups every 1 s instead of deploy's intervals (scrapes are 1 s anyway)
 import { join } from "node:path";
+import { type Child } from "../harness/child-process.ts";
 import {
-  type Child,
   hostPort,
   ruleFiles,
   startNodeExporter,

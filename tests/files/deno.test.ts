@@ -1,44 +1,29 @@
 // The function contract's promise: the same files run unmodified under `deno serve`.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { Subprocess } from "bun";
 import { createHash, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
+import { requireBinary } from "../../harness/binaries.ts";
 import { curl } from "../../harness/curl.ts";
-import { freePort, waitForHttp } from "../../harness/ports.ts";
+import { type Child, spawnChild } from "../../harness/child-process.ts";
 import { tempDir } from "../../harness/runtime-process.ts";
 
 const sha = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
 
 const dataDir = tempDir("tarsd-deno-");
-const servers: Subprocess[] = [];
+const servers: Child[] = [];
 
 async function denoServe(fn: string): Promise<string> {
-  const port = await freePort();
-  const proc = Bun.spawn([
-    requireBinary("deno"),
-    "serve",
-    "-A",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    join("functions", `${fn}.ts`),
-  ], {
-    cwd: REPO_ROOT,
-    env: { DATA_DIR: dataDir }, // Only DATA_DIR: configuration reaches functions through env alone.
-    stdout: "ignore",
-    stderr: "pipe",
-  });
-  servers.push(proc);
-  const url = `http://127.0.0.1:${port}`;
-  // Any route answers once the server is up; GET /files is the cheapest.
-  await waitForHttp(fn === "download" ? `${url}/files` : `${url}/upload`, {
-    status: fn === "download" ? 200 : 405,
-    timeoutMs: 60_000,
-  });
-  return url;
+  const server = await spawnChild(
+    `deno serve functions/${fn}.ts`,
+    [requireBinary("deno"), "serve", "-A", "--host", "127.0.0.1", "--port", "0", join("functions", `${fn}.ts`)],
+    // Any route answers once the server is up: GET /files (download), or 405 for GET /upload.
+    fn === "download" ? "/files" : "/upload",
+    // Only DATA_DIR: configuration reaches functions through env alone.
+    { readyStatus: fn === "download" ? 200 : 405, timeoutMs: 60_000, env: { DATA_DIR: dataDir } },
+  );
+  servers.push(server);
+  return server.url;
 }
 
 let uploadUrl: string;
@@ -46,9 +31,9 @@ let downloadUrl: string;
 
 beforeAll(async () => {
   [uploadUrl, downloadUrl] = await Promise.all([denoServe("upload"), denoServe("download")]);
-});
-afterAll(() => {
-  for (const proc of servers) proc.kill("SIGKILL");
+}, 60_000);
+afterAll(async () => {
+  await Promise.all(servers.map((server) => server.stop()));
 });
 
 describe("deno serve functions/upload.ts and functions/download.ts", () => {

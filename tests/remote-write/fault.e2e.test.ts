@@ -4,8 +4,8 @@
 // Prometheus has caught up, every sample Prometheus evaluated in the window is in the sink.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
+import { type Child } from "../../harness/child-process.ts";
 import {
-  type Child,
   hostPort,
   prometheusRaw,
   type RemoteWriteApp,

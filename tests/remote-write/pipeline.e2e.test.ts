@@ -4,8 +4,8 @@
 // the labels and values Prometheus itself returns for them.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
+import { type Child } from "../../harness/child-process.ts";
 import {
-  type Child,
   hostPort,
   prometheusRaw,
   type RawSeries,
