@@ -36,7 +36,8 @@ import { randomBytes } from "node:crypto";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "../harness/binaries.ts";
-import { freePort, waitForHttp } from "../harness/ports.ts";
+import { spawnChild } from "../harness/child-process.ts";
+import { freePort } from "../harness/ports.ts";
 import { startRuntime as startRuntimeProcess } from "../harness/runtime-process.ts";
 import { wrk, type WrkResult } from "../harness/wrk.ts";
 
@@ -84,33 +85,20 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
-function spawn(cmd: string[], opts: Parameters<typeof Bun.spawn>[1] = {}): Subprocess {
-  const child = Bun.spawn(cmd, opts);
-  children.add(child);
-  void child.exited.then(() => children.delete(child));
-  return child;
-}
-
+/** Runs a command to its end (curl, `nginx -t`, version probes); a run cut short by cleanup is killed. */
 async function run(
   cmd: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(cmd, { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
+  const child = Bun.spawn(cmd, { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
+  children.add(child);
+  void child.exited.then(() => children.delete(child));
   const [stdout, stderr, code] = await Promise.all([
     new Response(child.stdout as ReadableStream).text(),
     new Response(child.stderr as ReadableStream).text(),
     child.exited,
   ]);
   return { code, stdout, stderr };
-}
-
-/** Stops a child with `signal`, then SIGKILL after `graceMs`. */
-async function stopChild(child: Subprocess, signal: NodeJS.Signals = "SIGTERM", graceMs = 5000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill(signal);
-  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
-  await child.exited;
-  clearTimeout(timer);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -187,15 +175,17 @@ http {
   writeFileSync(confPath, conf);
   const test = await run([NGINX, "-p", prefix, "-c", confPath, "-e", join(prefix, "logs", "error.log"), "-t"]);
   if (test.code !== 0) throw new Error(`nginx -t failed:\n${test.stderr}`);
-  const child = spawn([NGINX, "-p", prefix, "-c", confPath, "-e", join(prefix, "logs", "error.log")], {
-    stdout: "ignore",
-    stderr: "inherit",
-  });
-  // SIGQUIT: graceful; the master takes its workers down with it (SIGKILL would orphan them).
-  const stop = () => stopChild(child, "SIGQUIT");
+  // nginx cannot bind port 0, so it gets a free port picked here. A directory without autoindex
+  // answers 403: it is up. SIGTERM stops the master and it takes its workers down with it.
+  const nginx = await spawnChild(
+    `nginx (worker_processes ${workers})`,
+    [NGINX, "-p", prefix, "-c", confPath, "-e", join(prefix, "logs", "error.log")],
+    "/files/",
+    { port, readyStatus: 403 },
+  );
+  const stop = () => nginx.stop();
   stoppers.push(stop);
-  const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/files/`, { status: 403 }); // Directory without autoindex: up.
+  const url = nginx.url;
   return { url, label: `nginx (worker_processes ${workers})`, stop };
 }
 

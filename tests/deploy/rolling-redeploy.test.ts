@@ -5,12 +5,14 @@
 // take the old one out (nginx reload), then SIGTERM the old one (it drains, finishes in-flight
 // requests and exits). Zero failed requests, and /metrics shows the new sha256.
 import { expect, test } from "bun:test";
-import type { Subprocess } from "bun";
 import { appendFileSync, chmodSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { requireBinary } from "../../harness/binaries.ts";
 import { bundleFunctions, sha256Of } from "../../harness/bundles.ts";
-import { freePort, waitForHttp } from "../../harness/ports.ts";
+import { type Child, spawnChild } from "../../harness/child-process.ts";
+import { freePort } from "../../harness/ports.ts";
+// deno-lint-ignore no-sloppy-imports -- plain JS, typed by web/prom.d.ts
+import { parseMetrics, select } from "../../web/prom.js";
 import { type RuntimeProcess, startRuntime, tempDir } from "../../harness/runtime-process.ts";
 
 function nginxConfig(dir: string, port: number, upstreams: number[]): string {
@@ -53,8 +55,9 @@ ${servers}
 }
 
 function metricShas(text: string, fn: string): string[] {
-  const re = new RegExp(`^tarsd_function_info\\{[^}]*function="${fn}"[^}]*\\} 1`, "gm");
-  return [...text.matchAll(re)].map((m) => /sha256="([0-9a-f]+)"/.exec(m[0])?.[1] ?? "");
+  return select(parseMetrics(text), "tarsd_function_info", { function: fn }).filter((s) => s.value === 1).map((s) =>
+    s.labels.sha256 ?? ""
+  );
 }
 
 test(
@@ -91,27 +94,25 @@ test(
     });
 
     let replicas: RuntimeProcess[] = [];
-    let nginx: Subprocess | undefined;
+    let nginx: Child | undefined;
     const started: RuntimeProcess[] = [];
     try {
       for (let i = 0; i < 3; i++) started.push(await startRuntime(env(v1)));
       replicas = [...started];
-      const port = await freePort();
+      const port = await freePort(); // nginx cannot bind port 0
       const conf = join(dir, "nginx.conf");
       writeFileSync(conf, nginxConfig(dir, port, replicas.map((r) => r.port)));
-      nginx = Bun.spawn([nginxBin, "-p", dir, "-e", join(dir, "error.log"), "-c", conf], {
-        stdout: "ignore",
-        stderr: "pipe",
+      nginx = await spawnChild("nginx", [nginxBin, "-p", dir, "-e", join(dir, "error.log"), "-c", conf], "/readyz", {
+        port,
       });
-      const lb = `http://127.0.0.1:${port}`;
-      await waitForHttp(`${lb}/readyz`);
+      const lb = nginx.url;
       for (const r of replicas) {
         expect(metricShas(await (await fetch(`${r.url}/metrics`)).text(), "upload")).toEqual([
           oldSha,
         ]);
       }
 
-      const master = nginx.pid;
+      const master = nginx.proc.pid;
       const workers = () =>
         readFileSync(`/proc/${master}/task/${master}/children`, "utf8").split(/\s+/).filter(Boolean);
       const reload = async () => {
@@ -196,8 +197,7 @@ test(
       }
       console.log(`rolling redeploy: ${requests} requests through nginx during the rollout, ${failures.length} failed`);
     } finally {
-      nginx?.kill("SIGTERM");
-      await nginx?.exited;
+      await nginx?.stop();
       await Promise.all(started.map((r) => r.stop("SIGKILL")));
       rmSync(dir, { recursive: true, force: true });
     }

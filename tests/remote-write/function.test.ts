@@ -3,6 +3,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+// deno-lint-ignore no-sloppy-imports -- plain JS, typed by web/prom.d.ts
+import { parseMetrics, select } from "../../web/prom.js";
 import { type RuntimeProcess, startRuntime } from "../../harness/runtime-process.ts";
 import { STALE, writeRequest } from "../../harness/remote-write-requests.ts";
 
@@ -35,9 +37,10 @@ test("embedded default: 1.0 on /api/v1/write and the old /api/v1/prom/write path
   const line = "job_instance:node_memory_used:bytes,instance=vm1:9100,job=node value=1024 1700000000000";
   expect(readFileSync(join(app.dataDir, "metrics", "vms.lp"), "utf8")).toBe(`${line}\n${line}\n${line}\n`);
 
-  const metrics = await (await fetch(`${app.url}/metrics`)).text();
-  expect(metrics).toContain('tarsd_remote_write_requests_total{status="204"} 3');
-  expect(metrics).toContain('tarsd_remote_write_requests_total{status="401"} 1'); // refused by the contract, still counted
-  expect(metrics).toContain('tarsd_remote_write_samples_dropped_total{reason="stale"} 3');
-  expect(metrics).toContain("tarsd_remote_write_samples_written_total 3");
+  const metrics = parseMetrics(await (await fetch(`${app.url}/metrics`)).text());
+  const value = (name: string, labels: Record<string, string> = {}) => select(metrics, name, labels)[0]?.value;
+  expect(value("tarsd_remote_write_requests_total", { status: "204" })).toBe(3);
+  expect(value("tarsd_remote_write_requests_total", { status: "401" })).toBe(1); // refused by the contract, still counted
+  expect(value("tarsd_remote_write_samples_dropped_total", { reason: "stale" })).toBe(3);
+  expect(value("tarsd_remote_write_samples_written_total")).toBe(3);
 });

@@ -13,6 +13,8 @@ import {
   sha256Of,
 } from "../../harness/bundles.ts";
 import { curl } from "../../harness/curl.ts";
+// deno-lint-ignore no-sloppy-imports -- plain JS, typed by web/prom.d.ts
+import { parseMetrics, select } from "../../web/prom.js";
 import { type RuntimeProcess, startRuntime, tempDir } from "../../harness/runtime-process.ts";
 
 const FUNCTIONS = readdirSync(join(REPO_ROOT, "functions")).map((f) => f.replace(/\.ts$/, "")).sort();
@@ -69,9 +71,11 @@ test("the runtime loads the bundles and reports each one's file and sha256 in /f
   expect(loaded.map(({ name, file, sha256 }) => ({ name, file, sha256 }))).toEqual(
     FUNCTIONS.map((name) => ({ name, file: `${name}.js`, sha256: bundles.sha256(name) })),
   );
-  const metrics = await (await fetch(`${rt.url}/metrics`)).text();
+  const metrics = parseMetrics(await (await fetch(`${rt.url}/metrics`)).text());
   for (const name of FUNCTIONS) {
-    expect(metrics).toContain(`tarsd_function_info{function="${name}",sha256="${bundles.sha256(name)}"} 1`);
+    expect(select(metrics, "tarsd_function_info", { function: name }).map((s) => [s.labels.sha256, s.value])).toEqual([
+      [bundles.sha256(name), 1],
+    ]);
   }
 });
 
