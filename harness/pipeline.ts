@@ -1,11 +1,14 @@
-// Starts the monitoring pipeline's real processes on 127.0.0.1 free ports: node-exporter,
-// VictoriaMetrics (standing in for InfluxDB 2: it speaks /api/v2/write), runtime replicas and
-// Prometheus with the project's rule files. Shared by `bun run stack` (tools/stack.ts), the
-// end-to-end tests (tests/remote-write/*.e2e.test.ts) and bench/, so all run exactly the same setup.
+// Starts the monitoring pipeline's real processes on 127.0.0.1, each on the port the kernel gives it:
+// node-exporter, runtime replicas running remote-write (APP 2, APP 3) into a real InfluxDB
+// (harness/influxdb.ts), and Prometheus with the project's rule files. Shared by `bun run stack`
+// (tools/stack.ts), the end-to-end tests (tests/remote-write/*.e2e.test.ts, tests/deploy/dashboards)
+// and bench/ (VictoriaMetrics, the benchmarks' peer), so all run exactly the same setup.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "./binaries.ts";
 import { type Child, spawnChild } from "./child-process.ts";
+import { type CadvisorStandIn, startCadvisorStandIn } from "./cadvisor-standin.ts";
+import type { InfluxDb } from "./influxdb.ts";
 import { type RuntimeProcess, startRuntime, tempDir } from "./runtime-process.ts";
 // deno-lint-ignore no-sloppy-imports -- plain JS, typed by web/prom.d.ts
 import { parseMetrics, select } from "../web/prom.js";
@@ -18,45 +21,37 @@ export function startNodeExporter(): Promise<Child> {
   return spawnChild("node-exporter", [bin, "--web.listen-address=127.0.0.1:0"], "/metrics");
 }
 
-export interface VictoriaMetricsOptions {
-  dataDir?: string;
-  /** Reuse a port (restart after a simulated outage). */
-  port?: number;
-}
-
 /**
- * VictoriaMetrics as the InfluxDB 2 stand-in. `-influxSkipSingleField` makes the metric name the
- * measurement alone (not `<measurement>_value`), so the stored series are named and labelled
- * exactly like Prometheus' own: what the end-to-end comparison needs.
+ * VictoriaMetrics, the benchmarks' fast peer (it speaks InfluxDB's write API too). `-influxSkipSingleField`
+ * makes the metric name the measurement alone (not `<measurement>_value`), as the function stores it.
  */
-export async function startVictoriaMetrics(options: VictoriaMetricsOptions = {}): Promise<Child & { dataDir: string }> {
+export async function startVictoriaMetrics(): Promise<Child & { dataDir: string }> {
   const bin = requireBinary("victoria-metrics");
-  const dataDir = options.dataDir ?? tempDir("tarsd-vm-");
+  const dataDir = tempDir("tarsd-vm-");
   const child = await spawnChild(
     "victoria-metrics",
     [
       bin,
       `-storageDataPath=${dataDir}`,
-      `-httpListenAddr=127.0.0.1:${options.port ?? 0}`,
+      "-httpListenAddr=127.0.0.1:0",
       "-influxSkipSingleField",
       "-search.latencyOffset=0s",
       "-retentionPeriod=100y",
       "-loggerLevel=ERROR",
     ],
     "/health",
-    { port: options.port },
   );
   return { ...child, dataDir };
 }
 
-/** The deploy engineer's rule files, plus the cAdvisor stand-in fixture (see its header). */
+/** deploy's rule files, as the stack's Prometheus loads them. */
 export function ruleFiles(): string[] {
   const dir = join(REPO_ROOT, "deploy", "prometheus", "rules");
   const deploy = existsSync(dir)
     ? readdirSync(dir).filter((f) => f.endsWith(".rules.yml")).sort().map((f) => join(dir, f))
     : [];
   if (deploy.length === 0) throw new Error(`no rule files in ${dir}: the pipeline runs the project's own rules`);
-  return [...deploy, join(REPO_ROOT, "tests", "fixtures", "remote-write", "containers-standin.rules.yml")];
+  return deploy;
 }
 
 /**
@@ -83,7 +78,10 @@ export interface RemoteWriteTarget {
 
 export interface PrometheusOptions {
   nodeExporters: string[];
-  functions: string[];
+  /** cAdvisor targets (here: harness/cadvisor-standin.ts). */
+  cadvisors?: string[];
+  /** Function replicas by swarm service name (the `service` label swarm's discovery gives them). */
+  functions: Record<string, string[]>;
   remoteWrites: RemoteWriteTarget[];
   rules: string[];
   /** Scrape and (default) evaluation interval. */
@@ -102,8 +100,14 @@ export function prometheusConfig(o: PrometheusOptions & { self: string }): strin
     "scrape_configs:",
     "  - job_name: node",
     `    static_configs: [{ targets: ${list(o.nodeExporters)} }]`,
+    ...(o.cadvisors?.length
+      ? ["  - job_name: cadvisor", `    static_configs: [{ targets: ${list(o.cadvisors)} }]`]
+      : []),
     "  - job_name: functions",
-    `    static_configs: [{ targets: ${list(o.functions)} }]`,
+    "    static_configs:",
+    ...Object.entries(o.functions).map(([service, targets]) =>
+      `      - { targets: ${list(targets)}, labels: { service: ${JSON.stringify(service)} } }`
+    ),
     "  - job_name: prometheus",
     `    static_configs: [{ targets: [${JSON.stringify(o.self)}] }]`,
     "remote_write:",
@@ -163,18 +167,98 @@ export interface RemoteWriteApp {
   writeUrl: string;
 }
 
-/** APP 2 / APP 3: a runtime replica running only the remote-write function, writing to `influxUrl`. */
-export async function startRemoteWriteApp(influxUrl: string, bucket: string, token: string): Promise<RemoteWriteApp> {
+/** APP 2 / APP 3: a runtime replica running only the remote-write function, writing to `influx`'s `bucket`. */
+export async function startRemoteWriteApp(influx: InfluxDb, bucket: string, token: string): Promise<RemoteWriteApp> {
   const runtime = await startRuntime({
     FUNCTIONS: "remote-write",
-    INFLUX_URL: influxUrl,
+    INFLUX_URL: influx.url,
     INFLUX_ORG: "tarsd",
     INFLUX_BUCKET: bucket,
-    INFLUX_TOKEN: "unused-by-victoria-metrics",
+    INFLUX_TOKEN: influx.token ?? "",
     REMOTE_WRITE_TOKEN: token,
     INFLUX_TIMEOUT_MS: "5000",
   });
   return { runtime, token, writeUrl: `${runtime.url}/api/v1/write` };
+}
+
+export interface PipelineOptions {
+  /** Where APP 2 (bucket "containers") and APP 3 (bucket "vms") write: one server each, or one for both. */
+  influx: { containers: InfluxDb; vms: InfluxDb };
+  /** Every rule group evaluated this often (tests: "1s"); unset: deploy's own intervals. */
+  ruleInterval?: string;
+  /** More replicas to scrape and report as containers, by swarm service (APP 1 in `bun run stack`). */
+  services?: Record<string, RuntimeProcess[]>;
+}
+
+export interface Pipeline {
+  app2: RemoteWriteApp;
+  app3: RemoteWriteApp;
+  node: Child;
+  cadvisor: CadvisorStandIn;
+  prom: Child & { dataDir: string; configFile: string };
+  stop(): Promise<void>;
+}
+
+/**
+ * The monitoring half of the stack: node-exporter and the cAdvisor stand-in, APP 2 and APP 3, and
+ * Prometheus with deploy's rules, scraping them all (function replicas labelled with their swarm
+ * service) and remote-writing job_container:* to APP 2 and job_instance:* to APP 3, as deploy/ does.
+ */
+export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
+  const started: { stop(): Promise<unknown> }[] = [];
+  try {
+    const app2 = await startRemoteWriteApp(options.influx.containers, "containers", "containers-token");
+    started.push(app2.runtime);
+    const app3 = await startRemoteWriteApp(options.influx.vms, "vms", "vms-token");
+    started.push(app3.runtime);
+    const services: Record<string, RuntimeProcess[]> = {
+      ...options.services,
+      "tarsd_remote-write-containers": [app2.runtime],
+      "tarsd_remote-write-vms": [app3.runtime],
+    };
+    const node = await startNodeExporter();
+    started.push(node);
+    const cadvisor = startCadvisorStandIn(() =>
+      Object.entries(services).flatMap(([service, replicas]) =>
+        replicas.map((replica, i) => ({
+          name: `${service}.${i + 1}.local`,
+          service,
+          pid: replica.proc.pid,
+          metricsUrl: `${replica.url}/metrics`,
+        }))
+      )
+    );
+    started.push(cadvisor);
+    const rules = options.ruleInterval
+      ? withRuleInterval(ruleFiles(), options.ruleInterval, join(tempDir("tarsd-rules-"), "rules"))
+      : ruleFiles();
+    const prom = await startPrometheus({
+      nodeExporters: [hostPort(node.url)],
+      cadvisors: [hostPort(cadvisor.url)],
+      functions: Object.fromEntries(
+        Object.entries(services).map(([service, replicas]) => [service, replicas.map((r) => hostPort(r.url))]),
+      ),
+      rules,
+      remoteWrites: [
+        { name: "app2-containers", url: app2.writeUrl, token: app2.token, keep: "job_container:.+" },
+        { name: "app3-vms", url: app3.writeUrl, token: app3.token, keep: "job_instance:.+" },
+      ],
+    });
+    started.push(prom);
+    return {
+      app2,
+      app3,
+      node,
+      cadvisor,
+      prom,
+      async stop() {
+        for (const child of started.reverse()) await child.stop().catch(() => undefined);
+      },
+    };
+  } catch (err) {
+    for (const child of started.reverse()) await child.stop().catch(() => undefined);
+    throw err;
+  }
 }
 
 // ---- queries -------------------------------------------------------------------------------
@@ -205,19 +289,27 @@ export async function prometheusRaw(
   }));
 }
 
-/** VictoriaMetrics' raw samples (/api/v1/export), exact timestamps. */
-export async function victoriaRaw(url: string, match: string, startMs: number, endMs: number): Promise<RawSeries[]> {
-  const params = new URLSearchParams({ "match[]": match, start: String(startMs / 1000), end: String(endMs / 1000) });
-  const res = await fetch(`${url}/api/v1/export?${params}`);
-  if (!res.ok) throw new Error(`victoria-metrics export failed: ${res.status} ${await res.text()}`);
-  const text = await res.text();
-  return text
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line) => {
-      const row = JSON.parse(line) as { metric: Record<string, string>; values: number[]; timestamps: number[] };
-      return { labels: row.metric, samples: row.timestamps.map((t, i) => [t, row.values[i]!] as [number, number]) };
-    });
+/**
+ * InfluxDB's raw samples of the measurements matching `measurements` (a regex) in one database, exact
+ * timestamps, as Prometheus-style series: the measurement is `__name__`, the tags are the labels.
+ */
+export async function influxRaw(
+  influx: InfluxDb,
+  database: string,
+  measurements: RegExp,
+  startMs: number,
+  endMs: number,
+): Promise<RawSeries[]> {
+  const series = await influx.influxql(
+    database,
+    `SELECT "value" FROM ${measurements} WHERE time >= ${Math.floor(startMs)}ms AND time <= ${
+      Math.ceil(endMs)
+    }ms GROUP BY *`,
+  );
+  return series.map((s) => ({
+    labels: { __name__: s.name, ...s.tags },
+    samples: s.values.map(([t, v]) => [t as number, v as number] as [number, number]),
+  }));
 }
 
 export function seriesKey(labels: Record<string, string>): string {

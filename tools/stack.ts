@@ -1,21 +1,13 @@
 // `bun run stack`: the whole monitored system on one machine, for anyone without the VMs.
-//   node-exporter, VictoriaMetrics (standing in for both InfluxDB 2 instances: it speaks
-//   /api/v2/write), APP 1 x3 (upload,download on one shared DATA_DIR), APP 2 (remote-write ->
-//   bucket "containers"), APP 3 (remote-write -> bucket "vms"), and Prometheus loading every
-//   deploy/prometheus/rules/*.rules.yml with remote_write to APP 2 / APP 3 as in deploy/.
-// All on 127.0.0.1 free ports; prints the URLs; Ctrl-C stops every child.
+//   node-exporter, the cAdvisor stand-in (harness/cadvisor-standin.ts), two InfluxDB servers as the stack has them (InfluxDB 1.8.10 with its 2.x write API
+//   and Flux: harness/influxdb.ts; `bash scripts/setup --test` builds it), APP 1 x3 (upload,download
+//   on one shared DATA_DIR), APP 2 (remote-write -> InfluxDB "containers"), APP 3 (remote-write ->
+//   InfluxDB "vms"), and Prometheus loading every deploy/prometheus/rules/*.rules.yml with
+//   remote_write to APP 2 / APP 3 as in deploy/.
+// All on 127.0.0.1, on the ports the kernel gives; prints the URLs; Ctrl-C stops every child.
 //   --fast   evaluate rule groups every 1 s instead of deploy's intervals (scrapes are 1 s anyway)
-import { join } from "node:path";
-import { type Child } from "../harness/child-process.ts";
-import {
-  hostPort,
-  ruleFiles,
-  startNodeExporter,
-  startPrometheus,
-  startRemoteWriteApp,
-  startVictoriaMetrics,
-  withRuleInterval,
-} from "../harness/pipeline.ts";
+import { startInfluxDb } from "../harness/influxdb.ts";
+import { startPipeline } from "../harness/pipeline.ts";
 import { type RuntimeProcess, startRuntime, tempDir } from "../harness/runtime-process.ts";
 
 const fast = process.argv.includes("--fast");
@@ -30,11 +22,10 @@ process.on("SIGINT", () => void stopAll(0));
 process.on("SIGTERM", () => void stopAll(0));
 
 try {
-  const vm = await startVictoriaMetrics();
-  stoppers.push(() => vm.stop());
-  const node = await startNodeExporter();
-  stoppers.push(() => node.stop());
-
+  const influxContainers = await startInfluxDb({ databases: ["containers"] });
+  stoppers.push(() => influxContainers.stop());
+  const influxVms = await startInfluxDb({ databases: ["vms"] });
+  stoppers.push(() => influxVms.stop());
   const filesDir = tempDir("tarsd-stack-files-");
   const app1: RuntimeProcess[] = [];
   for (let i = 0; i < 3; i++) {
@@ -42,22 +33,13 @@ try {
     stoppers.push(() => replica.stop());
     app1.push(replica);
   }
-  const app2 = await startRemoteWriteApp(vm.url, "containers", "containers-token");
-  stoppers.push(() => app2.runtime.stop());
-  const app3 = await startRemoteWriteApp(vm.url, "vms", "vms-token");
-  stoppers.push(() => app3.runtime.stop());
-
-  const rules = fast ? withRuleInterval(ruleFiles(), "1s", join(tempDir("tarsd-stack-rules-"), "rules")) : ruleFiles();
-  const prom: Child = await startPrometheus({
-    nodeExporters: [hostPort(node.url)],
-    functions: [...app1.map((r) => hostPort(r.url)), hostPort(app2.runtime.url), hostPort(app3.runtime.url)],
-    rules,
-    remoteWrites: [
-      { name: "app2-containers", url: app2.writeUrl, token: app2.token, keep: "job_container:.+" },
-      { name: "app3-vms", url: app3.writeUrl, token: app3.token, keep: "job_instance:.+" },
-    ],
+  const pipeline = await startPipeline({
+    influx: { containers: influxContainers, vms: influxVms },
+    ruleInterval: fast ? "1s" : undefined,
+    services: { tarsd_files: app1 },
   });
-  stoppers.push(() => prom.stop());
+  stoppers.push(() => pipeline.stop());
+  const { app2, app3, prom, node, cadvisor } = pipeline;
 
   console.log(`
 TF-TARSD stack is up (Ctrl-C stops everything)${fast ? " — rule groups every 1 s" : ""}
@@ -65,9 +47,12 @@ TF-TARSD stack is up (Ctrl-C stops everything)${fast ? " — rule groups every 1
   APP 1 (upload, download)  ${app1.map((r) => r.url).join("  ")}   files in ${filesDir}
   APP 2 (remote-write)      ${app2.writeUrl}   bucket "containers", token ${app2.token}
   APP 3 (remote-write)      ${app3.writeUrl}   bucket "vms", token ${app3.token}
-  Prometheus                ${prom.url}   rules: ${rules.length} files from deploy/prometheus/rules (+ cAdvisor stand-in)
+  Prometheus                ${prom.url}   rules: deploy/prometheus/rules
   node-exporter             ${node.url}/metrics
-  VictoriaMetrics (InfluxDB 2 stand-in)  ${vm.url}/vmui   e.g. ${vm.url}/api/v1/export?match[]={__name__=~"job_.*"}
+  cAdvisor stand-in         ${cadvisor.url}/metrics   (the replicas above as containers)
+  InfluxDB containers       ${influxContainers.url}   Flux: curl -H 'Content-Type: application/vnd.flux' ${influxContainers.url}/api/v2/query -d 'from(bucket:"containers") |> range(start:-5m)'
+  InfluxDB vms              ${influxVms.url}   e.g. curl '${influxVms.url}/query?db=vms' --data-urlencode 'q=SHOW MEASUREMENTS'
+  Grafana's dashboards (deploy/grafana/dashboards) query these two; \`bun test tests/deploy/dashboards.test.ts\` renders them
 
   Try: curl -X POST -F "file=@README.md" ${app1[0]!.url}/upload && curl ${app1[1]!.url}/files
 `);

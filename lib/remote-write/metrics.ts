@@ -1,6 +1,8 @@
 // The function's Prometheus metrics, on prom-client's default register (served by the runtime's
 // /metrics). Names are a contract with deploy/ (alert and dashboard rules): do not rename.
 import { Counter, Histogram, type Metric, register } from "prom-client";
+import { DROP_REASONS } from "./series-memory.ts";
+import { SINK_ERROR_KINDS } from "./sinks/sink.ts";
 
 // A module can be evaluated more than once in one process (tests, several function instances);
 // registering the same name twice throws, so reuse what is registered.
@@ -53,3 +55,9 @@ export const influxWriteErrorsTotal = once("tarsd_influx_write_errors_total", ()
     help: "Failed sink writes, by kind (rejected, throttled, server_error, config, timeout, network, io).",
     labelNames: ["kind"] as const,
   }));
+
+// Every known label value starts at 0, so a healthy replica reports "0 errors" and "0 dropped" rather
+// than no series at all: rate() over them is 0 (a dashboard line at zero, not "No data"), and an
+// alert on increase() fires at the first error instead of missing it because the series is new.
+for (const kind of SINK_ERROR_KINDS) influxWriteErrorsTotal.inc({ kind }, 0);
+for (const reason of [...DROP_REASONS, "histogram"]) samplesDroppedTotal.inc({ reason }, 0);

@@ -14,15 +14,18 @@ import { ByteWriter } from "./byte-writer.ts";
 /** `head` is the UTF-8 of `measurement,tag=value,... value=`: everything before the number. */
 export type Prefix = { ok: true; head: Uint8Array } | { ok: false; reason: DropReason };
 
-export type DropReason =
-  | "stale"
-  | "nan"
-  | "inf"
-  | "missing_metric_name"
-  | "invalid_label_name"
-  | "duplicate_label"
-  | "label_conflict"
-  | "unencodable_label";
+export const DROP_REASONS = [
+  "stale",
+  "nan",
+  "inf",
+  "missing_metric_name",
+  "invalid_label_name",
+  "duplicate_label",
+  "label_conflict",
+  "unencodable_label",
+] as const;
+
+export type DropReason = (typeof DROP_REASONS)[number];
 
 /** A remembered label set: the flat name/value pairs, and its prefix once the converter made it. */
 export interface LabelMemo {

@@ -1,55 +1,45 @@
-// Fault: the sink (VictoriaMetrics standing in for InfluxDB 2) is stopped for 30 s while Prometheus
-// keeps evaluating the project's VM rules and remote-writing them through APP 3. The function must
-// answer 503 meanwhile (so Prometheus keeps the samples and retries); after the sink is back and
-// Prometheus has caught up, every sample Prometheus evaluated in the window is in the sink.
+// Fault: the sink (a real InfluxDB, harness/influxdb.ts) is stopped for 30 s while Prometheus keeps
+// evaluating the project's VM rules and remote-writing them through APP 3. The function must answer
+// 503 meanwhile (so Prometheus keeps the samples and retries); after the same server is back (same
+// data, same port) and Prometheus has caught up, every sample Prometheus evaluated in the window is in
+// the sink.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { join } from "node:path";
-import { type Child } from "../../harness/child-process.ts";
+import { type InfluxDb, startInfluxDb } from "../../harness/influxdb.ts";
 import {
-  hostPort,
+  influxRaw,
+  type Pipeline,
   prometheusRaw,
-  type RemoteWriteApp,
-  ruleFiles,
   scrapeValue,
   seriesKey,
-  startNodeExporter,
-  startPrometheus,
-  startRemoteWriteApp,
-  startVictoriaMetrics,
-  victoriaRaw,
-  withRuleInterval,
+  startPipeline,
 } from "../../harness/pipeline.ts";
-import { tempDir } from "../../harness/runtime-process.ts";
 
 const OUTAGE_MS = 30_000;
 const SELECTOR = '{__name__=~"job_instance:.+"}';
-let vm: Child & { dataDir: string };
-let node: Child;
-let prom: Child;
-let app3: RemoteWriteApp;
+const MEASUREMENTS = /^job_instance:/;
+let influx: InfluxDb;
+let pipeline: Pipeline;
+let prom: Pipeline["prom"];
+let app3: Pipeline["app3"];
 
 beforeAll(async () => {
-  vm = await startVictoriaMetrics();
-  app3 = await startRemoteWriteApp(vm.url, "vms", "vms-token");
-  node = await startNodeExporter();
-  prom = await startPrometheus({
-    nodeExporters: [hostPort(node.url)],
-    functions: [hostPort(app3.runtime.url)],
-    rules: withRuleInterval(ruleFiles(), "1s", join(tempDir(), "rules")),
-    remoteWrites: [{ name: "app3-vms", url: app3.writeUrl, token: app3.token, keep: "job_instance:.+" }],
-  });
+  influx = await startInfluxDb({ databases: ["vms", "containers"] });
+  pipeline = await startPipeline({ influx: { containers: influx, vms: influx }, ruleInterval: "1s" });
+  ({ prom, app3 } = pipeline);
 }, 90_000);
 
 afterAll(async () => {
-  await prom?.stop();
-  await Promise.all([node?.stop(), app3?.runtime.stop()]);
-  await vm?.stop();
+  await pipeline?.stop();
+  await influx?.stop();
 }, 30_000);
 
 async function missingInSink(fromS: number, toS: number) {
   const want = await prometheusRaw(prom.url, SELECTOR, toS - fromS, toS);
   const got = new Map(
-    (await victoriaRaw(vm.url, SELECTOR, (fromS - 5) * 1000, (toS + 5) * 1000)).map((s) => [seriesKey(s.labels), s]),
+    (await influxRaw(influx, "vms", MEASUREMENTS, (fromS - 5) * 1000, (toS + 5) * 1000)).map((s) => [
+      seriesKey(s.labels),
+      s,
+    ]),
   );
   let evaluated = 0;
   let stored = 0;
@@ -69,23 +59,24 @@ async function missingInSink(fromS: number, toS: number) {
 test("sink down for 30 s: 503s meanwhile, zero samples lost after catch-up", async () => {
   // Healthy first: samples flow.
   const deadline = Date.now() + 60_000;
-  while ((await victoriaRaw(vm.url, SELECTOR, Date.now() - 60_000, Date.now())).length < 5 && Date.now() < deadline) {
+  while (
+    (await influxRaw(influx, "vms", MEASUREMENTS, Date.now() - 60_000, Date.now())).length < 5 && Date.now() < deadline
+  ) {
     await Bun.sleep(1000);
   }
 
   const r503Before = await scrapeValue(app3.runtime.url, "tarsd_remote_write_requests_total", { status: "503" });
   const outageStart = Date.now() / 1000;
-  await vm.stop();
+  await influx.stop();
   await Bun.sleep(OUTAGE_MS);
   const r503During = (await scrapeValue(app3.runtime.url, "tarsd_remote_write_requests_total", { status: "503" })) -
     r503Before;
-  vm = await startVictoriaMetrics({ dataDir: vm.dataDir, port: vm.port });
+  influx = await startInfluxDb({ databases: ["vms", "containers"], dataDir: influx.dataDir, port: influx.port });
   const outageEnd = Date.now() / 1000;
 
   // Window: from 2 s before the stop to 2 s after the restart, judged once it is all delivered.
   const from = outageStart - 2;
   const to = outageEnd + 2;
-  await Bun.sleep(3000);
   let result = await missingInSink(from, to);
   const catchUp = Date.now() + 60_000;
   while (result.missing.length > 0 && Date.now() < catchUp) {

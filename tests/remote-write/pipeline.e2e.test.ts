@@ -1,63 +1,53 @@
 // End to end with real processes: node-exporter -> Prometheus (the project's deploy/ rules, every
 // group evaluated each second) -> remote write -> APP 3 / APP 2 (`bun runtime/main.ts`,
-// FUNCTIONS=remote-write) -> VictoriaMetrics' InfluxDB v2 API. The derived series must arrive with
-// the labels and values Prometheus itself returns for them.
+// FUNCTIONS=remote-write) -> InfluxDB's v2 write API (a real InfluxDB, harness/influxdb.ts), buckets
+// "vms" and "containers". The derived series must arrive with the labels and values Prometheus itself
+// returns for them, each in its own bucket.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
-import { type Child } from "../../harness/child-process.ts";
+import { type InfluxDb, startInfluxDb } from "../../harness/influxdb.ts";
 import {
-  hostPort,
+  influxRaw,
+  type Pipeline,
   prometheusRaw,
   type RawSeries,
-  type RemoteWriteApp,
-  ruleFiles,
   scrapeValue,
   seriesKey,
-  startNodeExporter,
-  startPrometheus,
-  startRemoteWriteApp,
-  startVictoriaMetrics,
-  victoriaRaw,
-  withRuleInterval,
+  startPipeline,
 } from "../../harness/pipeline.ts";
-import { tempDir } from "../../harness/runtime-process.ts";
 
-let vm: Child & { dataDir: string };
-let node: Child;
-let prom: Child;
-let app2: RemoteWriteApp;
-let app3: RemoteWriteApp;
+let influx: InfluxDb;
+let pipeline: Pipeline;
+let prom: Pipeline["prom"];
+let app2: Pipeline["app2"];
+let app3: Pipeline["app3"];
 
 beforeAll(async () => {
-  vm = await startVictoriaMetrics();
-  app3 = await startRemoteWriteApp(vm.url, "vms", "vms-token");
-  app2 = await startRemoteWriteApp(vm.url, "containers", "containers-token");
-  node = await startNodeExporter();
-  prom = await startPrometheus({
-    nodeExporters: [hostPort(node.url)],
-    functions: [hostPort(app2.runtime.url), hostPort(app3.runtime.url)],
-    rules: withRuleInterval(ruleFiles(), "1s", join(tempDir(), "rules")),
-    remoteWrites: [
-      { name: "app2-containers", url: app2.writeUrl, token: app2.token, keep: "job_container:.+" },
-      { name: "app3-vms", url: app3.writeUrl, token: app3.token, keep: "job_instance:.+" },
-    ],
-  });
+  influx = await startInfluxDb({ databases: ["vms", "containers"] });
+  pipeline = await startPipeline({ influx: { containers: influx, vms: influx }, ruleInterval: "1s" });
+  ({ prom, app2, app3 } = pipeline);
 }, 90_000);
 
 afterAll(async () => {
-  await prom?.stop();
-  await Promise.all([node?.stop(), app2?.runtime.stop(), app3?.runtime.stop()]);
-  await vm?.stop();
+  await pipeline?.stop();
+  await influx?.stop();
 }, 30_000);
 
 function index(series: RawSeries[]): Map<string, RawSeries> {
   return new Map(series.map((s) => [seriesKey(s.labels), s]));
 }
 
-/** Every Prometheus sample of every series matching `selector` in (at - range, at] is in VictoriaMetrics. */
-async function compare(selector: string, rangeSeconds: number, atSeconds: number) {
+const KINDS = {
+  vms: { selector: '{__name__=~"job_instance:.+"}', measurements: /^job_instance:/ },
+  containers: { selector: '{__name__=~"job_container:.+"}', measurements: /^job_container:/ },
+};
+
+/** Every Prometheus sample of every series of `bucket`'s kind in (at - range, at] is in that bucket. */
+async function compare(bucket: keyof typeof KINDS, rangeSeconds: number, atSeconds: number) {
+  const { selector, measurements } = KINDS[bucket];
   const want = await prometheusRaw(prom.url, selector, rangeSeconds, atSeconds);
-  const got = index(await victoriaRaw(vm.url, selector, (atSeconds - rangeSeconds - 5) * 1000, (atSeconds + 5) * 1000));
+  const got = index(
+    await influxRaw(influx, bucket, measurements, (atSeconds - rangeSeconds - 5) * 1000, (atSeconds + 5) * 1000),
+  );
   const missing: string[] = [];
   const different: string[] = [];
   let compared = 0;
@@ -86,7 +76,7 @@ async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeou
   return last;
 }
 
-describe("Prometheus -> remote-write function -> InfluxDB v2 API (VictoriaMetrics)", () => {
+describe("Prometheus -> remote-write function -> InfluxDB v2 write API", () => {
   test("VM recording rules (job_instance:*) arrive with Prometheus' labels and values", async () => {
     // Wait for rate() windows to fill so every rule has produced samples.
     // Wait until every rule has a full comparison window of evaluations behind it.
@@ -97,7 +87,7 @@ describe("Prometheus -> remote-write function -> InfluxDB v2 API (VictoriaMetric
     );
     const at = Date.now() / 1000 - 2;
     const result = await eventually(
-      () => compare('{__name__=~"job_instance:.+"}', 10, at),
+      () => compare("vms", 10, at),
       (r) => r.missing.length === 0 && r.compared > 0,
       30_000,
     );
@@ -117,23 +107,35 @@ describe("Prometheus -> remote-write function -> InfluxDB v2 API (VictoriaMetric
   }, 90_000);
 
   test(
-    "job_container:* goes through APP 2 only, job_instance:* through APP 3 only, nothing else reaches the sink",
+    "job_container:* goes through APP 2 into bucket containers only, job_instance:* through APP 3 into vms only",
     async () => {
       const at = Math.floor(Date.now() / 1000) - 2;
       const containers = await eventually(
-        () => compare('{__name__=~"job_container:.+"}', 10, at),
+        () => compare("containers", 10, at),
         (r) => r.missing.length === 0 && r.compared > 0,
         30_000,
       );
-      expect(containers.want.map((s) => s.labels.__name__)).toContain("job_container:up:sum");
+      // deploy's container rules, fed by the cAdvisor stand-in (harness/cadvisor-standin.ts).
+      expect([...new Set(containers.want.map((s) => s.labels.__name__))].sort()).toEqual([
+        "job_container:container_cpu_usage:percent",
+        "job_container:container_memory_working_set:bytes",
+        "job_container:container_network_receive_bytes:rate5m",
+        "job_container:container_network_transmit_bytes:rate5m",
+      ]);
+      for (const series of containers.want) {
+        expect(series.labels.container).toMatch(/^tarsd_remote-write-(containers|vms)\.1\.local$/);
+        expect(series.labels.service).toBe(series.labels.container!.replace(/\.1\.local$/, ""));
+      }
       expect(containers.missing).toEqual([]);
       expect(containers.different).toEqual([]);
 
-      const names = (await victoriaRaw(vm.url, '{__name__=~".+"}', (at - 120) * 1000, (at + 5) * 1000)).map((s) =>
-        s.labels.__name__!
-      );
-      expect(names.length).toBeGreaterThan(0);
-      expect(names.filter((n) => !/^job_(instance|container):/.test(n))).toEqual([]);
+      for (const [bucket, kind] of Object.entries(KINDS)) {
+        const names = (await influxRaw(influx, bucket, /.*/, (at - 120) * 1000, (at + 5) * 1000)).map((s) =>
+          s.labels.__name__!
+        );
+        expect(names.length).toBeGreaterThan(0);
+        expect({ bucket, others: names.filter((n) => !kind.measurements.test(n)) }).toEqual({ bucket, others: [] });
+      }
 
       // Each app's own counters show which samples it wrote.
       expect(await scrapeValue(app2.runtime.url, "tarsd_remote_write_samples_written_total")).toBeGreaterThan(0);

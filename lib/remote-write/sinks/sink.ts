@@ -9,7 +9,17 @@ export interface Sink {
   write(body: Uint8Array): Promise<void>;
 }
 
-export type SinkErrorKind = "rejected" | "throttled" | "server_error" | "config" | "timeout" | "network" | "io";
+export const SINK_ERROR_KINDS = [
+  "rejected",
+  "throttled",
+  "server_error",
+  "config",
+  "timeout",
+  "network",
+  "io",
+] as const;
+
+export type SinkErrorKind = (typeof SINK_ERROR_KINDS)[number];
 
 export class SinkError extends Error {
   constructor(
