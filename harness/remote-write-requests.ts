@@ -60,9 +60,12 @@ export function encodeV2(series: TestSeries[]): Uint8Array {
     samples: s.samples ?? [],
     exemplars: Array.from(
       { length: s.exemplars ?? 0 },
-      () => ({ labelsRefs: [ref("trace_id"), ref("abc")], value: 1, timestamp: 1 }),
+      (_, i) => ({ labelsRefs: [ref("trace_id"), ref(`t${i}`)], value: 1, timestamp: 1 }),
     ),
-    histograms: Array.from({ length: s.histograms ?? 0 }, (_, i) => ({ countInt: 3, sum: 1.5, timestamp: 1000 + i })),
+    histograms: Array.from(
+      { length: s.histograms ?? 0 },
+      (_, i) => ({ countInt: 3, sum: 1.5, schema: 0, timestamp: 1000 + i }),
+    ),
     metadata: { type: 2, helpRef: ref("help text"), unitRef: 0 },
   }));
   const type = writeRequestV2();

@@ -4,6 +4,8 @@
  * writer (its SeriesMemory's) is reused by every conversion (they run synchronously, one at a time)
  * and keeps the size it grew to, so a body costs one exact-size copy instead of repeated doubling.
  */
+const encoder = new TextEncoder();
+
 export class ByteWriter {
   private buffer: Uint8Array;
   private length = 0;
@@ -32,6 +34,12 @@ export class ByteWriter {
     for (let i = 0; i < text.length; i++) buffer[at++] = text.charCodeAt(i);
     for (let i = 0; i < tail.length; i++) buffer[at++] = tail[i]!;
     this.length = at;
+  }
+
+  /** Any text (UTF-8), e.g. whole lines of the rarer kinds. */
+  text(text: string): void {
+    this.reserve(text.length * 3);
+    this.length += encoder.encodeInto(text, this.buffer.subarray(this.length)).written;
   }
 
   /** A copy of what was written: the scratch buffer is reused by the next conversion. */

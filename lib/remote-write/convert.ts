@@ -20,6 +20,15 @@
 //     does; the caller answers 400 for 2.0 (`duplicateLabels: "reject"`);
 //   - stale markers, other NaNs and ±Inf cannot be stored: dropped (stale, nan, inf); every finite
 //     sample of the same request is still written.
+// A series without a metric name is refused, not dropped: nothing of it is written and the caller
+// answers 400 (as Prometheus' own receiver does), while the other series are written.
+// Beside the float samples (see histogram-lines.ts for the shapes):
+//   - native histograms: `<name>` with fields count, sum, schema, zero_threshold, zero_count and
+//     counter_reset_hint, and `<name>_bucket` with tag `le` and field `value` = cumulative count;
+//   - exemplars: the series' own measurement and tags, fields `exemplar` (its value) and
+//     `exemplar_<label>` (its labels, e.g. exemplar_trace_id: strings, never tags);
+//   - metadata (2.0 per series, 1.0 per family): `prometheus_metadata`, tag `metric`, fields type,
+//     help, unit.
 //
 // Speed: a series' measurement and tags are escaped once into a line prefix (kept as UTF-8 bytes
 // per distinct series), then each sample only appends ` value=<v> <ms>\n` to one byte buffer: the
@@ -27,24 +36,29 @@
 // `escape.tag` are the functions Point.toLineProtocol calls, tag keys are sorted as Point sorts them,
 // and a test checks the output is identical to Point's on random labels. A string with none of the
 // characters those functions escape is passed as is (they would return it unchanged).
-import { escape } from "@influxdata/influxdb-client";
 import { DomainError } from "../errors.ts";
-import type { Series } from "./decode.ts";
+import type { Metadata, ParsedRequest, Series } from "./decode.ts";
+import { exemplarLine, histogramLines, metadataLine } from "./histogram-lines.ts";
+import { lineStart } from "./line-protocol.ts";
 import { type DropReason, type Prefix, SeriesMemory } from "./series-memory.ts";
 
 export type { DropReason };
 
 export interface Conversion {
-  /** Line protocol, UTF-8: one newline-terminated line per written sample (timestamps in ms). */
+  /** Line protocol, UTF-8: one newline-terminated line per point (timestamps in ms). */
   body: Uint8Array;
-  /** Lines in `body`, i.e. samples written. */
+  /** Float samples written. */
   written: number;
   samplesReceived: number;
+  /** Float samples (and histograms, under the same reasons) dropped on purpose. */
   dropped: Partial<Record<DropReason, number>>;
-  /** Native histogram samples received: not representable in the mapping, never written. */
-  histograms: number;
-  /** Exemplars received: not part of the mapping, ignored. */
-  exemplars: number;
+  histogramsReceived: number;
+  histogramsWritten: number;
+  exemplarsReceived: number;
+  exemplarsWritten: number;
+  metadataWritten: number;
+  /** Series (and 1.0 metadata entries) without a metric name: refused, nothing of them written. */
+  nameless: { series: number; samples: number; histograms: number; exemplars: number; metadata: number };
 }
 
 export interface ConvertOptions {
@@ -63,40 +77,54 @@ const RENAME_PREFIX = "exported_";
 // that swallows the separator. Point does not escape backslashes, so such strings are refused here.
 const UNENCODABLE_TAG = /\\(?:[, =]|$)/;
 const UNENCODABLE_MEASUREMENT = /\\(?:[, ]|$)/;
-// Exactly the characters escape.tag / escape.measurement replace.
-const TAG_SPECIAL = /[, =\n\r\t]/;
-const MEASUREMENT_SPECIAL = /[, \n\r\t]/;
-
-const escapeTag = (text: string) => (TAG_SPECIAL.test(text) ? escape.tag(text) : text);
-const escapeMeasurement = (text: string) => (MEASUREMENT_SPECIAL.test(text) ? escape.measurement(text) : text);
 
 /**
  * Converts with the receiver's memory (prefixes of known series, the reused buffer); without one, a
  * fresh memory serves this call only.
  */
-export function toLineProtocol(series: Series[], options: ConvertOptions, memory = new SeriesMemory()): Conversion {
+export function toLineProtocol(
+  request: Series[] | ParsedRequest,
+  options: ConvertOptions,
+  memory = new SeriesMemory(),
+): Conversion {
+  const { series, metadata = [] } = Array.isArray(request) ? { series: request } : request;
   const out = memory.writer;
   out.reset();
-  let written = 0;
+  const result: Conversion = {
+    body: new Uint8Array(0),
+    written: 0,
+    samplesReceived: 0,
+    dropped: {},
+    histogramsReceived: 0,
+    histogramsWritten: 0,
+    exemplarsReceived: 0,
+    exemplarsWritten: 0,
+    metadataWritten: 0,
+    nameless: { series: 0, samples: 0, histograms: 0, exemplars: 0, metadata: 0 },
+  };
   let lastTimestamp = Number.NaN;
   let timestampTail = new Uint8Array(0);
-  const dropped: Partial<Record<DropReason, number>> = {};
-  let samplesReceived = 0;
-  let histograms = 0;
-  let exemplars = 0;
   const drop = (reason: DropReason, count: number) => {
-    if (count > 0) dropped[reason] = (dropped[reason] ?? 0) + count;
+    if (count > 0) result.dropped[reason] = (result.dropped[reason] ?? 0) + count;
   };
+  const families = new Map<string, { metadata: Metadata; timestamp: number }>();
 
   for (const one of series) {
-    samplesReceived += one.samples.length;
-    histograms += one.histograms;
-    exemplars += one.exemplars;
-    if (one.samples.length === 0) continue;
+    result.samplesReceived += one.samples.length;
+    result.histogramsReceived += one.histograms.length;
+    result.exemplarsReceived += one.exemplars.length;
+    if (one.samples.length + one.histograms.length + one.exemplars.length === 0 && !one.metadata) continue;
 
     const prefix = seriesPrefix(one, options);
     if (prefix.ok === false) {
-      drop(prefix.reason, one.samples.length);
+      if (prefix.reason === "missing_metric_name") {
+        result.nameless.series++;
+        result.nameless.samples += one.samples.length;
+        result.nameless.histograms += one.histograms.length;
+        result.nameless.exemplars += one.exemplars.length;
+      } else {
+        drop(prefix.reason, one.samples.length + one.histograms.length);
+      }
       continue;
     }
     for (const sample of one.samples) {
@@ -112,11 +140,50 @@ export function toLineProtocol(series: Series[], options: ConvertOptions, memory
         }
         // String(value) is exactly what Point.floatField writes.
         out.line(prefix.head, String(value), timestampTail);
-        written++;
+        result.written++;
       }
     }
+    if (one.histograms.length + one.exemplars.length === 0 && !one.metadata) continue;
+
+    // The rarer parts of a series: its key (measurement and sorted tags) is computed again here.
+    const key = computeKey(one.labels, options) as SeriesKey & { ok: true };
+    const latest = latestTimestamp(one);
+    for (const histogram of one.histograms) {
+      const lines = histogramLines(key.measurement, key.tags, histogram);
+      if ("dropped" in lines) {
+        drop(lines.dropped, 1);
+        continue;
+      }
+      out.text(lines.text);
+      result.histogramsWritten++;
+    }
+    for (const exemplar of one.exemplars) {
+      const line = exemplarLine(key.measurement, key.tags, exemplar, latest);
+      if (line === undefined) continue;
+      out.text(line);
+      result.exemplarsWritten++;
+    }
+    if (one.metadata) families.set(key.measurement, { metadata: one.metadata, timestamp: latest });
   }
-  return { body: out.finish(), written, samplesReceived, dropped, histograms, exemplars };
+  const now = Date.now();
+  for (const family of metadata) {
+    if (family.metricFamilyName === "") result.nameless.metadata++;
+    else families.set(family.metricFamilyName, { metadata: family, timestamp: now });
+  }
+  for (const [name, { metadata: m, timestamp }] of families) {
+    out.text(metadataLine(name, m, timestamp));
+    result.metadataWritten++;
+  }
+  result.body = out.finish();
+  return result;
+}
+
+/** The newest timestamp of a series' samples and histograms (exemplars without one take it), else now. */
+function latestTimestamp(series: Series): number {
+  let latest = 0;
+  for (const sample of series.samples) latest = Math.max(latest, sample.timestamp);
+  for (const histogram of series.histograms) latest = Math.max(latest, histogram.timestamp);
+  return latest || Date.now();
 }
 
 /** The lines of a conversion's body, as strings (for logs, tests and tools). */
@@ -135,8 +202,17 @@ function seriesPrefix(series: Series, options: ConvertOptions): Prefix {
   return (memo[options.duplicateLabels] ??= computePrefix(series.labels, options));
 }
 
-/** `measurement,tag=value,...` for the series (tags sorted by key), or why it cannot be written. */
+/** `measurement,tag=value,... value=` for the series (tags sorted by key), or why it cannot be written. */
 function computePrefix(labels: readonly string[], options: ConvertOptions): Prefix {
+  const key = computeKey(labels, options);
+  if (key.ok === false) return key;
+  return { ok: true, head: utf8.encode(`${lineStart(key.measurement, key.tags)} ${FIELD}=`) };
+}
+
+export type SeriesKey = { ok: true; measurement: string; tags: string[] } | { ok: false; reason: DropReason };
+
+/** The measurement and the tags (flat [key, value, ...], sorted by key, reserved names renamed), or why not. */
+function computeKey(labels: readonly string[], options: ConvertOptions): SeriesKey {
   // Prometheus sends label names sorted; strictly increasing names cannot repeat, and need no sort.
   let increasing = true;
   for (let i = 2; i < labels.length; i += 2) {
@@ -188,17 +264,11 @@ function computePrefix(labels: readonly string[], options: ConvertOptions): Pref
       }
     }
   }
-
-  let line = escapeMeasurement(measurement);
-  if (increasing && !hasReserved) {
-    for (let i = 0; i < tags.length; i += 2) line += `,${escapeTag(tags[i]!)}=${escapeTag(tags[i + 1]!)}`;
-  } else {
-    const pairs: [string, string][] = [];
-    for (let i = 0; i < tags.length; i += 2) pairs.push([tags[i]!, tags[i + 1]!]);
-    pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    for (const [key, value] of pairs) line += `,${escapeTag(key)}=${escapeTag(value)}`;
-  }
-  return { ok: true, head: utf8.encode(`${line} ${FIELD}=`) };
+  if (increasing && !hasReserved) return { ok: true, measurement, tags };
+  const pairs: [string, string][] = [];
+  for (let i = 0; i < tags.length; i += 2) pairs.push([tags[i]!, tags[i + 1]!]);
+  pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return { ok: true, measurement, tags: pairs.flat() };
 }
 
 function firstDuplicate(labels: readonly string[]): string | undefined {

@@ -5,16 +5,36 @@
 import { Buffer } from "node:buffer";
 import snappy from "snappy";
 import { DomainError } from "../errors.ts";
-import { parseV1, parseV2, PROTO_V1, PROTO_V2, type Series } from "./protobuf.ts";
+import {
+  type FamilyMetadata,
+  type ParsedRequest,
+  parseV1,
+  parseV2,
+  PROTO_V1,
+  PROTO_V2,
+  type Series,
+} from "./protobuf.ts";
 import { SeriesMemory } from "./series-memory.ts";
 
-export { PROTO_V1, PROTO_V2, type Sample, type Series } from "./protobuf.ts";
+export {
+  type Exemplar,
+  type FamilyMetadata,
+  type HistogramSample,
+  type Metadata,
+  type ParsedRequest,
+  PROTO_V1,
+  PROTO_V2,
+  type Sample,
+  type Series,
+} from "./protobuf.ts";
 
 export type ProtocolVersion = 1 | 2;
 
 export interface DecodedRequest {
   version: ProtocolVersion;
   series: Series[];
+  /** 1.0 metadata entries (2.0 carries metadata on each series). */
+  metadata: FamilyMetadata[];
 }
 
 export interface DecodeLimits {
@@ -121,7 +141,11 @@ export function decompress(block: Uint8Array, maxDecodedBytes: number): Uint8Arr
 }
 
 /** Parses a decompressed message with the schema the headers selected; 400 when it is not valid protobuf. */
-export function parseMessage(message: Uint8Array, version: ProtocolVersion, memory = new SeriesMemory()): Series[] {
+export function parseMessage(
+  message: Uint8Array,
+  version: ProtocolVersion,
+  memory = new SeriesMemory(),
+): ParsedRequest {
   try {
     return version === 1 ? parseV1(message, memory) : parseV2(message);
   } catch (err) {
@@ -141,6 +165,6 @@ export async function decodeRequest(
 ): Promise<DecodedRequest & { bodyBytes: number }> {
   const version = negotiate(request.headers);
   const body = await readBody(request, limits.maxBodyBytes);
-  const series = parseMessage(decompress(body, limits.maxDecodedBytes), version, memory);
-  return { version, series, bodyBytes: body.byteLength };
+  const { series, metadata } = parseMessage(decompress(body, limits.maxDecodedBytes), version, memory);
+  return { version, series, metadata, bodyBytes: body.byteLength };
 }

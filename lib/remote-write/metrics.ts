@@ -29,10 +29,22 @@ export const samplesWrittenTotal = once("tarsd_remote_write_samples_written_tota
     help: "Samples the sink (InfluxDB or the local file) acknowledged.",
   }));
 
+export const histogramsWrittenTotal = once("tarsd_remote_write_histograms_written_total", () =>
+  new Counter({
+    name: "tarsd_remote_write_histograms_written_total",
+    help: "Native histogram samples the sink acknowledged.",
+  }));
+
+export const exemplarsWrittenTotal = once("tarsd_remote_write_exemplars_written_total", () =>
+  new Counter({
+    name: "tarsd_remote_write_exemplars_written_total",
+    help: "Exemplars the sink acknowledged.",
+  }));
+
 export const samplesDroppedTotal = once("tarsd_remote_write_samples_dropped_total", () =>
   new Counter({
     name: "tarsd_remote_write_samples_dropped_total",
-    help: "Samples deliberately not written, by reason (stale, nan, inf, duplicate_label, histogram, ...).",
+    help: "Samples and histograms not written, by reason (stale, nan, inf, duplicate_label, missing_metric_name, ...).",
     labelNames: ["reason"] as const,
   }));
 
@@ -60,4 +72,4 @@ export const influxWriteErrorsTotal = once("tarsd_influx_write_errors_total", ()
 // than no series at all: rate() over them is 0 (a dashboard line at zero, not "No data"), and an
 // alert on increase() fires at the first error instead of missing it because the series is new.
 for (const kind of SINK_ERROR_KINDS) influxWriteErrorsTotal.inc({ kind }, 0);
-for (const reason of [...DROP_REASONS, "histogram"]) samplesDroppedTotal.inc({ reason }, 0);
+for (const reason of DROP_REASONS) samplesDroppedTotal.inc({ reason }, 0);

@@ -26,16 +26,86 @@ export interface Sample {
   stale: boolean;
 }
 
+export type ResetHint = "unknown" | "yes" | "no" | "gauge";
+const RESET_HINTS: readonly ResetHint[] = ["unknown", "yes", "no", "gauge"];
+
+export interface BucketSpan {
+  offset: number;
+  length: number;
+}
+
+/** A native histogram sample (1.0 Histogram, 2.0 Histogram), integer counts turned into numbers. */
+export interface HistogramSample {
+  timestamp: number;
+  count: number;
+  sum: number;
+  /** -4..8: exponential buckets; -53: custom bounds (customValues). */
+  schema: number;
+  zeroThreshold: number;
+  zeroCount: number;
+  resetHint: ResetHint;
+  negativeSpans: BucketSpan[];
+  /** Absolute count of each negative bucket the spans name (deltas already summed). */
+  negative: number[];
+  positiveSpans: BucketSpan[];
+  positive: number[];
+  customValues: number[];
+}
+
+export interface Exemplar {
+  /** Flat name/value pairs, e.g. ["trace_id", "4bf9..."]. */
+  labels: string[];
+  value: number;
+  /** Milliseconds since the epoch; 0 = not set. */
+  timestamp: number;
+}
+
+export type MetricType =
+  | "unknown"
+  | "counter"
+  | "gauge"
+  | "histogram"
+  | "gaugehistogram"
+  | "summary"
+  | "info"
+  | "stateset";
+const METRIC_TYPES: readonly MetricType[] = [
+  "unknown",
+  "counter",
+  "gauge",
+  "histogram",
+  "gaugehistogram",
+  "summary",
+  "info",
+  "stateset",
+];
+
+export interface Metadata {
+  type: MetricType;
+  help: string;
+  unit: string;
+}
+
 export interface Series {
   /** Flat name/value pairs in the order received: [name0, value0, name1, value1, ...]. Shared: never mutate. */
   labels: readonly string[];
   /** The receiver's memory of this label set (SeriesMemory), when the decoder looked it up there. */
   memo?: LabelMemo;
   samples: Sample[];
-  /** Native histogram samples present (not stored: the mapping has one float field). */
-  histograms: number;
-  /** Exemplars present (not stored). */
-  exemplars: number;
+  histograms: HistogramSample[];
+  exemplars: Exemplar[];
+  /** 2.0: the series' own metadata, when the sender gave any. */
+  metadata?: Metadata;
+}
+
+/** 1.0 metadata: one entry per metric family, beside the series (WriteRequest field 3). */
+export interface FamilyMetadata extends Metadata {
+  metricFamilyName: string;
+}
+
+export interface ParsedRequest {
+  series: Series[];
+  metadata: FamilyMetadata[];
 }
 
 type Reader = protobuf.Reader;
@@ -88,19 +158,24 @@ function decodeLabels(strings: StringReader, r: Reader, start: number, end: numb
       continue;
     }
     const subEnd = r.uint32() + r.pos;
-    let name = "";
-    let value = "";
-    while (r.pos < subEnd) {
-      const t = r.uint32();
-      if (t === ((1 << 3) | WIRE_LENGTH)) name = strings.read(r);
-      else if (t === ((2 << 3) | WIRE_LENGTH)) value = strings.read(r);
-      else r.skipType(t & 7);
-    }
-    if (r.pos !== subEnd) throw new RangeError("label overruns its message");
-    labels.push(name, value);
+    labels.push(...readLabel(strings, r, subEnd));
   }
   r.pos = resume;
   return labels;
+}
+
+/** One Label message (name = 1, value = 2) ending at `end`. */
+function readLabel(strings: StringReader, r: Reader, end: number): [string, string] {
+  let name = "";
+  let value = "";
+  while (r.pos < end) {
+    const t = r.uint32();
+    if (t === ((1 << 3) | WIRE_LENGTH)) name = strings.read(r);
+    else if (t === ((2 << 3) | WIRE_LENGTH)) value = strings.read(r);
+    else r.skipType(t & 7);
+  }
+  if (r.pos !== end) throw new RangeError("label overruns its message");
+  return [name, value];
 }
 
 const WIRE_FIXED64 = 1;
@@ -159,33 +234,199 @@ function readSample(r: Reader, end: number): Sample {
   return { value, timestamp, stale };
 }
 
+/** A double in a wire-format FIXED64 field (counts, sums, bounds: NaN payloads do not matter here). */
+function readDouble(r: Reader): number {
+  if (r.pos + 8 > r.len) throw new RangeError("index out of range: truncated double");
+  return r.double();
+}
+
+function readSint64(r: Reader): number {
+  const long = r.sint64() as unknown as number | { toNumber(): number };
+  return typeof long === "number" ? long : long.toNumber();
+}
+
+function readUint64(r: Reader): number {
+  const long = r.uint64() as unknown as number | { toNumber(): number };
+  return typeof long === "number" ? long : long.toNumber();
+}
+
+/** A repeated scalar field, packed (one LENGTH field) or not (one field per value). */
+function readRepeated(r: Reader, wire: number, one: () => number, into: number[]): void {
+  if (wire !== WIRE_LENGTH) {
+    into.push(one());
+    return;
+  }
+  const end = r.uint32() + r.pos;
+  checkEnd(r, end);
+  while (r.pos < end) into.push(one());
+  if (r.pos !== end) throw new RangeError("packed field overruns its message");
+}
+
+function readSpan(r: Reader, end: number): BucketSpan {
+  let offset = 0;
+  let length = 0;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === ((1 << 3) | WIRE_VARINT)) offset = r.sint32();
+    else if (tag === ((2 << 3) | WIRE_VARINT)) length = r.uint32();
+    else r.skipType(tag & 7);
+  }
+  return { offset, length };
+}
+
+/** Deltas (integer histograms) become absolute counts: each is the previous count plus its delta. */
+function undelta(deltas: number[]): number[] {
+  let count = 0;
+  return deltas.map((delta) => (count += delta));
+}
+
+/** A Histogram message: the same field numbers in 1.0 and 2.0 (2.0 adds start_timestamp = 17, skipped). */
+function readHistogram(r: Reader, end: number): HistogramSample {
+  const h: HistogramSample = {
+    timestamp: 0,
+    count: 0,
+    sum: 0,
+    schema: 0,
+    zeroThreshold: 0,
+    zeroCount: 0,
+    resetHint: "unknown",
+    negativeSpans: [],
+    negative: [],
+    positiveSpans: [],
+    positive: [],
+    customValues: [],
+  };
+  const negativeDeltas: number[] = [];
+  const positiveDeltas: number[] = [];
+  while (r.pos < end) {
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    switch (field) {
+      case 1:
+        h.count = readUint64(r);
+        break;
+      case 2:
+        h.count = readDouble(r);
+        break;
+      case 3:
+        h.sum = readDouble(r);
+        break;
+      case 4:
+        h.schema = r.sint32();
+        break;
+      case 5:
+        h.zeroThreshold = readDouble(r);
+        break;
+      case 6:
+        h.zeroCount = readUint64(r);
+        break;
+      case 7:
+        h.zeroCount = readDouble(r);
+        break;
+      case 8:
+      case 11: {
+        const spanEnd = r.uint32() + r.pos;
+        checkEnd(r, spanEnd);
+        (field === 8 ? h.negativeSpans : h.positiveSpans).push(readSpan(r, spanEnd));
+        if (r.pos !== spanEnd) throw new RangeError("bucket span overruns its message");
+        break;
+      }
+      case 9:
+        readRepeated(r, wire, () => readSint64(r), negativeDeltas);
+        break;
+      case 10:
+        readRepeated(r, wire, () => readDouble(r), h.negative);
+        break;
+      case 12:
+        readRepeated(r, wire, () => readSint64(r), positiveDeltas);
+        break;
+      case 13:
+        readRepeated(r, wire, () => readDouble(r), h.positive);
+        break;
+      case 14:
+        h.resetHint = RESET_HINTS[r.uint32()] ?? "unknown";
+        break;
+      case 15:
+        h.timestamp = readInt64(r);
+        break;
+      case 16:
+        readRepeated(r, wire, () => readDouble(r), h.customValues);
+        break;
+      default:
+        r.skipType(wire); // 17: start_timestamp (2.0 since Prometheus 3.8), and anything newer
+    }
+  }
+  if (negativeDeltas.length > 0) h.negative = undelta(negativeDeltas);
+  if (positiveDeltas.length > 0) h.positive = undelta(positiveDeltas);
+  return h;
+}
+
+/** 1.0 Exemplar: labels (1), value (2), timestamp (3). */
+function readExemplarV1(r: Reader, end: number, strings: StringReader): Exemplar {
+  const exemplar: Exemplar = { labels: [], value: 0, timestamp: 0 };
+  while (r.pos < end) {
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (field === 1 && wire === WIRE_LENGTH) {
+      const labelEnd = r.uint32() + r.pos;
+      checkEnd(r, labelEnd);
+      exemplar.labels.push(...readLabel(strings, r, labelEnd));
+    } else if (field === 2 && wire === WIRE_FIXED64) exemplar.value = readDouble(r);
+    else if (field === 3 && wire === WIRE_VARINT) exemplar.timestamp = readInt64(r);
+    else r.skipType(wire);
+  }
+  return exemplar;
+}
+
 function checkEnd(r: Reader, end: number): void {
   if (end > r.len) throw new RangeError(`index out of range: message length ${end} beyond ${r.len}`);
 }
 
 /** 1.0: label sets are looked up in (and added to) the receiver's memory by their raw bytes. */
-export function parseV1(message: Uint8Array, memory: SeriesMemory): Series[] {
+export function parseV1(message: Uint8Array, memory: SeriesMemory): ParsedRequest {
   const r = protobuf.Reader.create(message);
   const strings = new StringReader(message);
   const series: Series[] = [];
+  const metadata: FamilyMetadata[] = [];
   while (r.pos < r.len) {
     const tag = r.uint32();
-    if (tag >>> 3 === 1 && (tag & 7) === WIRE_LENGTH) {
+    const field = tag >>> 3;
+    if ((field === 1 || field === 3) && (tag & 7) === WIRE_LENGTH) {
       const end = r.uint32() + r.pos;
       checkEnd(r, end);
-      series.push(readSeriesV1(r, end, strings, memory));
+      if (field === 1) series.push(readSeriesV1(r, end, strings, memory));
+      else metadata.push(readMetadataV1(r, end, strings));
+      if (r.pos !== end) throw new RangeError("field overruns its message");
     } else {
-      r.skipType(tag & 7); // metadata (3) and anything newer
+      r.skipType(tag & 7); // anything newer
     }
   }
-  return series;
+  return { series, metadata };
+}
+
+/** 1.0 MetricMetadata: type (1), metric_family_name (2), help (4), unit (5). */
+function readMetadataV1(r: Reader, end: number, strings: StringReader): FamilyMetadata {
+  const metadata: FamilyMetadata = { type: "unknown", metricFamilyName: "", help: "", unit: "" };
+  while (r.pos < end) {
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (field === 1 && wire === WIRE_VARINT) metadata.type = METRIC_TYPES[r.uint32()] ?? "unknown";
+    else if (field === 2 && wire === WIRE_LENGTH) metadata.metricFamilyName = strings.read(r);
+    else if (field === 4 && wire === WIRE_LENGTH) metadata.help = strings.read(r);
+    else if (field === 5 && wire === WIRE_LENGTH) metadata.unit = strings.read(r);
+    else r.skipType(wire);
+  }
+  return metadata;
 }
 
 function readSeriesV1(r: Reader, end: number, strings: StringReader, memory: SeriesMemory): Series {
   const seriesStart = r.pos;
   const samples: Sample[] = [];
-  let histograms = 0;
-  let exemplars = 0;
+  const histograms: HistogramSample[] = [];
+  const exemplars: Exemplar[] = [];
   // Where the Label fields are; Prometheus writes them first and together (one cache key).
   let labelsStart = -1;
   let labelsEnd = -1;
@@ -209,10 +450,10 @@ function readSeriesV1(r: Reader, end: number, strings: StringReader, memory: Ser
       r.pos = subEnd; // decoded (or found in the cache) below
     } else if (field === 2) {
       samples.push(readSample(r, subEnd));
+    } else if (field === 3) {
+      exemplars.push(readExemplarV1(r, subEnd, strings));
     } else {
-      if (field === 3) exemplars++;
-      else histograms++;
-      r.skip(len);
+      histograms.push(readHistogram(r, subEnd));
     }
     if (r.pos !== subEnd) throw new RangeError("field overruns its message");
   }
@@ -227,11 +468,19 @@ function readSeriesV1(r: Reader, end: number, strings: StringReader, memory: Ser
   return { labels, samples, histograms, exemplars };
 }
 
-export function parseV2(message: Uint8Array): Series[] {
+interface RawSeriesV2 {
+  refs: number[];
+  samples: Sample[];
+  histograms: HistogramSample[];
+  exemplars: { refs: number[]; value: number; timestamp: number }[];
+  metadata?: { type: MetricType; helpRef: number; unitRef: number };
+}
+
+export function parseV2(message: Uint8Array): ParsedRequest {
   const r = protobuf.Reader.create(message);
   const strings = new StringReader(message);
   const symbols: string[] = [];
-  const raw: { refs: number[]; samples: Sample[]; histograms: number; exemplars: number }[] = [];
+  const raw: RawSeriesV2[] = [];
   while (r.pos < r.len) {
     const tag = r.uint32();
     const field = tag >>> 3;
@@ -247,50 +496,88 @@ export function parseV2(message: Uint8Array): Series[] {
     }
   }
   // Symbols may in principle follow the series, so refs are resolved once everything is read.
-  return raw.map(({ refs, samples, histograms, exemplars }) => {
-    if (refs.length % 2 !== 0) {
-      throw new DomainError("malformed", `malformed ${PROTO_V2}: labels_refs has odd length ${refs.length}`);
+  const symbol = (ref: number) => {
+    const text = symbols[ref];
+    if (text === undefined) {
+      throw new DomainError(
+        "malformed",
+        `malformed ${PROTO_V2}: reference ${ref} outside symbols table of ${symbols.length}`,
+      );
     }
-    const labels = refs.map((ref) => {
-      const symbol = symbols[ref];
-      if (symbol === undefined) {
-        throw new DomainError(
-          "malformed",
-          `malformed ${PROTO_V2}: label reference ${ref} outside symbols table of ${symbols.length}`,
-        );
-      }
-      return symbol;
-    });
-    return { labels, samples, histograms, exemplars };
-  });
+    return text;
+  };
+  const pairs = (refs: number[], what: string) => {
+    if (refs.length % 2 !== 0) {
+      throw new DomainError("malformed", `malformed ${PROTO_V2}: ${what} has odd length ${refs.length}`);
+    }
+    return refs.map(symbol);
+  };
+  const series = raw.map((one): Series => ({
+    labels: pairs(one.refs, "labels_refs"),
+    samples: one.samples,
+    histograms: one.histograms,
+    exemplars: one.exemplars.map((e) => ({
+      labels: pairs(e.refs, "exemplar labels_refs"),
+      value: e.value,
+      timestamp: e.timestamp,
+    })),
+    ...(one.metadata && {
+      metadata: { type: one.metadata.type, help: symbol(one.metadata.helpRef), unit: symbol(one.metadata.unitRef) },
+    }),
+  }));
+  return { series, metadata: [] };
 }
 
-function readSeriesV2(r: Reader, end: number) {
-  const refs: number[] = [];
-  const samples: Sample[] = [];
-  let histograms = 0;
-  let exemplars = 0;
+function readSeriesV2(r: Reader, end: number): RawSeriesV2 {
+  const one: RawSeriesV2 = { refs: [], samples: [], histograms: [], exemplars: [] };
   while (r.pos < end) {
     const tag = r.uint32();
     const field = tag >>> 3;
     const wire = tag & 7;
-    if (field === 1 && wire === WIRE_LENGTH) {
-      const packedEnd = r.uint32() + r.pos;
-      checkEnd(r, packedEnd);
-      while (r.pos < packedEnd) refs.push(r.uint32());
-    } else if (field === 1 && wire === WIRE_VARINT) {
-      refs.push(r.uint32());
-    } else if (field === 2 && wire === WIRE_LENGTH) {
-      const sampleEnd = r.uint32() + r.pos;
-      checkEnd(r, sampleEnd);
-      samples.push(readSample(r, sampleEnd));
-      if (r.pos !== sampleEnd) throw new RangeError("sample overruns its message");
+    if (field === 1) {
+      readRepeated(r, wire, () => r.uint32(), one.refs);
+    } else if (field >= 2 && field <= 5 && wire === WIRE_LENGTH) {
+      const subEnd = r.uint32() + r.pos;
+      checkEnd(r, subEnd);
+      if (field === 2) one.samples.push(readSample(r, subEnd)); // start_timestamp (3) skipped inside
+      else if (field === 3) one.histograms.push(readHistogram(r, subEnd));
+      else if (field === 4) one.exemplars.push(readExemplarV2(r, subEnd));
+      else one.metadata = readMetadataV2(r, subEnd);
+      if (r.pos !== subEnd) throw new RangeError("field overruns its message");
     } else {
-      if (field === 3 && wire === WIRE_LENGTH) histograms++;
-      else if (field === 4 && wire === WIRE_LENGTH) exemplars++;
-      r.skipType(wire); // metadata, created_timestamp, histogram and exemplar bodies
+      r.skipType(wire); // created_timestamp (6, senders before Prometheus 3.8), anything newer
     }
   }
   if (r.pos !== end) throw new RangeError("field overruns its message");
-  return { refs, samples, histograms, exemplars };
+  return one;
+}
+
+/** 2.0 Exemplar: labels_refs (1), value (2), timestamp (3). */
+function readExemplarV2(r: Reader, end: number): RawSeriesV2["exemplars"][number] {
+  const exemplar = { refs: [] as number[], value: 0, timestamp: 0 };
+  while (r.pos < end) {
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (field === 1) readRepeated(r, wire, () => r.uint32(), exemplar.refs);
+    else if (field === 2 && wire === WIRE_FIXED64) exemplar.value = readDouble(r);
+    else if (field === 3 && wire === WIRE_VARINT) exemplar.timestamp = readInt64(r);
+    else r.skipType(wire);
+  }
+  return exemplar;
+}
+
+/** 2.0 Metadata: type (1), help_ref (3), unit_ref (4). */
+function readMetadataV2(r: Reader, end: number): NonNullable<RawSeriesV2["metadata"]> {
+  const metadata = { type: "unknown" as MetricType, helpRef: 0, unitRef: 0 };
+  while (r.pos < end) {
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (field === 1 && wire === WIRE_VARINT) metadata.type = METRIC_TYPES[r.uint32()] ?? "unknown";
+    else if (field === 3 && wire === WIRE_VARINT) metadata.helpRef = r.uint32();
+    else if (field === 4 && wire === WIRE_VARINT) metadata.unitRef = r.uint32();
+    else r.skipType(wire);
+  }
+  return metadata;
 }

@@ -1,16 +1,23 @@
 // The remote-write request pipeline: decode, convert, write, answer. Each step lives
 // in its own module (decode.ts, convert.ts, sinks/*); this file only wires them and turns outcomes
 // into the status codes Prometheus' retry logic depends on:
-//   204  every sample is in the sink (or deliberately dropped by the documented scheme)
-//   400  the request itself is bad (snappy, protobuf, duplicate labels in 2.0, sink refused the data,
-//        native histograms): retrying cannot help
+//   204  every sample, histogram, exemplar and metadata entry is in the sink (or deliberately
+//        dropped by the documented scheme)
+//   400  the request itself is bad (snappy, protobuf, duplicate labels in 2.0, an invalid native
+//        histogram, sink refused the data), or some series have no metric name (the others are
+//        written): retrying cannot help
 //   401  bearer token missing or wrong (the function contract checks it);  413  body or announced
 //        decompressed size over the limit
 //   415  Content-Type / Content-Encoding / proto message not supported (remote write 2.0 §415)
 //   503  sink unreachable, 5xx, 429, timeout, misconfigured: Prometheus retries, nothing is lost
 import { DomainError } from "../../lib/errors.ts";
 import { errorResponse, toErrorResponse } from "./errors.ts";
-import { type DecodeLimits, decodeRequest, type ProtocolVersion } from "../../lib/remote-write/decode.ts";
+import {
+  type DecodeLimits,
+  decodeRequest,
+  type ParsedRequest,
+  type ProtocolVersion,
+} from "../../lib/remote-write/decode.ts";
 import { type Conversion, toLineProtocol } from "../../lib/remote-write/convert.ts";
 import { type Sink, SinkError } from "../../lib/remote-write/sinks/sink.ts";
 import * as metrics from "../../lib/remote-write/metrics.ts";
@@ -38,22 +45,22 @@ export function remoteWriteHandler(options: HandlerOptions): (request: Request) 
       const decoded = await decodeRequest(request, options.limits, memory);
       version = decoded.version;
       metrics.requestBytesTotal.inc(decoded.bodyBytes);
-      response = await convertAndWrite(decoded.series, version, options.sink(), memory);
+      response = await convertAndWrite(decoded, version, options.sink(), memory);
     } catch (err) {
       response = toErrorResponse(err);
-      if (version === 2) writtenHeaders(response.headers, 0, 0);
+      if (version === 2) writtenHeaders(response.headers, 0, 0, 0);
     }
     return response;
   };
 }
 
 async function convertAndWrite(
-  series: Parameters<typeof toLineProtocol>[0],
+  request: ParsedRequest,
   version: ProtocolVersion,
   sink: Sink,
   memory: SeriesMemory,
 ): Promise<Response> {
-  const conversion = toLineProtocol(series, { duplicateLabels: version === 1 ? "skip" : "reject" }, memory);
+  const conversion = toLineProtocol(request, { duplicateLabels: version === 1 ? "skip" : "reject" }, memory);
   metrics.samplesReceivedTotal.inc(conversion.samplesReceived);
 
   const stop = metrics.influxWriteDuration.startTimer();
@@ -69,7 +76,7 @@ async function convertAndWrite(
         sink: sink.describe,
         kind: err.kind,
         reason: err.reason,
-        lines: conversion.written,
+        samples: conversion.written,
       }),
     );
     throw err.retryable
@@ -79,35 +86,43 @@ async function convertAndWrite(
     stop();
   }
   metrics.samplesWrittenTotal.inc(conversion.written);
+  metrics.histogramsWrittenTotal.inc(conversion.histogramsWritten);
+  metrics.exemplarsWrittenTotal.inc(conversion.exemplarsWritten);
   countDrops(conversion);
 
-  // Accepted = written + deliberately dropped (stale markers etc.): the 2.0 sender must not count
-  // those as failures, there is nothing to retry.
-  const accepted = conversion.samplesReceived;
-  if (conversion.histograms > 0) {
-    // Never 2xx when something was not written (2.0 spec); the float samples above are stored.
+  // Written = received less what was refused: samples deliberately dropped (stale markers etc.)
+  // count as written for the 2.0 sender, there is nothing to retry.
+  const { nameless } = conversion;
+  const samples = conversion.samplesReceived - nameless.samples;
+  const histograms = conversion.histogramsReceived - nameless.histograms;
+  const exemplars = conversion.exemplarsWritten;
+  if (nameless.series + nameless.metadata > 0) {
+    // Every series needs a metric name; Prometheus' own receiver answers 400 for one without.
     const response = errorResponse(
       400,
-      `native histograms are not supported by the InfluxDB mapping: ${conversion.histograms} histogram samples not written, ${conversion.written} float samples written`,
+      `${nameless.series} series without a metric name (__name__)` +
+        (nameless.metadata > 0 ? ` and ${nameless.metadata} metadata entries without a metric family name` : "") +
+        `: ${nameless.samples} samples, ${nameless.histograms} histograms and ${nameless.exemplars} exemplars of them not written; ` +
+        `the rest of the request was written (${samples} samples, ${histograms} histograms, ${exemplars} exemplars)`,
     );
-    if (version === 2) writtenHeaders(response.headers, accepted, 0);
+    if (version === 2) writtenHeaders(response.headers, samples, histograms, exemplars);
     return response;
   }
   const response = new Response(null, { status: 204 });
-  if (version === 2) writtenHeaders(response.headers, accepted, 0);
+  if (version === 2) writtenHeaders(response.headers, samples, histograms, exemplars);
   return response;
 }
 
 function countDrops(conversion: Conversion): void {
   for (const [reason, count] of Object.entries(conversion.dropped)) metrics.samplesDroppedTotal.inc({ reason }, count);
-  if (conversion.histograms > 0) metrics.samplesDroppedTotal.inc({ reason: "histogram" }, conversion.histograms);
+  const nameless = conversion.nameless.samples + conversion.nameless.histograms;
+  if (nameless > 0) metrics.samplesDroppedTotal.inc({ reason: "missing_metric_name" }, nameless);
 }
 
-function writtenHeaders(headers: Headers, samples: number, histograms: number): void {
+function writtenHeaders(headers: Headers, samples: number, histograms: number, exemplars: number): void {
   headers.set("X-Prometheus-Remote-Write-Samples-Written", String(samples));
   headers.set("X-Prometheus-Remote-Write-Histograms-Written", String(histograms));
-  // Exemplars are not part of the mapping; 0 tells a 2.0 sender so.
-  headers.set("X-Prometheus-Remote-Write-Exemplars-Written", "0");
+  headers.set("X-Prometheus-Remote-Write-Exemplars-Written", String(exemplars));
 }
 
 export type { Sink };

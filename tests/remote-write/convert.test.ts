@@ -1,13 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { DomainError } from "../../lib/errors.ts";
 import { linesOf, toLineProtocol } from "../../lib/remote-write/convert.ts";
-import type { Series } from "../../lib/remote-write/decode.ts";
+import type { HistogramSample, Metadata, Series } from "../../lib/remote-write/decode.ts";
 
 const s = (labels: string[], ...samples: [number, number, boolean?][]): Series => ({
   labels,
   samples: samples.map(([value, timestamp, stale]) => ({ value, timestamp, stale: stale ?? false })),
-  histograms: 0,
-  exemplars: 0,
+  histograms: [],
+  exemplars: [],
 });
 const v1 = { duplicateLabels: "skip" as const };
 
@@ -131,26 +131,122 @@ describe("invalid series", () => {
     expect((error as DomainError).message).toContain('duplicate label name "a"');
   });
 
-  test("missing metric name or an empty label name drops the series", () => {
+  test("an empty label name drops the series; a missing metric name refuses it (nothing of it written)", () => {
     const out = toLineProtocol([
       s(["job", "x"], [1, 1]),
-      s(["__name__", ""], [1, 1]),
+      s(["__name__", ""], [1, 1], [2, 2]),
       s(["__name__", "m", "", "v"], [1, 1]),
+      s(["__name__", "ok"], [1, 1]),
     ], v1);
-    expect(linesOf(out)).toEqual([]);
-    expect(out.dropped).toEqual({ missing_metric_name: 2, invalid_label_name: 1 });
+    expect(linesOf(out)).toEqual(["ok value=1 1"]);
+    expect(out.dropped).toEqual({ invalid_label_name: 1 });
+    expect(out.nameless).toEqual({ series: 2, samples: 3, histograms: 0, exemplars: 0, metadata: 0 });
+  });
+});
+
+const histogram = (overrides: Partial<HistogramSample> = {}): HistogramSample => ({
+  timestamp: 1_700_000_000_000,
+  count: 6,
+  sum: 7.5,
+  schema: 0,
+  zeroThreshold: 0.001,
+  zeroCount: 1,
+  resetHint: "no",
+  negativeSpans: [],
+  negative: [],
+  positiveSpans: [{ offset: 0, length: 2 }],
+  positive: [2, 3],
+  customValues: [],
+  ...overrides,
+});
+
+describe("native histograms, exemplars and metadata", () => {
+  test("a histogram: one point with count, sum, schema, zero bucket and reset hint; cumulative buckets by le", () => {
+    const out = toLineProtocol([
+      { labels: ["__name__", "rpc_seconds", "job", "api"], samples: [], histograms: [histogram()], exemplars: [] },
+    ], v1);
+    expect(linesOf(out)).toEqual([
+      'rpc_seconds,job=api count=6,counter_reset_hint="no",schema=0,sum=7.5,zero_count=1,zero_threshold=0.001 1700000000000',
+      "rpc_seconds_bucket,job=api,le=0.001 value=1 1700000000000",
+      "rpc_seconds_bucket,job=api,le=1 value=3 1700000000000",
+      "rpc_seconds_bucket,job=api,le=2 value=6 1700000000000",
+      "rpc_seconds_bucket,job=api,le=+Inf value=6 1700000000000",
+    ]);
+    expect(out.histogramsWritten).toBe(1);
   });
 
-  test("histograms and exemplars are reported, never turned into lines", () => {
-    const out = toLineProtocol([{ labels: ["__name__", "h"], samples: [], histograms: 3, exemplars: 2 }], v1);
-    expect(out).toEqual({
-      body: new Uint8Array(0),
-      written: 0,
-      samplesReceived: 0,
-      dropped: {},
-      histograms: 3,
-      exemplars: 2,
-    });
+  test("le takes its sorted place among the tags; a NaN sum is left out; a series with its own le is dropped", () => {
+    const out = toLineProtocol([
+      {
+        labels: ["__name__", "h", "a", "1", "z", "2"],
+        samples: [],
+        histograms: [histogram({ sum: NaN, positive: [1, 1], count: 2, zeroCount: 0 })],
+        exemplars: [],
+      },
+      { labels: ["__name__", "h", "le", "1"], samples: [], histograms: [histogram()], exemplars: [] },
+    ], v1);
+    expect(linesOf(out)).toEqual([
+      'h,a=1,z=2 count=2,counter_reset_hint="no",schema=0,zero_count=0,zero_threshold=0.001 1700000000000',
+      "h_bucket,a=1,le=1,z=2 value=1 1700000000000",
+      "h_bucket,a=1,le=2,z=2 value=2 1700000000000",
+      "h_bucket,a=1,le=+Inf,z=2 value=2 1700000000000",
+    ]);
+    expect(out.dropped).toEqual({ label_conflict: 1 });
+  });
+
+  test("a histogram Prometheus would refuse is malformed (400): spans and counts disagree, a bad schema", () => {
+    for (const bad of [histogram({ positive: [1] }), histogram({ schema: 9 }), histogram({ count: -1 })]) {
+      let error: unknown;
+      try {
+        toLineProtocol([{ labels: ["__name__", "h"], samples: [], histograms: [bad], exemplars: [] }], v1);
+      } catch (err) {
+        error = err;
+      }
+      expect((error as DomainError).kind).toBe("malformed");
+    }
+  });
+
+  test("exemplars: beside their series, value and labels as fields (never tags), their own timestamp", () => {
+    const out = toLineProtocol([{
+      ...s(["__name__", "http_requests_total", "code", "200"], [41, 1_000]),
+      exemplars: [
+        { labels: ["trace_id", "4bf92f35", "span_id", "00f0 67aa"], value: 1, timestamp: 990 },
+        { labels: ["trace_id", 'q"uote'], value: 2, timestamp: 0 }, // no timestamp: the series' own
+        { labels: [], value: NaN, timestamp: 5 }, // not storable
+      ],
+    }], v1);
+    expect(linesOf(out)).toEqual([
+      "http_requests_total,code=200 value=41 1000",
+      'http_requests_total,code=200 exemplar=1,exemplar_span_id="00f0 67aa",exemplar_trace_id="4bf92f35" 990',
+      'http_requests_total,code=200 exemplar=2,exemplar_trace_id="q\\"uote" 1000',
+    ]);
+    expect(out.exemplarsWritten).toBe(2);
+    expect(out.exemplarsReceived).toBe(3);
+  });
+
+  test("metadata: prometheus_metadata tagged by metric, once per metric; 1.0 family metadata too", () => {
+    const gauge: Metadata = { type: "gauge", help: 'Temperature, in "degrees".', unit: "celsius" };
+    const out = toLineProtocol({
+      series: [
+        { ...s(["__name__", "temp", "room", "a"], [20, 1_000]), metadata: gauge },
+        { ...s(["__name__", "temp", "room", "b"], [21, 2_000]), metadata: gauge },
+      ],
+      metadata: [{ metricFamilyName: "up", type: "gauge", help: "", unit: "" }, {
+        metricFamilyName: "",
+        type: "counter",
+        help: "orphan",
+        unit: "",
+      }],
+    }, v1);
+    const lines = linesOf(out);
+    expect(lines.slice(0, 3)).toEqual([
+      "temp,room=a value=20 1000",
+      "temp,room=b value=21 2000",
+      'prometheus_metadata,metric=temp help="Temperature, in \\"degrees\\".",type="gauge",unit="celsius" 2000',
+    ]);
+    expect(lines[3]).toMatch(/^prometheus_metadata,metric=up type="gauge" \d+$/);
+    expect(out.metadataWritten).toBe(2);
+    expect(out.nameless.metadata).toBe(1);
   });
 });
 

@@ -59,12 +59,13 @@ describe("content negotiation", () => {
   });
 });
 
-/** What a series says, without the receiver's memo of its label set (1.0 only). */
-const said = (series: Series[]) => series.map(({ memo: _memo, ...rest }) => rest);
+/** What a series says, without the receiver's memo of its label set (1.0 only) and 2.0's metadata. */
+const said = (series: Series[]) => series.map(({ memo: _memo, metadata: _metadata, ...rest }) => rest);
+const seriesOf = (message: Uint8Array, version: 1 | 2) => parseMessage(message, version).series;
 
 describe("remote write 1.0 decoding", () => {
   test("labels, values and millisecond timestamps survive", () => {
-    const series = parseMessage(
+    const series = seriesOf(
       encodeV1([
         {
           labels: [["__name__", "up"], ["job", "node"]],
@@ -82,20 +83,20 @@ describe("remote write 1.0 decoding", () => {
           timestamp: 1_700_000_001_123,
           stale: false,
         }],
-        histograms: 0,
-        exemplars: 0,
+        histograms: [],
+        exemplars: [],
       },
       {
         labels: ["__name__", "temp", "ünïcode", "😀 ,= \\"],
         samples: [{ value: 1e-300, timestamp: 0, stale: false }],
-        histograms: 0,
-        exemplars: 0,
+        histograms: [],
+        exemplars: [],
       },
     ]);
   });
 
   test("the staleness marker is recognised from its raw bits, an ordinary NaN is not stale", () => {
-    const [series] = parseMessage(
+    const [series] = seriesOf(
       encodeV1([{
         labels: [["__name__", "x"]],
         samples: [{ value: STALE, timestamp: 5 }, { value: NaN, timestamp: 6 }, { value: Infinity, timestamp: 7 }],
@@ -109,7 +110,7 @@ describe("remote write 1.0 decoding", () => {
   });
 
   test("negative and large timestamps decode exactly", () => {
-    const [series] = parseMessage(
+    const [series] = seriesOf(
       encodeV1([{
         labels: [["__name__", "x"]],
         samples: [{ value: 1, timestamp: -5 }, { value: 1, timestamp: 2 ** 52 + 1 }],
@@ -119,9 +120,28 @@ describe("remote write 1.0 decoding", () => {
     expect(series!.samples.map((s) => s.timestamp)).toEqual([-5, 2 ** 52 + 1]);
   });
 
-  test("histograms and exemplars are counted, not decoded as samples", () => {
-    const series = parseMessage(encodeV1([{ labels: [["__name__", "h"]], histograms: 2, exemplars: 3 }]), 1);
-    expect(said(series)).toEqual([{ labels: ["__name__", "h"], samples: [], histograms: 2, exemplars: 3 }]);
+  test("histograms and exemplars are decoded beside the samples", () => {
+    const series = seriesOf(encodeV1([{ labels: [["__name__", "h"]], histograms: 2, exemplars: 3 }]), 1);
+    const histogram = (timestamp: number) => ({
+      timestamp,
+      count: 3,
+      sum: 1.5,
+      schema: 0,
+      zeroThreshold: 0,
+      zeroCount: 0,
+      resetHint: "unknown" as const,
+      negativeSpans: [],
+      negative: [],
+      positiveSpans: [],
+      positive: [],
+      customValues: [],
+    });
+    expect(said(series)).toEqual([{
+      labels: ["__name__", "h"],
+      samples: [],
+      histograms: [histogram(1000), histogram(1001)],
+      exemplars: [0, 1, 2].map((i) => ({ labels: ["trace_id", `t${i}`], value: 1, timestamp: 1 })),
+    }]);
   });
 
   test("truncated or garbage protobuf is a 400", () => {
@@ -149,8 +169,8 @@ describe("remote write 2.0 decoding", () => {
         histograms: 1,
       },
     ];
-    const v1 = parseMessage(encodeV1(input), 1);
-    const v2 = parseMessage(encodeV2(input), 2);
+    const v1 = seriesOf(encodeV1(input), 1);
+    const v2 = seriesOf(encodeV2(input), 2);
     expect(said(v2)).toEqual(said(v1));
     expect(v2[1]!.samples[0]!.stale).toBe(true);
   });
@@ -162,7 +182,7 @@ describe("remote write 2.0 decoding", () => {
   });
 
   test("a 1.0 message read as 2.0 is empty (fields 1-3 are reserved), not misread", () => {
-    expect(parseMessage(encodeV1([{ labels: [["__name__", "up"]], samples: [{ value: 1, timestamp: 1 }] }]), 2))
+    expect(seriesOf(encodeV1([{ labels: [["__name__", "up"]], samples: [{ value: 1, timestamp: 1 }] }]), 2))
       .toEqual([]);
   });
 });

@@ -35,7 +35,10 @@ test("embedded default: 1.0 on /api/v1/write and the old /api/v1/prom/write path
   expect(r4.status).toBe(401);
 
   const line = "job_instance:node_memory_used:bytes,instance=vm1:9100,job=node value=1024 1700000000000";
-  expect(readFileSync(join(app.dataDir, "metrics", "vms.lp"), "utf8")).toBe(`${line}\n${line}\n${line}\n`);
+  // The 2.0 request also carried the series' metadata (type and help): stored next to it.
+  const metadata =
+    'prometheus_metadata,metric=job_instance:node_memory_used:bytes help="help text",type="gauge" 1700000001000';
+  expect(readFileSync(join(app.dataDir, "metrics", "vms.lp"), "utf8")).toBe(`${line}\n${line}\n${line}\n${metadata}\n`);
 
   const metrics = parseMetrics(await (await fetch(`${app.url}/metrics`)).text());
   const value = (name: string, labels: Record<string, string> = {}) => select(metrics, name, labels)[0]?.value;

@@ -227,35 +227,68 @@ describe("2.0 responses and partial data", () => {
       }], { version: 2 }),
     );
     expect(res.status).toBe(204);
-    expect(lines).toEqual([
+    expect(lines.filter((l) => !l.startsWith("prometheus_metadata,"))).toEqual([
       "job_instance:node_cpu_usage:percent,instance=vm1:9100,job=node value=12.5 1700000000000",
       "up,job=node value=1 1700000000000",
       "e value=3 9",
+      'e exemplar=1,exemplar_trace_id="t0" 1',
+      'e exemplar=1,exemplar_trace_id="t1" 1',
     ]);
     // 5 samples accepted: 3 written, the stale marker and the NaN dropped by design.
     expect(res.headers.get("x-prometheus-remote-write-samples-written")).toBe("5");
     expect(res.headers.get("x-prometheus-remote-write-histograms-written")).toBe("0");
-    expect(res.headers.get("x-prometheus-remote-write-exemplars-written")).toBe("0");
+    expect(res.headers.get("x-prometheus-remote-write-exemplars-written")).toBe("2");
   });
 
-  test("native histograms: float samples are written, the answer is 400 (never 2xx for unwritten data)", async () => {
+  test("native histograms are written beside the float samples, and counted in their header", async () => {
     const lines: string[] = [];
     const handler = remoteWriteHandler({
       limits: LIMITS,
       sink: () => ({ describe: "mem", write: (body) => Promise.resolve(void lines.push(...linesOf({ body }))) }),
     });
-    const before = await metric("tarsd_remote_write_samples_dropped_total", { reason: "histogram" });
+    const before = await metric("tarsd_remote_write_histograms_written_total");
     const res = await handler(
       writeRequest(URL, [{ labels: [["__name__", "f"]], samples: [{ value: 1, timestamp: 1 }] }, {
         labels: [["__name__", "h"]],
         histograms: 2,
       }], { version: 2 }),
     );
+    expect(res.status).toBe(204);
+    expect(lines.filter((l) => !l.startsWith("prometheus_metadata,"))).toEqual([
+      "f value=1 1",
+      'h count=3,counter_reset_hint="unknown",schema=0,sum=1.5,zero_count=0,zero_threshold=0 1000',
+      "h_bucket,le=+Inf value=3 1000",
+      'h count=3,counter_reset_hint="unknown",schema=0,sum=1.5,zero_count=0,zero_threshold=0 1001',
+      "h_bucket,le=+Inf value=3 1001",
+    ]);
+    expect(res.headers.get("x-prometheus-remote-write-samples-written")).toBe("1");
+    expect(res.headers.get("x-prometheus-remote-write-histograms-written")).toBe("2");
+    expect(await metric("tarsd_remote_write_histograms_written_total")).toBe(before + 2);
+  });
+
+  test("series without a metric name: 400 naming them and their count; the others written; headers exact", async () => {
+    const lines: string[] = [];
+    const handler = remoteWriteHandler({
+      limits: LIMITS,
+      sink: () => ({ describe: "mem", write: (body) => Promise.resolve(void lines.push(...linesOf({ body }))) }),
+    });
+    const res = await handler(
+      writeRequest(URL, [
+        { labels: [["__name__", "ok"]], samples: [{ value: 1, timestamp: 1 }] },
+        { labels: [["job", "no-name"]], samples: [{ value: 2, timestamp: 1 }, { value: 3, timestamp: 2 }] },
+        { labels: [["__name__", ""]], samples: [{ value: 4, timestamp: 1 }], exemplars: 1 },
+        { labels: [], samples: [{ value: 5, timestamp: 1 }] },
+      ], { version: 2 }),
+    );
     expect(res.status).toBe(400);
-    expect(lines).toEqual(["f value=1 1"]);
+    expect((await res.json()).error).toBe(
+      "3 series without a metric name (__name__): 4 samples, 0 histograms and 1 exemplars of them not written; " +
+        "the rest of the request was written (1 samples, 0 histograms, 0 exemplars)",
+    );
+    expect(lines.filter((l) => !l.startsWith("prometheus_metadata,"))).toEqual(["ok value=1 1"]);
     expect(res.headers.get("x-prometheus-remote-write-samples-written")).toBe("1");
     expect(res.headers.get("x-prometheus-remote-write-histograms-written")).toBe("0");
-    expect(await metric("tarsd_remote_write_samples_dropped_total", { reason: "histogram" })).toBe(before + 2);
+    expect(res.headers.get("x-prometheus-remote-write-exemplars-written")).toBe("0");
   });
 });
 

@@ -11,9 +11,9 @@ const message = (name: string) =>
 
 test("a label set seen before is the same memo, with its prefix made once", () => {
   const memory = new SeriesMemory();
-  const [first] = parseMessage(message("up"), 1, memory);
+  const [first] = parseMessage(message("up"), 1, memory).series;
   toLineProtocol([first!], { duplicateLabels: "skip" }, memory);
-  const [again] = parseMessage(message("up"), 1, memory);
+  const [again] = parseMessage(message("up"), 1, memory).series;
   expect(again!.memo).toBe(first!.memo!);
   expect(again!.memo!.skip).toEqual({ ok: true, head: new TextEncoder().encode("up,job=node value=") });
   expect(memory.size).toBe(1);
@@ -22,17 +22,17 @@ test("a label set seen before is the same memo, with its prefix made once", () =
 test("separate memories share nothing", () => {
   const a = new SeriesMemory();
   const b = new SeriesMemory();
-  const [fromA] = parseMessage(message("up"), 1, a);
-  const [fromB] = parseMessage(message("up"), 1, b);
+  const [fromA] = parseMessage(message("up"), 1, a).series;
+  const [fromB] = parseMessage(message("up"), 1, b).series;
   expect(fromA!.memo).not.toBe(fromB!.memo!);
   expect(b.size).toBe(1);
 });
 
 test("bounded: past maxLabelSets it starts over, and still decodes right", () => {
   const memory = new SeriesMemory(3);
-  for (const name of ["a", "b", "c", "d"]) parseMessage(message(name), 1, memory);
+  for (const name of ["a", "b", "c", "d"]) parseMessage(message(name), 1, memory).series;
   expect(memory.size).toBe(1);
-  const [d] = parseMessage(message("d"), 1, memory);
+  const [d] = parseMessage(message("d"), 1, memory).series;
   expect(d!.labels).toEqual(["__name__", "d", "job", "node"]);
   const lines = new TextDecoder().decode(toLineProtocol([d!], { duplicateLabels: "skip" }, memory).body);
   expect(lines).toBe("d,job=node value=1 1\n");
