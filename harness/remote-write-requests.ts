@@ -32,7 +32,7 @@ export function encodeV1(series: TestSeries[]): Uint8Array {
       samples: s.samples ?? [],
       exemplars: Array.from(
         { length: s.exemplars ?? 0 },
-        (_, i) => ({ labels: [{ name: "trace_id", value: `t${i}` }], value: 1, timestamp: 1 }),
+        (_, i) => ({ labels: [{ name: "trace_id", value: `t${i}` }], value: 1, timestamp: 1 + i }),
       ),
       histograms: Array.from(
         { length: s.histograms ?? 0 },
@@ -60,7 +60,7 @@ export function encodeV2(series: TestSeries[]): Uint8Array {
     samples: s.samples ?? [],
     exemplars: Array.from(
       { length: s.exemplars ?? 0 },
-      (_, i) => ({ labelsRefs: [ref("trace_id"), ref(`t${i}`)], value: 1, timestamp: 1 }),
+      (_, i) => ({ labelsRefs: [ref("trace_id"), ref(`t${i}`)], value: 1, timestamp: 1 + i }),
     ),
     histograms: Array.from(
       { length: s.histograms ?? 0 },

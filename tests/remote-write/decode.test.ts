@@ -9,6 +9,7 @@ import {
   type Series,
   snappyDecodedLength,
 } from "../../lib/remote-write/decode.ts";
+import { writeRequestV2 } from "../../lib/remote-write/schema.ts";
 import { compress, encodeV1, encodeV2, STALE, writeRequest } from "../../harness/remote-write-requests.ts";
 
 const LIMITS = { maxBodyBytes: 1 << 20, maxDecodedBytes: 4 << 20 };
@@ -140,7 +141,7 @@ describe("remote write 1.0 decoding", () => {
       labels: ["__name__", "h"],
       samples: [],
       histograms: [histogram(1000), histogram(1001)],
-      exemplars: [0, 1, 2].map((i) => ({ labels: ["trace_id", `t${i}`], value: 1, timestamp: 1 })),
+      exemplars: [0, 1, 2].map((i) => ({ labels: ["trace_id", `t${i}`], value: 1, timestamp: 1 + i })),
     }]);
   });
 
@@ -173,6 +174,25 @@ describe("remote write 2.0 decoding", () => {
     const v2 = seriesOf(encodeV2(input), 2);
     expect(said(v2)).toEqual(said(v1));
     expect(v2[1]!.samples[0]!.stale).toBe(true);
+  });
+
+  test("the start timestamp decodes both ways: per sample/histogram (Prometheus >= 3.8) or per series (before)", () => {
+    const type = writeRequestV2();
+    const encode = (series: Record<string, unknown>) =>
+      type.encode(type.fromObject({ symbols: ["", "__name__", "requests_total"], timeseries: [series] })).finish();
+    const newer = encode({
+      labelsRefs: [1, 2],
+      samples: [{ value: 5, timestamp: 2_000, startTimestamp: 1_000 }],
+      histograms: [{ countInt: 1, sum: 1, timestamp: 2_000, startTimestamp: 1_000 }],
+    });
+    const older = encode({
+      labelsRefs: [1, 2],
+      samples: [{ value: 5, timestamp: 2_000 }],
+      histograms: [{ countInt: 1, sum: 1, timestamp: 2_000 }],
+      createdTimestamp: 1_000,
+    });
+    expect(seriesOf(newer, 2)).toEqual(seriesOf(older, 2));
+    expect(seriesOf(newer, 2)[0]!.samples).toEqual([{ value: 5, timestamp: 2_000, stale: false }]);
   });
 
   test("a label ref outside the symbols table is a 400", () => {

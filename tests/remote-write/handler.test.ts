@@ -232,7 +232,7 @@ describe("2.0 responses and partial data", () => {
       "up,job=node value=1 1700000000000",
       "e value=3 9",
       'e exemplar=1,exemplar_trace_id="t0" 1',
-      'e exemplar=1,exemplar_trace_id="t1" 1',
+      'e exemplar=1,exemplar_trace_id="t1" 2',
     ]);
     // 5 samples accepted: 3 written, the stale marker and the NaN dropped by design.
     expect(res.headers.get("x-prometheus-remote-write-samples-written")).toBe("5");
