@@ -152,12 +152,13 @@ function decodeLabels(strings: StringReader, r: Reader, start: number, end: numb
   r.pos = start;
   const labels: string[] = [];
   while (r.pos < end) {
-    const tag = r.uint32();
+    const tag = readTag(r, SERIES_V1);
     if (tag !== ((1 << 3) | WIRE_LENGTH)) {
       r.skipType(tag & 7);
       continue;
     }
     const subEnd = r.uint32() + r.pos;
+    checkEnd(r, subEnd);
     labels.push(...readLabel(strings, r, subEnd));
   }
   r.pos = resume;
@@ -169,7 +170,7 @@ function readLabel(strings: StringReader, r: Reader, end: number): [string, stri
   let name = "";
   let value = "";
   while (r.pos < end) {
-    const t = r.uint32();
+    const t = readTag(r, LABEL);
     if (t === ((1 << 3) | WIRE_LENGTH)) name = strings.read(r);
     else if (t === ((2 << 3) | WIRE_LENGTH)) value = strings.read(r);
     else r.skipType(t & 7);
@@ -180,6 +181,58 @@ function readLabel(strings: StringReader, r: Reader, end: number): [string, stri
 
 const WIRE_FIXED64 = 1;
 const WIRE_LENGTH = 2;
+const [VAR, F64, LEN] = [WIRE_VARINT, WIRE_FIXED64, WIRE_LENGTH];
+
+// The wire types each known field may come with (repeated numbers: one by one, or packed). A known
+// field with another wire type is refused, as Prometheus' own (gogo-generated) decoder refuses it;
+// unknown fields are skipped, as newer senders may add some. Field 0 does not exist.
+type Wires = Readonly<Record<number, readonly number[]>>;
+const REQUEST_V1: Wires = { 1: [LEN], 3: [LEN] };
+const SERIES_V1: Wires = { 1: [LEN], 2: [LEN], 3: [LEN], 4: [LEN] };
+const LABEL: Wires = { 1: [LEN], 2: [LEN] };
+const SAMPLE_V1: Wires = { 1: [F64], 2: [VAR] };
+const SAMPLE_V2: Wires = { ...SAMPLE_V1, 3: [VAR] };
+const EXEMPLAR_V1: Wires = { 1: [LEN], 2: [F64], 3: [VAR] };
+const METADATA_V1: Wires = { 1: [VAR], 2: [LEN], 4: [LEN], 5: [LEN] };
+const HISTOGRAM_V1: Wires = {
+  1: [VAR],
+  2: [F64],
+  3: [F64],
+  4: [VAR],
+  5: [F64],
+  6: [VAR],
+  7: [F64],
+  8: [LEN],
+  9: [VAR, LEN],
+  10: [F64, LEN],
+  11: [LEN],
+  12: [VAR, LEN],
+  13: [F64, LEN],
+  14: [VAR],
+  15: [VAR],
+  16: [F64, LEN],
+};
+const HISTOGRAM_V2: Wires = { ...HISTOGRAM_V1, 17: [VAR] };
+const SPAN: Wires = { 1: [VAR], 2: [VAR] };
+const REQUEST_V2: Wires = { 4: [LEN], 5: [LEN] };
+const SERIES_V2: Wires = { 1: [VAR, LEN], 2: [LEN], 3: [LEN], 4: [LEN], 5: [LEN], 6: [VAR] };
+const EXEMPLAR_V2: Wires = { 1: [VAR, LEN], 2: [F64], 3: [VAR] };
+const METADATA_V2: Wires = { 1: [VAR], 3: [VAR], 4: [VAR] };
+
+/** The next field's tag, checked against the message's known fields. */
+function readTag(r: Reader, wires: Wires): number {
+  return checkTag(r.uint32(), wires);
+}
+
+function checkTag(tag: number, wires: Wires): number {
+  const field = tag >>> 3;
+  if (field === 0) throw new RangeError("illegal field number 0");
+  const allowed = wires[field];
+  if (allowed !== undefined && !allowed.includes(tag & 7)) {
+    throw new RangeError(`field ${field} cannot have wire type ${tag & 7}`);
+  }
+  return tag;
+}
 
 /** int64 varint as a JS number; the fast path covers every millisecond timestamp until year 10889. */
 function readInt64(r: Reader): number {
@@ -206,7 +259,7 @@ function readInt64(r: Reader): number {
 const DOUBLE = new Float64Array(1);
 const DOUBLE_BITS = new Uint32Array(DOUBLE.buffer);
 
-function readSample(r: Reader, end: number): Sample {
+function readSample(r: Reader, end: number, wires: Wires): Sample {
   let value = 0;
   let timestamp = 0;
   let stale = false;
@@ -228,7 +281,7 @@ function readSample(r: Reader, end: number): Sample {
     } else if (field === 2 && wire === WIRE_VARINT) {
       timestamp = readInt64(r);
     } else {
-      r.skipType(wire);
+      r.skipType(checkTag(tag, wires) & 7); // start_timestamp (2.0), anything newer
     }
   }
   return { value, timestamp, stale };
@@ -266,7 +319,7 @@ function readSpan(r: Reader, end: number): BucketSpan {
   let offset = 0;
   let length = 0;
   while (r.pos < end) {
-    const tag = r.uint32();
+    const tag = readTag(r, SPAN);
     if (tag === ((1 << 3) | WIRE_VARINT)) offset = r.sint32();
     else if (tag === ((2 << 3) | WIRE_VARINT)) length = r.uint32();
     else r.skipType(tag & 7);
@@ -281,7 +334,7 @@ function undelta(deltas: number[]): number[] {
 }
 
 /** A Histogram message: the same field numbers in 1.0 and 2.0 (2.0 adds start_timestamp = 17, skipped). */
-function readHistogram(r: Reader, end: number): HistogramSample {
+function readHistogram(r: Reader, end: number, wires: Wires): HistogramSample {
   const h: HistogramSample = {
     timestamp: 0,
     count: 0,
@@ -299,7 +352,7 @@ function readHistogram(r: Reader, end: number): HistogramSample {
   const negativeDeltas: number[] = [];
   const positiveDeltas: number[] = [];
   while (r.pos < end) {
-    const tag = r.uint32();
+    const tag = readTag(r, wires);
     const field = tag >>> 3;
     const wire = tag & 7;
     switch (field) {
@@ -366,7 +419,7 @@ function readHistogram(r: Reader, end: number): HistogramSample {
 function readExemplarV1(r: Reader, end: number, strings: StringReader): Exemplar {
   const exemplar: Exemplar = { labels: [], value: 0, timestamp: 0 };
   while (r.pos < end) {
-    const tag = r.uint32();
+    const tag = readTag(r, EXEMPLAR_V1);
     const field = tag >>> 3;
     const wire = tag & 7;
     if (field === 1 && wire === WIRE_LENGTH) {
@@ -391,9 +444,9 @@ export function parseV1(message: Uint8Array, memory: SeriesMemory): ParsedReques
   const series: Series[] = [];
   const metadata: FamilyMetadata[] = [];
   while (r.pos < r.len) {
-    const tag = r.uint32();
+    const tag = readTag(r, REQUEST_V1);
     const field = tag >>> 3;
-    if ((field === 1 || field === 3) && (tag & 7) === WIRE_LENGTH) {
+    if (field === 1 || field === 3) {
       const end = r.uint32() + r.pos;
       checkEnd(r, end);
       if (field === 1) series.push(readSeriesV1(r, end, strings, memory));
@@ -410,7 +463,7 @@ export function parseV1(message: Uint8Array, memory: SeriesMemory): ParsedReques
 function readMetadataV1(r: Reader, end: number, strings: StringReader): FamilyMetadata {
   const metadata: FamilyMetadata = { type: "unknown", metricFamilyName: "", help: "", unit: "" };
   while (r.pos < end) {
-    const tag = r.uint32();
+    const tag = readTag(r, METADATA_V1);
     const field = tag >>> 3;
     const wire = tag & 7;
     if (field === 1 && wire === WIRE_VARINT) metadata.type = METRIC_TYPES[r.uint32()] ?? "unknown";
@@ -437,7 +490,7 @@ function readSeriesV1(r: Reader, end: number, strings: StringReader, memory: Ser
     const field = tag >>> 3;
     const wire = tag & 7;
     if (wire !== WIRE_LENGTH || field < 1 || field > 4) {
-      r.skipType(wire);
+      r.skipType(checkTag(tag, SERIES_V1) & 7);
       continue;
     }
     const len = r.uint32();
@@ -449,11 +502,11 @@ function readSeriesV1(r: Reader, end: number, strings: StringReader, memory: Ser
       labelsEnd = subEnd;
       r.pos = subEnd; // decoded (or found in the cache) below
     } else if (field === 2) {
-      samples.push(readSample(r, subEnd));
+      samples.push(readSample(r, subEnd, SAMPLE_V1));
     } else if (field === 3) {
       exemplars.push(readExemplarV1(r, subEnd, strings));
     } else {
-      histograms.push(readHistogram(r, subEnd));
+      histograms.push(readHistogram(r, subEnd, HISTOGRAM_V1));
     }
     if (r.pos !== subEnd) throw new RangeError("field overruns its message");
   }
@@ -482,7 +535,7 @@ export function parseV2(message: Uint8Array): ParsedRequest {
   const symbols: string[] = [];
   const raw: RawSeriesV2[] = [];
   while (r.pos < r.len) {
-    const tag = r.uint32();
+    const tag = readTag(r, REQUEST_V2);
     const field = tag >>> 3;
     const wire = tag & 7;
     if (field === 4 && wire === WIRE_LENGTH) {
@@ -531,7 +584,7 @@ export function parseV2(message: Uint8Array): ParsedRequest {
 function readSeriesV2(r: Reader, end: number): RawSeriesV2 {
   const one: RawSeriesV2 = { refs: [], samples: [], histograms: [], exemplars: [] };
   while (r.pos < end) {
-    const tag = r.uint32();
+    const tag = readTag(r, SERIES_V2);
     const field = tag >>> 3;
     const wire = tag & 7;
     if (field === 1) {
@@ -539,8 +592,8 @@ function readSeriesV2(r: Reader, end: number): RawSeriesV2 {
     } else if (field >= 2 && field <= 5 && wire === WIRE_LENGTH) {
       const subEnd = r.uint32() + r.pos;
       checkEnd(r, subEnd);
-      if (field === 2) one.samples.push(readSample(r, subEnd)); // start_timestamp (3) skipped inside
-      else if (field === 3) one.histograms.push(readHistogram(r, subEnd));
+      if (field === 2) one.samples.push(readSample(r, subEnd, SAMPLE_V2)); // start_timestamp (3) skipped inside
+      else if (field === 3) one.histograms.push(readHistogram(r, subEnd, HISTOGRAM_V2));
       else if (field === 4) one.exemplars.push(readExemplarV2(r, subEnd));
       else one.metadata = readMetadataV2(r, subEnd);
       if (r.pos !== subEnd) throw new RangeError("field overruns its message");
@@ -556,7 +609,7 @@ function readSeriesV2(r: Reader, end: number): RawSeriesV2 {
 function readExemplarV2(r: Reader, end: number): RawSeriesV2["exemplars"][number] {
   const exemplar = { refs: [] as number[], value: 0, timestamp: 0 };
   while (r.pos < end) {
-    const tag = r.uint32();
+    const tag = readTag(r, EXEMPLAR_V2);
     const field = tag >>> 3;
     const wire = tag & 7;
     if (field === 1) readRepeated(r, wire, () => r.uint32(), exemplar.refs);
@@ -571,7 +624,7 @@ function readExemplarV2(r: Reader, end: number): RawSeriesV2["exemplars"][number
 function readMetadataV2(r: Reader, end: number): NonNullable<RawSeriesV2["metadata"]> {
   const metadata = { type: "unknown" as MetricType, helpRef: 0, unitRef: 0 };
   while (r.pos < end) {
-    const tag = r.uint32();
+    const tag = readTag(r, METADATA_V2);
     const field = tag >>> 3;
     const wire = tag & 7;
     if (field === 1 && wire === WIRE_VARINT) metadata.type = METRIC_TYPES[r.uint32()] ?? "unknown";
