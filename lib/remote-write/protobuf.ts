@@ -110,11 +110,13 @@ export interface ParsedRequest {
 
 type Reader = protobuf.Reader;
 const WIRE_VARINT = 0;
-const utf8 = new TextDecoder("utf-8", { fatal: false });
+// proto3 strings are UTF-8: invalid bytes make the message invalid (400), as protobuf's own decoders
+// say, rather than labels silently rewritten with U+FFFD.
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Label strings: ASCII ones (nearly all) are cut from one latin1 view of the whole buffer by a
- * native slice; any byte >= 0x80 means real UTF-8, decoded properly. Slices are flat copies, so a
+ * native slice; any byte >= 0x80 means real UTF-8, decoded strictly. Slices are flat copies, so a
  * cached label set never keeps its whole request alive.
  */
 class StringReader {
@@ -154,7 +156,7 @@ function decodeLabels(strings: StringReader, r: Reader, start: number, end: numb
   while (r.pos < end) {
     const tag = readTag(r, SERIES_V1);
     if (tag !== ((1 << 3) | WIRE_LENGTH)) {
-      r.skipType(tag & 7);
+      skipField(r, tag);
       continue;
     }
     const subEnd = r.uint32() + r.pos;
@@ -173,7 +175,7 @@ function readLabel(strings: StringReader, r: Reader, end: number): [string, stri
     const t = readTag(r, LABEL);
     if (t === ((1 << 3) | WIRE_LENGTH)) name = strings.read(r);
     else if (t === ((2 << 3) | WIRE_LENGTH)) value = strings.read(r);
-    else r.skipType(t & 7);
+    else skipField(r, t);
   }
   if (r.pos !== end) throw new RangeError("label overruns its message");
   return [name, value];
@@ -218,6 +220,29 @@ const REQUEST_V2: Wires = { 4: [LEN], 5: [LEN] };
 const SERIES_V2: Wires = { 1: [VAR, LEN], 2: [LEN], 3: [LEN], 4: [LEN], 5: [LEN], 6: [VAR] };
 const EXEMPLAR_V2: Wires = { 1: [VAR, LEN], 2: [F64], 3: [VAR] };
 const METADATA_V2: Wires = { 1: [VAR], 3: [VAR], 4: [VAR] };
+
+/**
+ * Skips the field whose tag was just read. A group (wire type 3, long deprecated) must end with the
+ * end-group tag of the same field number; an end-group tag alone is invalid.
+ */
+function skipField(r: Reader, tag: number): void {
+  const wire = tag & 7;
+  if (wire === 4) throw new RangeError(`unexpected end-group tag of field ${tag >>> 3}`);
+  if (wire !== 3) {
+    r.skipType(wire);
+    return;
+  }
+  for (;;) {
+    const inner = r.uint32();
+    if ((inner & 7) === 4) {
+      if (inner >>> 3 !== tag >>> 3) {
+        throw new RangeError(`end-group tag of field ${inner >>> 3} in group ${tag >>> 3}`);
+      }
+      return;
+    }
+    skipField(r, inner);
+  }
+}
 
 /** The next field's tag, checked against the message's known fields. */
 function readTag(r: Reader, wires: Wires): number {
@@ -281,7 +306,7 @@ function readSample(r: Reader, end: number, wires: Wires): Sample {
     } else if (field === 2 && wire === WIRE_VARINT) {
       timestamp = readInt64(r);
     } else {
-      r.skipType(checkTag(tag, wires) & 7); // start_timestamp (2.0), anything newer
+      skipField(r, checkTag(tag, wires)); // start_timestamp (2.0), anything newer
     }
   }
   return { value, timestamp, stale };
@@ -322,7 +347,7 @@ function readSpan(r: Reader, end: number): BucketSpan {
     const tag = readTag(r, SPAN);
     if (tag === ((1 << 3) | WIRE_VARINT)) offset = r.sint32();
     else if (tag === ((2 << 3) | WIRE_VARINT)) length = r.uint32();
-    else r.skipType(tag & 7);
+    else skipField(r, tag);
   }
   return { offset, length };
 }
@@ -407,7 +432,7 @@ function readHistogram(r: Reader, end: number, wires: Wires): HistogramSample {
         readRepeated(r, wire, () => readDouble(r), h.customValues);
         break;
       default:
-        r.skipType(wire); // 17: start_timestamp (2.0 since Prometheus 3.8), and anything newer
+        skipField(r, tag); // 17: start_timestamp (2.0 since Prometheus 3.8), and anything newer
     }
   }
   if (negativeDeltas.length > 0) h.negative = undelta(negativeDeltas);
@@ -428,7 +453,7 @@ function readExemplarV1(r: Reader, end: number, strings: StringReader): Exemplar
       exemplar.labels.push(...readLabel(strings, r, labelEnd));
     } else if (field === 2 && wire === WIRE_FIXED64) exemplar.value = readDouble(r);
     else if (field === 3 && wire === WIRE_VARINT) exemplar.timestamp = readInt64(r);
-    else r.skipType(wire);
+    else skipField(r, tag);
   }
   return exemplar;
 }
@@ -453,7 +478,7 @@ export function parseV1(message: Uint8Array, memory: SeriesMemory): ParsedReques
       else metadata.push(readMetadataV1(r, end, strings));
       if (r.pos !== end) throw new RangeError("field overruns its message");
     } else {
-      r.skipType(tag & 7); // anything newer
+      skipField(r, tag); // anything newer
     }
   }
   return { series, metadata };
@@ -470,7 +495,7 @@ function readMetadataV1(r: Reader, end: number, strings: StringReader): FamilyMe
     else if (field === 2 && wire === WIRE_LENGTH) metadata.metricFamilyName = strings.read(r);
     else if (field === 4 && wire === WIRE_LENGTH) metadata.help = strings.read(r);
     else if (field === 5 && wire === WIRE_LENGTH) metadata.unit = strings.read(r);
-    else r.skipType(wire);
+    else skipField(r, tag);
   }
   return metadata;
 }
@@ -490,7 +515,7 @@ function readSeriesV1(r: Reader, end: number, strings: StringReader, memory: Ser
     const field = tag >>> 3;
     const wire = tag & 7;
     if (wire !== WIRE_LENGTH || field < 1 || field > 4) {
-      r.skipType(checkTag(tag, SERIES_V1) & 7);
+      skipField(r, checkTag(tag, SERIES_V1));
       continue;
     }
     const len = r.uint32();
@@ -545,7 +570,7 @@ export function parseV2(message: Uint8Array): ParsedRequest {
       checkEnd(r, end);
       raw.push(readSeriesV2(r, end));
     } else {
-      r.skipType(wire);
+      skipField(r, tag);
     }
   }
   // Symbols may in principle follow the series, so refs are resolved once everything is read.
@@ -598,7 +623,7 @@ function readSeriesV2(r: Reader, end: number): RawSeriesV2 {
       else one.metadata = readMetadataV2(r, subEnd);
       if (r.pos !== subEnd) throw new RangeError("field overruns its message");
     } else {
-      r.skipType(wire); // created_timestamp (6, senders before Prometheus 3.8), anything newer
+      skipField(r, tag); // created_timestamp (6, senders before Prometheus 3.8), anything newer
     }
   }
   if (r.pos !== end) throw new RangeError("field overruns its message");
@@ -615,7 +640,7 @@ function readExemplarV2(r: Reader, end: number): RawSeriesV2["exemplars"][number
     if (field === 1) readRepeated(r, wire, () => r.uint32(), exemplar.refs);
     else if (field === 2 && wire === WIRE_FIXED64) exemplar.value = readDouble(r);
     else if (field === 3 && wire === WIRE_VARINT) exemplar.timestamp = readInt64(r);
-    else r.skipType(wire);
+    else skipField(r, tag);
   }
   return exemplar;
 }
@@ -630,7 +655,7 @@ function readMetadataV2(r: Reader, end: number): NonNullable<RawSeriesV2["metada
     if (field === 1 && wire === WIRE_VARINT) metadata.type = METRIC_TYPES[r.uint32()] ?? "unknown";
     else if (field === 3 && wire === WIRE_VARINT) metadata.helpRef = r.uint32();
     else if (field === 4 && wire === WIRE_VARINT) metadata.unitRef = r.uint32();
-    else r.skipType(wire);
+    else skipField(r, tag);
   }
   return metadata;
 }
