@@ -39,8 +39,8 @@
 import { DomainError } from "../errors.ts";
 import type { Metadata, ParsedRequest, Series } from "./decode.ts";
 import { exemplarLine, histogramLines, metadataLine } from "./histogram-lines.ts";
-import { lineStart } from "./line-protocol.ts";
-import { type DropReason, type Prefix, SeriesMemory } from "./series-memory.ts";
+import { lineStart, utf8Bytes } from "./line-protocol.ts";
+import { type DropReason, type LabelMemo, type Prefix, SeriesMemory } from "./series-memory.ts";
 
 export type { DropReason };
 
@@ -199,14 +199,97 @@ function seriesPrefix(series: Series, options: ConvertOptions): Prefix {
   const memo = series.memo;
   if (memo === undefined) return computePrefix(series.labels, options);
   // throws (never remembered) for a 2.0 duplicate
-  return (memo[options.duplicateLabels] ??= computePrefix(series.labels, options));
+  return (memo[options.duplicateLabels] ??= (memo.ascii && prefixFromBytes(memo)) ||
+    computePrefix(memo.labels, options));
+}
+
+const METRIC_NAME_BYTES = "__name__";
+const FIELD_HEAD = ` ${FIELD}=`;
+
+/**
+ * The prefix of the plain case, made from the label set's bytes without decoding a string: ASCII, a
+ * metric name, names strictly increasing (as Prometheus sends them), none reserved, nothing to escape
+ * or refuse. Then the general path would write the same bytes; anything else goes to it (undefined).
+ */
+function prefixFromBytes(memo: LabelMemo): Prefix | undefined {
+  const key = memo.key;
+  const spans = memo.spans;
+  let measurement = -1;
+  let length = FIELD_HEAD.length;
+  for (let i = 0; i < spans.length; i += 4) {
+    const nameStart = spans[i]!;
+    const nameEnd = spans[i + 1]!;
+    if (nameStart === nameEnd) return undefined;
+    if (i > 0 && !before(key, spans[i - 4]!, spans[i - 3]!, nameStart, nameEnd)) return undefined;
+    const valueStart = spans[i + 2]!;
+    const valueEnd = spans[i + 3]!;
+    if (equals(key, nameStart, nameEnd, METRIC_NAME_BYTES)) {
+      if (valueStart === valueEnd || !plain(key, valueStart, valueEnd, false)) return undefined;
+      measurement = i;
+      length += valueEnd - valueStart;
+      continue;
+    }
+    if (reservedName(key, nameStart, nameEnd) || !plain(key, nameStart, nameEnd, true)) return undefined;
+    if (valueStart === valueEnd) continue; // an empty value is no tag
+    if (!plain(key, valueStart, valueEnd, true)) return undefined;
+    length += 2 + (nameEnd - nameStart) + (valueEnd - valueStart);
+  }
+  if (measurement < 0) return undefined;
+  const head = new Uint8Array(length);
+  let at = copy(key, spans[measurement + 2]!, spans[measurement + 3]!, head, 0);
+  for (let i = 0; i < spans.length; i += 4) {
+    if (i === measurement || spans[i + 2] === spans[i + 3]) continue;
+    head[at++] = 44; // ,
+    at = copy(key, spans[i]!, spans[i + 1]!, head, at);
+    head[at++] = 61; // =
+    at = copy(key, spans[i + 2]!, spans[i + 3]!, head, at);
+  }
+  for (let i = 0; i < FIELD_HEAD.length; i++) head[at++] = FIELD_HEAD.charCodeAt(i);
+  return { ok: true, head };
+}
+
+function copy(key: string, start: number, end: number, into: Uint8Array, at: number): number {
+  for (let i = start; i < end; i++) into[at++] = key.charCodeAt(i);
+  return at;
+}
+
+/** key[aStart, aEnd) < key[bStart, bEnd), byte by byte (ASCII: as the strings compare). */
+function before(key: string, aStart: number, aEnd: number, bStart: number, bEnd: number): boolean {
+  const length = Math.min(aEnd - aStart, bEnd - bStart);
+  for (let i = 0; i < length; i++) {
+    const a = key.charCodeAt(aStart + i);
+    const b = key.charCodeAt(bStart + i);
+    if (a !== b) return a < b;
+  }
+  return aEnd - aStart < bEnd - bStart;
+}
+
+function equals(key: string, start: number, end: number, text: string): boolean {
+  if (end - start !== text.length) return false;
+  for (let i = 0; i < text.length; i++) if (key.charCodeAt(start + i) !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+function reservedName(key: string, start: number, end: number): boolean {
+  for (const reserved of RESERVED_KEYS) if (equals(key, start, end, reserved)) return true;
+  return false;
+}
+
+/** Nothing escape.tag (or escape.measurement, `tag` false) would change, and no backslash. */
+function plain(key: string, start: number, end: number, tag: boolean): boolean {
+  for (let i = start; i < end; i++) {
+    const c = key.charCodeAt(i);
+    if (c < 62 && (c === 44 || c === 32 || c === 10 || c === 13 || c === 9 || (tag && c === 61))) return false;
+    if (c === 92) return false; // backslash: the general path decides
+  }
+  return true;
 }
 
 /** `measurement,tag=value,... value=` for the series (tags sorted by key), or why it cannot be written. */
 function computePrefix(labels: readonly string[], options: ConvertOptions): Prefix {
   const key = computeKey(labels, options);
   if (key.ok === false) return key;
-  return { ok: true, head: utf8.encode(`${lineStart(key.measurement, key.tags)} ${FIELD}=`) };
+  return { ok: true, head: utf8Bytes(`${lineStart(key.measurement, key.tags)} ${FIELD}=`) };
 }
 
 export type SeriesKey = { ok: true; measurement: string; tags: string[] } | { ok: false; reason: DropReason };

@@ -13,7 +13,7 @@
 import { Buffer } from "node:buffer";
 import protobuf from "protobufjs";
 import { DomainError } from "../errors.ts";
-import type { LabelMemo, SeriesMemory } from "./series-memory.ts";
+import { LabelMemo, type SeriesMemory } from "./series-memory.ts";
 
 export const PROTO_V1 = "prometheus.WriteRequest";
 export const PROTO_V2 = "io.prometheus.write.v2.Request";
@@ -161,24 +161,80 @@ function decodeLabels(strings: StringReader, r: Reader, start: number, end: numb
     }
     const subEnd = r.uint32() + r.pos;
     checkEnd(r, subEnd);
-    labels.push(...readLabel(strings, r, subEnd));
+    readLabel(strings, r, subEnd, labels);
   }
   r.pos = resume;
   return labels;
 }
 
-/** One Label message (name = 1, value = 2) ending at `end`. */
-function readLabel(strings: StringReader, r: Reader, end: number): [string, string] {
+/** A series whose label set the receiver remembers: its labels are the memo's, decoded when asked for. */
+class RememberedSeries implements Series {
+  constructor(
+    readonly memo: LabelMemo,
+    readonly samples: Sample[],
+    readonly histograms: HistogramSample[],
+    readonly exemplars: Exemplar[],
+  ) {}
+
+  get labels(): readonly string[] {
+    return this.memo.labels;
+  }
+}
+
+/**
+ * The memo of a new label set: where each name and value sits in its bytes (the same checks as
+ * decodeLabels). ASCII sets keep only that (their strings are substrings of the key, made when
+ * needed); others are decoded now, so invalid UTF-8 is refused with the request.
+ */
+function labelMemo(strings: StringReader, r: Reader, key: string, start: number, end: number): LabelMemo {
+  const resume = r.pos;
+  r.pos = start;
+  const spans: number[] = [];
+  let ascii = true;
+  const buf = r.buf;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag !== ((1 << 3) | WIRE_LENGTH)) {
+      skipField(r, checkTag(tag, SERIES_V1));
+      continue;
+    }
+    const labelEnd = r.uint32() + r.pos;
+    checkEnd(r, labelEnd);
+    let name = [0, 0];
+    let value = [0, 0];
+    while (r.pos < labelEnd) {
+      const t = r.uint32();
+      if (t === ((1 << 3) | WIRE_LENGTH) || t === ((2 << 3) | WIRE_LENGTH)) {
+        const length = r.uint32();
+        const from = r.pos;
+        if (from + length > r.len) {
+          throw new RangeError(`index out of range: string of ${length} bytes beyond the message`);
+        }
+        r.pos = from + length;
+        for (let i = from; i < r.pos; i++) if (buf[i]! >= 0x80) ascii = false;
+        if (t === ((1 << 3) | WIRE_LENGTH)) name = [from - start, r.pos - start];
+        else value = [from - start, r.pos - start];
+      } else skipField(r, checkTag(t, LABEL));
+    }
+    if (r.pos !== labelEnd) throw new RangeError("label overruns its message");
+    spans.push(name[0]!, name[1]!, value[0]!, value[1]!);
+  }
+  r.pos = resume;
+  return new LabelMemo(key, spans, ascii, ascii ? undefined : decodeLabels(strings, r, start, end));
+}
+
+/** One Label message (name = 1, value = 2) ending at `end`, appended to `into` as name, value. */
+function readLabel(strings: StringReader, r: Reader, end: number, into: string[]): void {
   let name = "";
   let value = "";
   while (r.pos < end) {
-    const t = readTag(r, LABEL);
+    const t = r.uint32();
     if (t === ((1 << 3) | WIRE_LENGTH)) name = strings.read(r);
     else if (t === ((2 << 3) | WIRE_LENGTH)) value = strings.read(r);
-    else skipField(r, t);
+    else skipField(r, checkTag(t, LABEL));
   }
   if (r.pos !== end) throw new RangeError("label overruns its message");
-  return [name, value];
+  into.push(name, value);
 }
 
 const WIRE_FIXED64 = 1;
@@ -450,7 +506,7 @@ function readExemplarV1(r: Reader, end: number, strings: StringReader): Exemplar
     if (field === 1 && wire === WIRE_LENGTH) {
       const labelEnd = r.uint32() + r.pos;
       checkEnd(r, labelEnd);
-      exemplar.labels.push(...readLabel(strings, r, labelEnd));
+      readLabel(strings, r, labelEnd, exemplar.labels);
     } else if (field === 2 && wire === WIRE_FIXED64) exemplar.value = readDouble(r);
     else if (field === 3 && wire === WIRE_VARINT) exemplar.timestamp = readInt64(r);
     else skipField(r, tag);
@@ -536,11 +592,9 @@ function readSeriesV1(r: Reader, end: number, strings: StringReader, memory: Ser
     if (r.pos !== subEnd) throw new RangeError("field overruns its message");
   }
   if (labelsStart >= 0 && contiguous) {
-    const memo = memory.labelSet(
-      strings.raw(labelsStart, labelsEnd),
-      () => decodeLabels(strings, r, labelsStart, labelsEnd),
-    );
-    return { labels: memo.labels, memo, samples, histograms, exemplars };
+    const key = strings.raw(labelsStart, labelsEnd);
+    const memo = memory.labelSet(key, () => labelMemo(strings, r, key, labelsStart, labelsEnd));
+    return new RememberedSeries(memo, samples, histograms, exemplars);
   }
   const labels = labelsStart < 0 ? [] : decodeLabels(strings, r, seriesStart, end);
   return { labels, samples, histograms, exemplars };

@@ -27,11 +27,37 @@ export const DROP_REASONS = [
 
 export type DropReason = (typeof DROP_REASONS)[number];
 
-/** A remembered label set: the flat name/value pairs, and its prefix once the converter made it. */
-export interface LabelMemo {
-  readonly labels: readonly string[];
+/**
+ * A remembered label set: its raw bytes (`key`, one char per byte), where each name and value sits in
+ * them (`spans`: flat [nameStart, nameEnd, valueStart, valueEnd, ...]), the strings (decoded when first
+ * asked for: an ASCII set needs none to be converted), and its prefix once the converter made it.
+ */
+export class LabelMemo {
   skip?: Prefix;
   reject?: Prefix;
+  private decoded: readonly string[] | undefined;
+
+  constructor(
+    readonly key: string,
+    readonly spans: readonly number[],
+    /** Every byte below 0x80: each string is its bytes, and the converter may work on them directly. */
+    readonly ascii: boolean,
+    decoded?: readonly string[],
+  ) {
+    this.decoded = decoded;
+  }
+
+  /** Flat name/value pairs in the order received. Shared: never mutate. */
+  get labels(): readonly string[] {
+    if (this.decoded === undefined) {
+      const labels: string[] = [];
+      for (let i = 0; i < this.spans.length; i += 2) {
+        labels.push(this.key.substring(this.spans[i]!, this.spans[i + 1]!));
+      }
+      this.decoded = labels;
+    }
+    return this.decoded;
+  }
 }
 
 export class SeriesMemory {
@@ -40,11 +66,11 @@ export class SeriesMemory {
 
   constructor(readonly maxLabelSets = 50_000) {}
 
-  /** The memo for a label set's raw bytes (`key`), decoding them with `decode` the first time. */
-  labelSet(key: string, decode: () => readonly string[]): LabelMemo {
+  /** The memo for a label set's raw bytes (`key`), made by `make` the first time. */
+  labelSet(key: string, make: () => LabelMemo): LabelMemo {
     let memo = this.labelSets.get(key);
     if (memo === undefined) {
-      memo = { labels: decode() };
+      memo = make();
       if (this.labelSets.size >= this.maxLabelSets) this.labelSets.clear(); // churn: start over, stay bounded
       this.labelSets.set(key, memo);
     }

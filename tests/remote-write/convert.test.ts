@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { DomainError } from "../../lib/errors.ts";
 import { linesOf, toLineProtocol } from "../../lib/remote-write/convert.ts";
-import type { HistogramSample, Metadata, Series } from "../../lib/remote-write/decode.ts";
+import { type HistogramSample, type Metadata, parseMessage, type Series } from "../../lib/remote-write/decode.ts";
+import { SeriesMemory } from "../../lib/remote-write/series-memory.ts";
+import { encodeV1 } from "../../harness/remote-write-requests.ts";
 
 const s = (labels: string[], ...samples: [number, number, boolean?][]): Series => ({
   labels,
@@ -300,5 +302,41 @@ describe("same bytes as the client's Point", () => {
       compared++;
     }
     expect(compared).toBeGreaterThan(1000);
+  });
+
+  test("a remembered label set's prefix made from its bytes equals the general path's, or falls back to it", () => {
+    // Mostly what Prometheus sends (ASCII, sorted names); sometimes unsorted, reserved, empty or to escape.
+    const alphabet = ["a", "b", "c", "A", "Z", "_", ":", "0", "9", ",", " ", "=", "\\", "time", "é"];
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const word = () =>
+      Array.from({ length: 1 + random(5) }, () => alphabet[random(random(3) === 0 ? alphabet.length : 9)]).join("");
+    let viaBytes = 0;
+    for (let i = 0; i < 3000; i++) {
+      const pairs = new Map<string, string>([["__name__", random(20) === 0 ? "" : word()]]);
+      for (let j = random(6); j > 0; j--) pairs.set(word(), random(6) === 0 ? "" : word());
+      const entries = [...pairs];
+      if (random(4) !== 0) entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      const labels = entries.flat();
+      const memory = new SeriesMemory();
+      const [remembered] = parseMessage(
+        encodeV1([{ labels: entries, samples: [{ value: 1, timestamp: 5 }] }]),
+        1,
+        memory,
+      ).series;
+      const general = toLineProtocol([s(labels, [1, 5])], v1);
+      const fromBytes = toLineProtocol([remembered!], v1, memory);
+      expect({ labels, lines: linesOf(fromBytes), dropped: fromBytes.dropped, nameless: fromBytes.nameless }).toEqual({
+        labels,
+        lines: linesOf(general),
+        dropped: general.dropped,
+        nameless: general.nameless,
+      });
+      if (remembered!.memo!.ascii && fromBytes.written === 1) viaBytes++;
+    }
+    expect(viaBytes).toBeGreaterThan(1000);
   });
 });

@@ -61,7 +61,8 @@ describe("content negotiation", () => {
 });
 
 /** What a series says, without the receiver's memo of its label set (1.0 only) and 2.0's metadata. */
-const said = (series: Series[]) => series.map(({ memo: _memo, metadata: _metadata, ...rest }) => rest);
+const said = (series: Series[]) =>
+  series.map(({ labels, samples, histograms, exemplars }) => ({ labels: [...labels], samples, histograms, exemplars }));
 const seriesOf = (message: Uint8Array, version: 1 | 2) => parseMessage(message, version).series;
 
 describe("remote write 1.0 decoding", () => {
