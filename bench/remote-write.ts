@@ -19,7 +19,8 @@ import { decompress, parseMessage } from "../lib/remote-write/decode.ts";
 import { SeriesMemory } from "../lib/remote-write/series-memory.ts";
 import { REPO_ROOT, requireBinary } from "../harness/binaries.ts";
 import { compress, encodeV1, type TestSeries } from "../harness/remote-write-requests.ts";
-import { type Child, spawnChild } from "../harness/child-process.ts";
+import type { Child } from "../harness/child-process.ts";
+import { startInfluxDb } from "../harness/influxdb.ts";
 import { startVictoriaMetrics } from "../harness/pipeline.ts";
 import { type RuntimeProcess, startRuntime, tempDir } from "../harness/runtime-process.ts";
 import { wrk, wrkErrors, type WrkResult } from "../harness/wrk.ts";
@@ -92,40 +93,9 @@ async function load(url: string, token = ""): Promise<WrkResult & { samplesPerSe
   return { ...result, samplesPerSecond: (result.requests * SERIES) / (result.duration_us / 1e6) };
 }
 
-async function startInfluxDb1(): Promise<Child> {
-  const dir = tempDir("tarsd-influx1-");
-  const config = join(dir, "influxdb.conf");
-  writeFileSync(
-    config,
-    [
-      "reporting-disabled = true",
-      `bind-address = "127.0.0.1:0"`,
-      "[meta]",
-      `  dir = "${dir}/meta"`,
-      "[data]",
-      `  dir = "${dir}/data"`,
-      `  wal-dir = "${dir}/wal"`,
-      "  query-log-enabled = false",
-      "[http]",
-      `  bind-address = "127.0.0.1:0"`,
-      "  log-enabled = false",
-      "[monitor]",
-      "  store-enabled = false",
-      "",
-    ].join("\n"),
-  );
-  mkdirSync(join(dir, "meta"), { recursive: true });
-  const child = await spawnChild(
-    "influxdb-1.x",
-    [requireBinary("influxd"), "run", "-config", config],
-    "/query?q=SHOW%20DATABASES",
-  );
-  const created = await fetch(`${child.url}/query`, {
-    method: "POST",
-    body: new URLSearchParams({ q: "CREATE DATABASE bench" }),
-  });
-  if (!created.ok) throw new Error(`CREATE DATABASE failed: ${created.status} ${await created.text()}`);
-  return child;
+/** Debian's InfluxDB 1.x with its own Prometheus endpoint, database "bench". */
+function startInfluxDb1(): Promise<Child> {
+  return startInfluxDb({ databases: ["bench"], binary: requireBinary("influxd") });
 }
 
 const children: { stop(): Promise<unknown> }[] = [];
