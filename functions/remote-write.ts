@@ -52,9 +52,13 @@ const routes: Route[] = paths.map((path) => ({
       },
     },
     responses: {
-      "204": { description: "All samples stored (NaN/Inf/stale markers dropped by design)" },
+      "204": {
+        description: "All samples, histograms, exemplars and metadata stored (NaN/Inf/stale markers dropped by design)",
+      },
       "400": {
-        description: "Malformed snappy/protobuf, duplicate labels (2.0), data refused by InfluxDB, native histograms",
+        description:
+          "Malformed snappy/protobuf, duplicate labels (2.0), an invalid native histogram, data refused by InfluxDB, " +
+          "or series without a metric name (the rest of the request is written)",
       },
       "401": { description: "Bearer token missing or wrong" },
       "413": { description: "Body or announced decompressed size over the limit" },
