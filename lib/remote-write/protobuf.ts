@@ -193,7 +193,7 @@ function labelMemo(strings: StringReader, r: Reader, key: string, start: number,
   let ascii = true;
   const buf = r.buf;
   while (r.pos < end) {
-    const tag = r.uint32();
+    const tag = r.tag();
     if (tag !== ((1 << 3) | WIRE_LENGTH)) {
       skipField(r, checkTag(tag, SERIES_V1));
       continue;
@@ -203,7 +203,7 @@ function labelMemo(strings: StringReader, r: Reader, key: string, start: number,
     let name = [0, 0];
     let value = [0, 0];
     while (r.pos < labelEnd) {
-      const t = r.uint32();
+      const t = r.tag();
       if (t === ((1 << 3) | WIRE_LENGTH) || t === ((2 << 3) | WIRE_LENGTH)) {
         const length = r.uint32();
         const from = r.pos;
@@ -228,7 +228,7 @@ function readLabel(strings: StringReader, r: Reader, end: number, into: string[]
   let name = "";
   let value = "";
   while (r.pos < end) {
-    const t = r.uint32();
+    const t = r.tag();
     if (t === ((1 << 3) | WIRE_LENGTH)) name = strings.read(r);
     else if (t === ((2 << 3) | WIRE_LENGTH)) value = strings.read(r);
     else skipField(r, checkTag(t, LABEL));
@@ -241,7 +241,8 @@ const WIRE_FIXED64 = 1;
 const WIRE_LENGTH = 2;
 const [VAR, F64, LEN] = [WIRE_VARINT, WIRE_FIXED64, WIRE_LENGTH];
 
-// The wire types each known field may come with (repeated numbers: one by one, or packed). A known
+// Tags are read with Reader.tag(): at most 5 bytes and 32 bits, as protobuf's decoders require (a
+// longer varint is not a tag). The wire types each known field may come with (repeated numbers: one by one, or packed). A known
 // field with another wire type is refused, as Prometheus' own (gogo-generated) decoder refuses it;
 // unknown fields are skipped, as newer senders may add some. Field 0 does not exist.
 type Wires = Readonly<Record<number, readonly number[]>>;
@@ -289,7 +290,7 @@ function skipField(r: Reader, tag: number): void {
     return;
   }
   for (;;) {
-    const inner = r.uint32();
+    const inner = r.tag();
     if ((inner & 7) === 4) {
       if (inner >>> 3 !== tag >>> 3) {
         throw new RangeError(`end-group tag of field ${inner >>> 3} in group ${tag >>> 3}`);
@@ -302,7 +303,7 @@ function skipField(r: Reader, tag: number): void {
 
 /** The next field's tag, checked against the message's known fields. */
 function readTag(r: Reader, wires: Wires): number {
-  return checkTag(r.uint32(), wires);
+  return checkTag(r.tag(), wires);
 }
 
 function checkTag(tag: number, wires: Wires): number {
@@ -345,7 +346,7 @@ function readSample(r: Reader, end: number, wires: Wires): Sample {
   let timestamp = 0;
   let stale = false;
   while (r.pos < end) {
-    const tag = r.uint32();
+    const tag = r.tag();
     const field = tag >>> 3;
     const wire = tag & 7;
     if (field === 1 && wire === WIRE_FIXED64) {
@@ -567,7 +568,7 @@ function readSeriesV1(r: Reader, end: number, strings: StringReader, memory: Ser
   let contiguous = true;
   while (r.pos < end) {
     const fieldStart = r.pos;
-    const tag = r.uint32();
+    const tag = r.tag();
     const field = tag >>> 3;
     const wire = tag & 7;
     if (wire !== WIRE_LENGTH || field < 1 || field > 4) {

@@ -151,6 +151,8 @@ describe("remote write 1.0 decoding", () => {
     expect(status(() => parseMessage(good.subarray(0, good.length - 3), 1))).toBe(400);
     expect(status(() => parseMessage(new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01]), 1))).toBe(400);
     expect(status(() => parseMessage(new Uint8Array([0x0f]), 1))).toBe(400); // wire type 7 does not exist
+    // A tag is a varint of at most 5 bytes (found by bench/wire-fuzz.ts: a 6-byte one was taken)
+    expect(status(() => parseMessage(new Uint8Array([0xa2, 0x80, 0x80, 0x80, 0x80, 0x00, 0x00]), 2))).toBe(400);
   });
 });
 
