@@ -6,6 +6,7 @@
 // of its own: retrying is Prometheus' job, it re-sends on 5xx. Skipping WriteApi also skips its
 // per-line byte accounting, measured at a third of the sink's time (bench/remote-write.ts).
 import { HttpError, InfluxDB, RequestTimedOutError, setLogger } from "@influxdata/influxdb-client";
+import { withFetchSend } from "./fetch-transport.ts";
 import { type Sink, SinkError } from "./sink.ts";
 
 export interface InfluxSinkOptions {
@@ -21,7 +22,13 @@ export interface InfluxSinkOptions {
 setLogger({ error: () => {}, warn: () => {} });
 
 export function influxSink(options: InfluxSinkOptions): Sink {
-  const client = new InfluxDB({ url: options.url, token: options.token, timeout: options.timeoutMs });
+  const base = new InfluxDB({ url: options.url, token: options.token, timeout: options.timeoutMs }).transport;
+  const client = new InfluxDB({
+    url: options.url,
+    token: options.token,
+    timeout: options.timeoutMs,
+    transport: withFetchSend(base, options),
+  });
   const path = `/api/v2/write?org=${encodeURIComponent(options.org)}&bucket=${
     encodeURIComponent(options.bucket)
   }&precision=ms`;
