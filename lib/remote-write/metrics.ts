@@ -10,49 +10,46 @@ function once<T extends Metric>(name: string, create: () => T): T {
   return (register.getSingleMetric(name) as T | undefined) ?? create();
 }
 
-export const requestsTotal = once("tarsd_remote_write_requests_total", () =>
-  new Counter({
-    name: "tarsd_remote_write_requests_total",
-    help: "Remote-write requests answered, by HTTP status code.",
-    labelNames: ["status"] as const,
-  }));
+function counter<L extends string = never>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+  return once(name, () => new Counter<L>({ name, help, labelNames }));
+}
 
-export const samplesReceivedTotal = once("tarsd_remote_write_samples_received_total", () =>
-  new Counter({
-    name: "tarsd_remote_write_samples_received_total",
-    help: "Float samples decoded from remote-write requests.",
-  }));
+export const requestsTotal = counter(
+  "tarsd_remote_write_requests_total",
+  "Remote-write requests answered, by HTTP status code.",
+  ["status"] as const,
+);
 
-export const samplesWrittenTotal = once("tarsd_remote_write_samples_written_total", () =>
-  new Counter({
-    name: "tarsd_remote_write_samples_written_total",
-    help: "Samples the sink (InfluxDB or the local file) acknowledged.",
-  }));
+export const samplesReceivedTotal = counter(
+  "tarsd_remote_write_samples_received_total",
+  "Float samples decoded from remote-write requests.",
+);
 
-export const histogramsWrittenTotal = once("tarsd_remote_write_histograms_written_total", () =>
-  new Counter({
-    name: "tarsd_remote_write_histograms_written_total",
-    help: "Native histogram samples the sink acknowledged.",
-  }));
+export const samplesWrittenTotal = counter(
+  "tarsd_remote_write_samples_written_total",
+  "Samples the sink (InfluxDB or the local file) acknowledged.",
+);
 
-export const exemplarsWrittenTotal = once("tarsd_remote_write_exemplars_written_total", () =>
-  new Counter({
-    name: "tarsd_remote_write_exemplars_written_total",
-    help: "Exemplars the sink acknowledged.",
-  }));
+export const histogramsWrittenTotal = counter(
+  "tarsd_remote_write_histograms_written_total",
+  "Native histogram samples the sink acknowledged.",
+);
 
-export const samplesDroppedTotal = once("tarsd_remote_write_samples_dropped_total", () =>
-  new Counter({
-    name: "tarsd_remote_write_samples_dropped_total",
-    help: "Samples and histograms not written, by reason (stale, nan, inf, duplicate_label, missing_metric_name, ...).",
-    labelNames: ["reason"] as const,
-  }));
+export const exemplarsWrittenTotal = counter(
+  "tarsd_remote_write_exemplars_written_total",
+  "Exemplars the sink acknowledged.",
+);
 
-export const requestBytesTotal = once("tarsd_remote_write_request_bytes_total", () =>
-  new Counter({
-    name: "tarsd_remote_write_request_bytes_total",
-    help: "Compressed remote-write request body bytes read.",
-  }));
+export const samplesDroppedTotal = counter(
+  "tarsd_remote_write_samples_dropped_total",
+  "Samples and histograms not written, by reason (stale, nan, inf, duplicate_label, missing_metric_name, ...).",
+  ["reason"] as const,
+);
+
+export const requestBytesTotal = counter(
+  "tarsd_remote_write_request_bytes_total",
+  "Compressed remote-write request body bytes read.",
+);
 
 export const influxWriteDuration = once("tarsd_influx_write_duration_seconds", () =>
   new Histogram({
@@ -61,12 +58,11 @@ export const influxWriteDuration = once("tarsd_influx_write_duration_seconds", (
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   }));
 
-export const influxWriteErrorsTotal = once("tarsd_influx_write_errors_total", () =>
-  new Counter({
-    name: "tarsd_influx_write_errors_total",
-    help: "Failed sink writes, by kind (rejected, throttled, server_error, config, timeout, network, io).",
-    labelNames: ["kind"] as const,
-  }));
+export const influxWriteErrorsTotal = counter(
+  "tarsd_influx_write_errors_total",
+  "Failed sink writes, by kind (rejected, throttled, server_error, config, timeout, network, io).",
+  ["kind"] as const,
+);
 
 // Every known label value starts at 0, so a healthy replica reports "0 errors" and "0 dropped" rather
 // than no series at all: rate() over them is 0 (a dashboard line at zero, not "No data"), and an

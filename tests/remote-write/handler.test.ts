@@ -212,13 +212,19 @@ describe("request problems -> status codes", () => {
   });
 });
 
+/** A handler whose sink keeps the lines it is given, in `lines`. */
+function capturing() {
+  const lines: string[] = [];
+  const handler = remoteWriteHandler({
+    limits: LIMITS,
+    sink: () => ({ describe: "mem", write: (body) => Promise.resolve(void lines.push(...linesOf({ body }))) }),
+  });
+  return { lines, handler };
+}
+
 describe("2.0 responses and partial data", () => {
   test("204 with X-Prometheus-Remote-Write-*-Written headers", async () => {
-    const lines: string[] = [];
-    const handler = remoteWriteHandler({
-      limits: LIMITS,
-      sink: () => ({ describe: "mem", write: (body) => Promise.resolve(void lines.push(...linesOf({ body }))) }),
-    });
+    const { lines, handler } = capturing();
     const res = await handler(
       writeRequest(URL, [...SERIES, {
         labels: [["__name__", "e"]],
@@ -241,11 +247,7 @@ describe("2.0 responses and partial data", () => {
   });
 
   test("native histograms are written beside the float samples, and counted in their header", async () => {
-    const lines: string[] = [];
-    const handler = remoteWriteHandler({
-      limits: LIMITS,
-      sink: () => ({ describe: "mem", write: (body) => Promise.resolve(void lines.push(...linesOf({ body }))) }),
-    });
+    const { lines, handler } = capturing();
     const before = await metric("tarsd_remote_write_histograms_written_total");
     const res = await handler(
       writeRequest(URL, [{ labels: [["__name__", "f"]], samples: [{ value: 1, timestamp: 1 }] }, {
@@ -267,11 +269,7 @@ describe("2.0 responses and partial data", () => {
   });
 
   test("series without a metric name: 400 naming them and their count; the others written; headers exact", async () => {
-    const lines: string[] = [];
-    const handler = remoteWriteHandler({
-      limits: LIMITS,
-      sink: () => ({ describe: "mem", write: (body) => Promise.resolve(void lines.push(...linesOf({ body }))) }),
-    });
+    const { lines, handler } = capturing();
     const res = await handler(
       writeRequest(URL, [
         { labels: [["__name__", "ok"]], samples: [{ value: 1, timestamp: 1 }] },
