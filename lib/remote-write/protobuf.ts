@@ -150,21 +150,14 @@ class StringReader {
 
 /** Decodes every Label (field 1) of a TimeSeries between start and end, skipping other fields. */
 function decodeLabels(strings: StringReader, r: Reader, start: number, end: number): string[] {
-  const resume = r.pos;
-  r.pos = start;
-  const labels: string[] = [];
-  while (r.pos < end) {
-    const tag = readTag(r, SERIES_V1);
-    if (tag !== ((1 << 3) | WIRE_LENGTH)) {
-      skipField(r, tag);
-      continue;
-    }
-    const subEnd = r.uint32() + r.pos;
-    checkEnd(r, subEnd);
-    readLabel(strings, r, subEnd, labels);
-  }
-  r.pos = resume;
-  return labels;
+  return stringsOf(strings, start, labelSpans(r, start, end).spans);
+}
+
+/** The strings at `spans` (relative to `start`); non-ASCII ones are decoded strictly (invalid UTF-8 throws). */
+function stringsOf(strings: StringReader, start: number, spans: readonly number[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < spans.length; i += 2) out.push(strings.slice(start + spans[i]!, start + spans[i + 1]!));
+  return out;
 }
 
 /** A series whose label set the receiver remembers: its labels are the memo's, decoded when asked for. */
@@ -182,11 +175,20 @@ class RememberedSeries implements Series {
 }
 
 /**
- * The memo of a new label set: where each name and value sits in its bytes (the same checks as
- * decodeLabels). ASCII sets keep only that (their strings are substrings of the key, made when
- * needed); others are decoded now, so invalid UTF-8 is refused with the request.
+ * The memo of a new label set: where each name and value sits in its bytes. ASCII sets keep only
+ * that (their strings are substrings of the key, made when needed); others are decoded now, so
+ * invalid UTF-8 is refused with the request.
  */
 function labelMemo(strings: StringReader, r: Reader, key: string, start: number, end: number): LabelMemo {
+  const { spans, ascii } = labelSpans(r, start, end);
+  return new LabelMemo(key, spans, ascii, ascii ? undefined : stringsOf(strings, start, spans));
+}
+
+/**
+ * Where the name and value of each Label (field 1) between start and end sit, relative to start:
+ * flat [nameStart, nameEnd, valueStart, valueEnd, ...]; other fields are checked and skipped.
+ */
+function labelSpans(r: Reader, start: number, end: number): { spans: number[]; ascii: boolean } {
   const resume = r.pos;
   r.pos = start;
   const spans: number[] = [];
@@ -220,7 +222,7 @@ function labelMemo(strings: StringReader, r: Reader, key: string, start: number,
     spans.push(name[0]!, name[1]!, value[0]!, value[1]!);
   }
   r.pos = resume;
-  return new LabelMemo(key, spans, ascii, ascii ? undefined : decodeLabels(strings, r, start, end));
+  return { spans, ascii };
 }
 
 /** One Label message (name = 1, value = 2) ending at `end`, appended to `into` as name, value. */
