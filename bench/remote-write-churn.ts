@@ -2,9 +2,10 @@
 // One APP 3 replica (the runtime, FUNCTIONS=remote-write) writing into VictoriaMetrics' InfluxDB API
 // gets CHURN_SERIES (default 1,000,000) series it has never seen, evenly over CHURN_SECONDS, in
 // requests of 2000 series, as a sender with heavy churn would send them. Its resident memory is read
-// every second from /proc. The receiver's memory of label sets is bounded (SeriesMemory, 50,000 sets):
-// RSS must level off instead of growing with the series sent. Prints the peak and the end RSS, and
-// the RSS after each tenth of the run, and exits 1 when a request failed or RSS grew past the bound.
+// every second from /proc. The receiver keeps nothing per series between requests (a series' line
+// prefix is copied from each request's bytes): RSS must level off instead of growing with the series
+// sent. Prints the peak and the end RSS, and the RSS after each tenth of the run, and exits 1 when a
+// request failed or RSS grew past the bound.
 import { readFileSync } from "node:fs";
 import { startVictoriaMetrics } from "../harness/pipeline.ts";
 import { compress, encodeV1 } from "../harness/remote-write-requests.ts";

@@ -15,7 +15,6 @@ import { join } from "node:path";
 import protobuf from "protobufjs";
 import { decompress, parseMessage } from "../lib/remote-write/decode.ts";
 import { encodeV2, STALE } from "./remote-write-requests.ts";
-import { SeriesMemory } from "../lib/remote-write/series-memory.ts";
 import { REPO_ROOT } from "./binaries.ts";
 import { tempDir } from "./runtime-process.ts";
 
@@ -224,7 +223,7 @@ export function referenceDecode(message: Uint8Array, version: 1 | 2): Plain {
 
 /** The receiver's decoding, in the same plain shape; throws when it refuses the body. */
 export function receiverDecode(message: Uint8Array, version: 1 | 2): Plain {
-  const parsed = parseMessage(message, version, new SeriesMemory());
+  const parsed = parseMessage(message, version);
   return {
     series: parsed.series.map((s) => {
       const plain: Plain = {

@@ -30,19 +30,36 @@
 //   - metadata (2.0 per series, 1.0 per family): `prometheus_metadata`, tag `metric`, fields type,
 //     help, unit.
 //
-// Speed: a series' measurement and tags are escaped once into a line prefix (kept as UTF-8 bytes
-// per distinct series), then each sample only appends ` value=<v> <ms>\n` to one byte buffer: the
-// body goes to the sink as is, with no per-line strings to join or re-encode. The escaping is still the client's own: `escape.measurement` and
+// Speed: a series' measurement and tags are written once per request into one byte buffer, then each
+// further sample copies them and appends ` value=<v> <ms>\n`: the body goes to the sink as is, with no
+// per-line strings to join or re-encode. The plain series (nearly all) are copied from the request's
+// own bytes (plain-prefix.ts), so a series costs the same whether it was seen before or not, and the
+// receiver keeps no state between requests. The escaping is still the client's own: `escape.measurement` and
 // `escape.tag` are the functions Point.toLineProtocol calls, tag keys are sorted as Point sorts them,
 // and a test checks the output is identical to Point's on random labels. A string with none of the
 // characters those functions escape is passed as is (they would return it unchanged).
 import { DomainError } from "../errors.ts";
 import type { Metadata, ParsedRequest, Series } from "./decode.ts";
 import { exemplarLine, histogramLines, metadataLine } from "./histogram-lines.ts";
-import { lineStart, utf8Bytes } from "./line-protocol.ts";
-import { type DropReason, type LabelMemo, type Prefix, SeriesMemory } from "./series-memory.ts";
+import { lineStart, RESERVED_TAG_KEYS, utf8Bytes } from "./line-protocol.ts";
+import { ByteWriter } from "./byte-writer.ts";
+import { writePlainPrefix } from "./plain-prefix.ts";
 
-export type { DropReason };
+export const DROP_REASONS = [
+  "stale",
+  "nan",
+  "inf",
+  "missing_metric_name",
+  "invalid_label_name",
+  "duplicate_label",
+  "label_conflict",
+  "unencodable_label",
+] as const;
+
+export type DropReason = (typeof DROP_REASONS)[number];
+
+/** `head` is the UTF-8 of `measurement,tag=value,... value=`: everything before the number. */
+type Prefix = { ok: true; head: Uint8Array } | { ok: false; reason: DropReason };
 
 export interface Conversion {
   /** Line protocol, UTF-8: one newline-terminated line per point (timestamps in ms). */
@@ -68,8 +85,7 @@ export interface ConvertOptions {
 
 export const FIELD = "value";
 const METRIC_NAME_LABEL = "__name__";
-/** Keys InfluxDB (2.x) rejects or reserves as tag keys. */
-const RESERVED_KEYS = new Set(["time", "_measurement", "_field"]);
+const RESERVED_KEYS = new Set(RESERVED_TAG_KEYS);
 const RENAME_PREFIX = "exported_";
 
 // Point escapes these after a tag key/value (`,` ` ` `=`) or the measurement (`,` ` `) with a
@@ -78,17 +94,13 @@ const RENAME_PREFIX = "exported_";
 const UNENCODABLE_TAG = /\\(?:[, =]|$)/;
 const UNENCODABLE_MEASUREMENT = /\\(?:[, ]|$)/;
 
-/**
- * Converts with the receiver's memory (prefixes of known series, the reused buffer); without one, a
- * fresh memory serves this call only.
- */
+/** Converts into `out` (a receiver reuses one writer for every request; the body returned is a copy). */
 export function toLineProtocol(
   request: Series[] | ParsedRequest,
   options: ConvertOptions,
-  memory = new SeriesMemory(),
+  out = new ByteWriter(),
 ): Conversion {
   const { series, metadata = [] } = Array.isArray(request) ? { series: request } : request;
-  const out = memory.writer;
   out.reset();
   const result: Conversion = {
     body: new Uint8Array(0),
@@ -115,18 +127,21 @@ export function toLineProtocol(
     result.exemplarsReceived += one.exemplars.length;
     if (one.samples.length + one.histograms.length + one.exemplars.length === 0 && !one.metadata) continue;
 
-    const prefix = seriesPrefix(one, options);
-    if (prefix.ok === false) {
-      if (prefix.reason === "missing_metric_name") {
+    const head = out.length;
+    const refused = writePrefix(one, options, out);
+    if (refused !== undefined) {
+      if (refused === "missing_metric_name") {
         result.nameless.series++;
         result.nameless.samples += one.samples.length;
         result.nameless.histograms += one.histograms.length;
         result.nameless.exemplars += one.exemplars.length;
       } else {
-        drop(prefix.reason, one.samples.length + one.histograms.length);
+        drop(refused, one.samples.length + one.histograms.length);
       }
       continue;
     }
+    const headEnd = out.length;
+    let lines = 0;
     for (const sample of one.samples) {
       const value = sample.value;
       if (sample.stale) drop("stale", 1);
@@ -138,11 +153,13 @@ export function toLineProtocol(
           lastTimestamp = sample.timestamp;
           timestampTail = utf8.encode(` ${String(lastTimestamp)}\n`);
         }
+        if (lines++ > 0) out.repeat(head, headEnd);
         // String(value) is exactly what Point.floatField writes.
-        out.line(prefix.head, String(value), timestampTail);
+        out.sample(String(value), timestampTail);
         result.written++;
       }
     }
+    if (lines === 0) out.truncate(head); // no sample to write: the prefix alone is no line
     if (one.histograms.length + one.exemplars.length === 0 && !one.metadata) continue;
 
     // The rarer parts of a series: its key (measurement and sorted tags) is computed again here.
@@ -194,95 +211,15 @@ export function linesOf(conversion: Pick<Conversion, "body">): string[] {
 
 const utf8 = new TextEncoder();
 
-/** A remembered series (its memo from the decoder) keeps its prefix there; others compute it. */
-function seriesPrefix(series: Series, options: ConvertOptions): Prefix {
-  const memo = series.memo;
-  if (memo === undefined) return computePrefix(series.labels, options);
-  // throws (never remembered) for a 2.0 duplicate
-  return (memo[options.duplicateLabels] ??= (memo.ascii && prefixFromBytes(memo)) ||
-    computePrefix(memo.labels, options));
-}
+const FIELD_HEAD = utf8.encode(` ${FIELD}=`);
 
-const METRIC_NAME_BYTES = "__name__";
-const FIELD_HEAD = ` ${FIELD}=`;
-
-/**
- * The prefix of the plain case, made from the label set's bytes without decoding a string: ASCII, a
- * metric name, names strictly increasing (as Prometheus sends them), none reserved, nothing to escape
- * or refuse. Then the general path would write the same bytes; anything else goes to it (undefined).
- */
-function prefixFromBytes(memo: LabelMemo): Prefix | undefined {
-  const key = memo.key;
-  const spans = memo.spans;
-  let measurement = -1;
-  let length = FIELD_HEAD.length;
-  for (let i = 0; i < spans.length; i += 4) {
-    const nameStart = spans[i]!;
-    const nameEnd = spans[i + 1]!;
-    if (nameStart === nameEnd) return undefined;
-    if (i > 0 && !before(key, spans[i - 4]!, spans[i - 3]!, nameStart, nameEnd)) return undefined;
-    const valueStart = spans[i + 2]!;
-    const valueEnd = spans[i + 3]!;
-    if (equals(key, nameStart, nameEnd, METRIC_NAME_BYTES)) {
-      if (valueStart === valueEnd || !plain(key, valueStart, valueEnd, false)) return undefined;
-      measurement = i;
-      length += valueEnd - valueStart;
-      continue;
-    }
-    if (reservedName(key, nameStart, nameEnd) || !plain(key, nameStart, nameEnd, true)) return undefined;
-    if (valueStart === valueEnd) continue; // an empty value is no tag
-    if (!plain(key, valueStart, valueEnd, true)) return undefined;
-    length += 2 + (nameEnd - nameStart) + (valueEnd - valueStart);
-  }
-  if (measurement < 0) return undefined;
-  const head = new Uint8Array(length);
-  let at = copy(key, spans[measurement + 2]!, spans[measurement + 3]!, head, 0);
-  for (let i = 0; i < spans.length; i += 4) {
-    if (i === measurement || spans[i + 2] === spans[i + 3]) continue;
-    head[at++] = 44; // ,
-    at = copy(key, spans[i]!, spans[i + 1]!, head, at);
-    head[at++] = 61; // =
-    at = copy(key, spans[i + 2]!, spans[i + 3]!, head, at);
-  }
-  for (let i = 0; i < FIELD_HEAD.length; i++) head[at++] = FIELD_HEAD.charCodeAt(i);
-  return { ok: true, head };
-}
-
-function copy(key: string, start: number, end: number, into: Uint8Array, at: number): number {
-  for (let i = start; i < end; i++) into[at++] = key.charCodeAt(i);
-  return at;
-}
-
-/** key[aStart, aEnd) < key[bStart, bEnd), byte by byte (ASCII: as the strings compare). */
-function before(key: string, aStart: number, aEnd: number, bStart: number, bEnd: number): boolean {
-  const length = Math.min(aEnd - aStart, bEnd - bStart);
-  for (let i = 0; i < length; i++) {
-    const a = key.charCodeAt(aStart + i);
-    const b = key.charCodeAt(bStart + i);
-    if (a !== b) return a < b;
-  }
-  return aEnd - aStart < bEnd - bStart;
-}
-
-function equals(key: string, start: number, end: number, text: string): boolean {
-  if (end - start !== text.length) return false;
-  for (let i = 0; i < text.length; i++) if (key.charCodeAt(start + i) !== text.charCodeAt(i)) return false;
-  return true;
-}
-
-function reservedName(key: string, start: number, end: number): boolean {
-  for (const reserved of RESERVED_KEYS) if (equals(key, start, end, reserved)) return true;
-  return false;
-}
-
-/** Nothing escape.tag (or escape.measurement, `tag` false) would change, and no backslash. */
-function plain(key: string, start: number, end: number, tag: boolean): boolean {
-  for (let i = start; i < end; i++) {
-    const c = key.charCodeAt(i);
-    if (c < 62 && (c === 44 || c === 32 || c === 10 || c === 13 || c === 9 || (tag && c === 61))) return false;
-    if (c === 92) return false; // backslash: the general path decides
-  }
-  return true;
+/** Writes the series' `measurement,tag=value,... value=` into `out`, or returns why it cannot be written. */
+function writePrefix(series: Series, options: ConvertOptions, out: ByteWriter): DropReason | undefined {
+  if (series.labelBytes !== undefined && writePlainPrefix(series.labelBytes, out, FIELD_HEAD)) return undefined;
+  const prefix = computePrefix(series.labels, options);
+  if (prefix.ok === false) return prefix.reason;
+  out.bytes(prefix.head);
+  return undefined;
 }
 
 /** `measurement,tag=value,... value=` for the series (tags sorted by key), or why it cannot be written. */

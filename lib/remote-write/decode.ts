@@ -14,7 +14,6 @@ import {
   PROTO_V2,
   type Series,
 } from "./protobuf.ts";
-import { SeriesMemory } from "./series-memory.ts";
 
 export {
   type Exemplar,
@@ -141,13 +140,9 @@ export function decompress(block: Uint8Array, maxDecodedBytes: number): Uint8Arr
 }
 
 /** Parses a decompressed message with the schema the headers selected; 400 when it is not valid protobuf. */
-export function parseMessage(
-  message: Uint8Array,
-  version: ProtocolVersion,
-  memory = new SeriesMemory(),
-): ParsedRequest {
+export function parseMessage(message: Uint8Array, version: ProtocolVersion): ParsedRequest {
   try {
-    return version === 1 ? parseV1(message, memory) : parseV2(message);
+    return version === 1 ? parseV1(message) : parseV2(message);
   } catch (err) {
     if (err instanceof DomainError) throw err;
     throw new DomainError(
@@ -161,10 +156,9 @@ export function parseMessage(
 export async function decodeRequest(
   request: Request,
   limits: DecodeLimits,
-  memory = new SeriesMemory(),
 ): Promise<DecodedRequest & { bodyBytes: number }> {
   const version = negotiate(request.headers);
   const body = await readBody(request, limits.maxBodyBytes);
-  const { series, metadata } = parseMessage(decompress(body, limits.maxDecodedBytes), version, memory);
+  const { series, metadata } = parseMessage(decompress(body, limits.maxDecodedBytes), version);
   return { version, series, metadata, bodyBytes: body.byteLength };
 }

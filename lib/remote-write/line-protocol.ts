@@ -21,6 +21,9 @@ export const quoted = (text: string) => escape.quoted(text);
 
 const encoder = new TextEncoder();
 
+/** Keys InfluxDB (2.x) rejects or reserves as tag keys: labels with these names are renamed. */
+export const RESERVED_TAG_KEYS: readonly string[] = ["time", "_measurement", "_field"];
+
 /**
  * A string as UTF-8 bytes. Line prefixes are nearly always ASCII, copied by a plain loop: much
  * cheaper than TextEncoder for strings this short (measured: most of a new series' conversion).

@@ -1,7 +1,7 @@
 // The function's Prometheus metrics, on prom-client's default register (served by the runtime's
 // /metrics). Names are a contract with deploy/ (alert and dashboard rules): do not rename.
 import { Counter, Histogram, type Metric, register } from "prom-client";
-import { DROP_REASONS } from "./series-memory.ts";
+import { DROP_REASONS } from "./convert.ts";
 import { SINK_ERROR_KINDS } from "./sinks/sink.ts";
 
 // A module can be evaluated more than once in one process (tests, several function instances);

@@ -6,14 +6,14 @@
 //     the staleness marker's payload (0x7ff0000000000002) would be lost; here the 8 raw bytes are
 //     inspected before conversion;
 //   - int64 timestamps would otherwise become Long objects, one allocation per sample;
-//   - a series' label bytes can be looked up before they are decoded (the receiver's SeriesMemory).
+//   - a 1.0 series' Label fields can be handed to the converter as the bytes they are (LabelBytes),
+//     so the plain case is copied into line protocol without a string ever being made.
 // The schema of record is proto/*.proto; tests build requests from it with protobufjs reflection.
 // Errors are thrown as RangeError (truncated or overlong fields) or DomainError; parseMessage in
 // decode.ts turns the former into a 400.
 import { Buffer } from "node:buffer";
 import protobuf from "protobufjs";
 import { DomainError } from "../errors.ts";
-import { LabelMemo, type SeriesMemory } from "./series-memory.ts";
 
 export const PROTO_V1 = "prometheus.WriteRequest";
 export const PROTO_V2 = "io.prometheus.write.v2.Request";
@@ -89,13 +89,23 @@ export interface Metadata {
 export interface Series {
   /** Flat name/value pairs in the order received: [name0, value0, name1, value1, ...]. Shared: never mutate. */
   labels: readonly string[];
-  /** The receiver's memory of this label set (SeriesMemory), when the decoder looked it up there. */
-  memo?: LabelMemo;
+  /** 1.0: the Label fields as received, when they are ASCII and together (as Prometheus sends them). */
+  labelBytes?: LabelBytes;
   samples: Sample[];
   histograms: HistogramSample[];
   exemplars: Exemplar[];
   /** 2.0: the series' own metadata, when the sender gave any. */
   metadata?: Metadata;
+}
+
+/**
+ * A series' Label fields (1.0 TimeSeries field 1, each `Label{name = 1, value = 2}`) as they sit in the
+ * message: bytes[start, end), already checked to be valid protobuf and ASCII. Valid for the request.
+ */
+export interface LabelBytes {
+  bytes: Uint8Array;
+  start: number;
+  end: number;
 }
 
 /** 1.0 metadata: one entry per metric family, beside the series (WriteRequest field 3). */
@@ -116,8 +126,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Label strings: ASCII ones (nearly all) are cut from one latin1 view of the whole buffer by a
- * native slice; any byte >= 0x80 means real UTF-8, decoded strictly. Slices are flat copies, so a
- * cached label set never keeps its whole request alive.
+ * native slice; any byte >= 0x80 means real UTF-8, decoded strictly.
  */
 class StringReader {
   private readonly view: Buffer;
@@ -126,12 +135,8 @@ class StringReader {
   }
 
   read(r: Reader): string {
-    const len = r.uint32();
-    const start = r.pos;
-    const end = start + len;
-    if (end > r.len) throw new RangeError(`index out of range: string of ${len} bytes beyond the message`);
-    r.pos = end;
-    return this.slice(start, end);
+    const start = skipString(r);
+    return this.slice(start, r.pos);
   }
 
   slice(start: number, end: number): string {
@@ -141,57 +146,37 @@ class StringReader {
     }
     return this.view.toString("latin1", start, end);
   }
-
-  /** The bytes themselves as a string, one char per byte: a lossless map key. */
-  raw(start: number, end: number): string {
-    return this.view.toString("latin1", start, end);
-  }
 }
 
-/** Decodes every Label (field 1) of a TimeSeries between start and end, skipping other fields. */
-function decodeLabels(strings: StringReader, r: Reader, start: number, end: number): string[] {
-  return stringsOf(strings, start, labelSpans(r, start, end).spans);
-}
+/** A 1.0 series whose labels are kept as bytes: its strings are made only if someone asks for them. */
+class SeriesOfBytes implements Series {
+  private decoded: readonly string[] | undefined;
 
-/** The strings at `spans` (relative to `start`); non-ASCII ones are decoded strictly (invalid UTF-8 throws). */
-function stringsOf(strings: StringReader, start: number, spans: readonly number[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < spans.length; i += 2) out.push(strings.slice(start + spans[i]!, start + spans[i + 1]!));
-  return out;
-}
-
-/** A series whose label set the receiver remembers: its labels are the memo's, decoded when asked for. */
-class RememberedSeries implements Series {
   constructor(
-    readonly memo: LabelMemo,
+    readonly labelBytes: LabelBytes,
+    private readonly strings: StringReader,
     readonly samples: Sample[],
     readonly histograms: HistogramSample[],
     readonly exemplars: Exemplar[],
   ) {}
 
   get labels(): readonly string[] {
-    return this.memo.labels;
+    if (this.decoded === undefined) {
+      const { bytes, start, end } = this.labelBytes;
+      this.decoded = decodeLabels(this.strings, protobuf.Reader.create(bytes), start, end);
+    }
+    return this.decoded;
   }
 }
 
 /**
- * The memo of a new label set: where each name and value sits in its bytes. ASCII sets keep only
- * that (their strings are substrings of the key, made when needed); others are decoded now, so
- * invalid UTF-8 is refused with the request.
+ * Checks the Label fields between start and end (structure and wire types, as decodeLabels would)
+ * without making a string; true when every byte of every name and value is ASCII, which makes them
+ * valid UTF-8 whatever they are. Others are decoded now, so invalid UTF-8 is refused with the request.
  */
-function labelMemo(strings: StringReader, r: Reader, key: string, start: number, end: number): LabelMemo {
-  const { spans, ascii } = labelSpans(r, start, end);
-  return new LabelMemo(key, spans, ascii, ascii ? undefined : stringsOf(strings, start, spans));
-}
-
-/**
- * Where the name and value of each Label (field 1) between start and end sit, relative to start:
- * flat [nameStart, nameEnd, valueStart, valueEnd, ...]; other fields are checked and skipped.
- */
-function labelSpans(r: Reader, start: number, end: number): { spans: number[]; ascii: boolean } {
+function asciiLabels(r: Reader, start: number, end: number): boolean {
   const resume = r.pos;
   r.pos = start;
-  const spans: number[] = [];
   let ascii = true;
   const buf = r.buf;
   while (r.pos < end) {
@@ -202,27 +187,45 @@ function labelSpans(r: Reader, start: number, end: number): { spans: number[]; a
     }
     const labelEnd = r.uint32() + r.pos;
     checkEnd(r, labelEnd);
-    let name = [0, 0];
-    let value = [0, 0];
     while (r.pos < labelEnd) {
       const t = r.tag();
       if (t === ((1 << 3) | WIRE_LENGTH) || t === ((2 << 3) | WIRE_LENGTH)) {
-        const length = r.uint32();
-        const from = r.pos;
-        if (from + length > r.len) {
-          throw new RangeError(`index out of range: string of ${length} bytes beyond the message`);
-        }
-        r.pos = from + length;
+        const from = skipString(r);
         for (let i = from; i < r.pos; i++) if (buf[i]! >= 0x80) ascii = false;
-        if (t === ((1 << 3) | WIRE_LENGTH)) name = [from - start, r.pos - start];
-        else value = [from - start, r.pos - start];
       } else skipField(r, checkTag(t, LABEL));
     }
     if (r.pos !== labelEnd) throw new RangeError("label overruns its message");
-    spans.push(name[0]!, name[1]!, value[0]!, value[1]!);
   }
   r.pos = resume;
-  return { spans, ascii };
+  return ascii;
+}
+
+/** Moves past a length-delimited string; returns where its bytes start. */
+function skipString(r: Reader): number {
+  const length = r.uint32();
+  const from = r.pos;
+  if (from + length > r.len) throw new RangeError(`index out of range: string of ${length} bytes beyond the message`);
+  r.pos = from + length;
+  return from;
+}
+
+/** Decodes every Label (field 1) of a TimeSeries between start and end, skipping other fields. */
+function decodeLabels(strings: StringReader, r: Reader, start: number, end: number): string[] {
+  const resume = r.pos;
+  r.pos = start;
+  const labels: string[] = [];
+  while (r.pos < end) {
+    const tag = r.tag();
+    if (tag !== ((1 << 3) | WIRE_LENGTH)) {
+      skipField(r, checkTag(tag, SERIES_V1));
+      continue;
+    }
+    const labelEnd = r.uint32() + r.pos;
+    checkEnd(r, labelEnd);
+    readLabel(strings, r, labelEnd, labels);
+  }
+  r.pos = resume;
+  return labels;
 }
 
 /** One Label message (name = 1, value = 2) ending at `end`, appended to `into` as name, value. */
@@ -521,8 +524,7 @@ function checkEnd(r: Reader, end: number): void {
   if (end > r.len) throw new RangeError(`index out of range: message length ${end} beyond ${r.len}`);
 }
 
-/** 1.0: label sets are looked up in (and added to) the receiver's memory by their raw bytes. */
-export function parseV1(message: Uint8Array, memory: SeriesMemory): ParsedRequest {
+export function parseV1(message: Uint8Array): ParsedRequest {
   const r = protobuf.Reader.create(message);
   const strings = new StringReader(message);
   const series: Series[] = [];
@@ -533,7 +535,7 @@ export function parseV1(message: Uint8Array, memory: SeriesMemory): ParsedReques
     if (field === 1 || field === 3) {
       const end = r.uint32() + r.pos;
       checkEnd(r, end);
-      if (field === 1) series.push(readSeriesV1(r, end, strings, memory));
+      if (field === 1) series.push(readSeriesV1(r, end, strings));
       else metadata.push(readMetadataV1(r, end, strings));
       if (r.pos !== end) throw new RangeError("field overruns its message");
     } else {
@@ -559,7 +561,7 @@ function readMetadataV1(r: Reader, end: number, strings: StringReader): FamilyMe
   return metadata;
 }
 
-function readSeriesV1(r: Reader, end: number, strings: StringReader, memory: SeriesMemory): Series {
+function readSeriesV1(r: Reader, end: number, strings: StringReader): Series {
   const seriesStart = r.pos;
   const samples: Sample[] = [];
   const histograms: HistogramSample[] = [];
@@ -594,10 +596,9 @@ function readSeriesV1(r: Reader, end: number, strings: StringReader, memory: Ser
     }
     if (r.pos !== subEnd) throw new RangeError("field overruns its message");
   }
-  if (labelsStart >= 0 && contiguous) {
-    const key = strings.raw(labelsStart, labelsEnd);
-    const memo = memory.labelSet(key, () => labelMemo(strings, r, key, labelsStart, labelsEnd));
-    return new RememberedSeries(memo, samples, histograms, exemplars);
+  if (labelsStart >= 0 && contiguous && asciiLabels(r, labelsStart, labelsEnd)) {
+    const labelBytes = { bytes: r.buf, start: labelsStart, end: labelsEnd };
+    return new SeriesOfBytes(labelBytes, strings, samples, histograms, exemplars);
   }
   const labels = labelsStart < 0 ? [] : decodeLabels(strings, r, seriesStart, end);
   return { labels, samples, histograms, exemplars };

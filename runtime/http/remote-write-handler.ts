@@ -21,14 +21,12 @@ import {
 import { type Conversion, toLineProtocol } from "../../lib/remote-write/convert.ts";
 import { type Sink, SinkError } from "../../lib/remote-write/sinks/sink.ts";
 import * as metrics from "../../lib/remote-write/metrics.ts";
-import { SeriesMemory } from "../../lib/remote-write/series-memory.ts";
+import { ByteWriter } from "../../lib/remote-write/byte-writer.ts";
 
 export interface HandlerOptions {
   limits: DecodeLimits;
   /** Resolved per request so a lazily built sink (from env) is fine. */
   sink: () => Sink;
-  /** What the receiver remembers between requests; default: one of its own, for the handler's lifetime. */
-  memory?: SeriesMemory;
 }
 
 /** Counts an answer of the function by status: every one, the contract's 401s included (its `observe`). */
@@ -37,15 +35,15 @@ export function countAnswer(response: Response): void {
 }
 
 export function remoteWriteHandler(options: HandlerOptions): (request: Request) => Promise<Response> {
-  const memory = options.memory ?? new SeriesMemory();
+  const out = new ByteWriter(256 * 1024); // the body being built, reused by every request
   return async (request) => {
     let version: ProtocolVersion | undefined;
     let response: Response;
     try {
-      const decoded = await decodeRequest(request, options.limits, memory);
+      const decoded = await decodeRequest(request, options.limits);
       version = decoded.version;
       metrics.requestBytesTotal.inc(decoded.bodyBytes);
-      response = await convertAndWrite(decoded, version, options.sink(), memory);
+      response = await convertAndWrite(decoded, version, options.sink(), out);
     } catch (err) {
       response = toErrorResponse(err);
       if (version === 2) writtenHeaders(response.headers, 0, 0, 0);
@@ -58,9 +56,9 @@ async function convertAndWrite(
   request: ParsedRequest,
   version: ProtocolVersion,
   sink: Sink,
-  memory: SeriesMemory,
+  out: ByteWriter,
 ): Promise<Response> {
-  const conversion = toLineProtocol(request, { duplicateLabels: version === 1 ? "skip" : "reject" }, memory);
+  const conversion = toLineProtocol(request, { duplicateLabels: version === 1 ? "skip" : "reject" }, out);
   metrics.samplesReceivedTotal.inc(conversion.samplesReceived);
 
   const stop = metrics.influxWriteDuration.startTimer();
