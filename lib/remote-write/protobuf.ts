@@ -92,8 +92,8 @@ export interface Series {
   /** 1.0: the Label fields as received, when they are ASCII and together (as Prometheus sends them). */
   labelBytes?: LabelBytes;
   samples: Sample[];
-  histograms: HistogramSample[];
-  exemplars: Exemplar[];
+  histograms: readonly HistogramSample[];
+  exemplars: readonly Exemplar[];
   /** 2.0: the series' own metadata, when the sender gave any. */
   metadata?: Metadata;
 }
@@ -156,8 +156,8 @@ class SeriesOfBytes implements Series {
     readonly labelBytes: LabelBytes,
     private readonly strings: StringReader,
     readonly samples: Sample[],
-    readonly histograms: HistogramSample[],
-    readonly exemplars: Exemplar[],
+    readonly histograms: readonly HistogramSample[],
+    readonly exemplars: readonly Exemplar[],
   ) {}
 
   get labels(): readonly string[] {
@@ -175,6 +175,7 @@ class SeriesOfBytes implements Series {
  * valid UTF-8 whatever they are. Others are decoded now, so invalid UTF-8 is refused with the request.
  */
 function asciiLabels(r: Reader, start: number, end: number): boolean {
+  if (plainAsciiLabels(r.buf, start, end)) return true;
   const resume = r.pos;
   r.pos = start;
   let ascii = true;
@@ -198,6 +199,29 @@ function asciiLabels(r: Reader, start: number, end: number): boolean {
   }
   r.pos = resume;
   return ascii;
+}
+
+/**
+ * The common case of asciiLabels, byte by byte: each Label as Prometheus writes it (fields of at
+ * most 127 bytes, each a name or a value, inside its Label), every byte ASCII. False means "ask
+ * the general walk", not "invalid".
+ */
+function plainAsciiLabels(buf: Uint8Array, start: number, end: number): boolean {
+  for (let p = start; p < end;) {
+    const labelLength = buf[p + 1]!;
+    if (buf[p] !== 0x0a || labelLength >= 0x80) return false;
+    const labelEnd = p + 2 + labelLength;
+    if (!(labelEnd <= end)) return false; // (NaN past the buffer's end too)
+    for (p += 2; p < labelEnd;) {
+      const tag = buf[p]!;
+      const length = buf[p + 1]!;
+      if ((tag !== 0x0a && tag !== 0x12) || length >= 0x80) return false;
+      const fieldEnd = p + 2 + length;
+      if (!(fieldEnd <= labelEnd)) return false;
+      for (p += 2; p < fieldEnd; p++) if (buf[p]! >= 0x80) return false;
+    }
+  }
+  return true;
 }
 
 /** Moves past a length-delimited string; returns where its bytes start. */
@@ -561,12 +585,15 @@ function readMetadataV1(r: Reader, end: number, strings: StringReader): FamilyMe
   return metadata;
 }
 
+const NONE: never[] = Object.freeze([]) as never[];
+
 function readSeriesV1(r: Reader, end: number, strings: StringReader): Series {
   const seriesStart = r.pos;
   const samples: Sample[] = [];
-  const histograms: HistogramSample[] = [];
-  const exemplars: Exemplar[] = [];
-  // Where the Label fields are; Prometheus writes them first and together (one cache key).
+  // Most series have neither: they share one empty list instead of two new ones each.
+  let histograms: HistogramSample[] = NONE;
+  let exemplars: Exemplar[] = NONE;
+  // Where the Label fields are; Prometheus writes them first and together (then they are kept as bytes).
   let labelsStart = -1;
   let labelsEnd = -1;
   let contiguous = true;
@@ -590,8 +617,10 @@ function readSeriesV1(r: Reader, end: number, strings: StringReader): Series {
     } else if (field === 2) {
       samples.push(readSample(r, subEnd, SAMPLE_V1));
     } else if (field === 3) {
+      if (exemplars === NONE) exemplars = [];
       exemplars.push(readExemplarV1(r, subEnd, strings));
     } else {
+      if (histograms === NONE) histograms = [];
       histograms.push(readHistogram(r, subEnd, HISTOGRAM_V1));
     }
     if (r.pos !== subEnd) throw new RangeError("field overruns its message");
