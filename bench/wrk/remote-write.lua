@@ -15,6 +15,10 @@ local headers = {
   ["X-Prometheus-Remote-Write-Version"] = "0.1.0",
   ["User-Agent"] = "tarsd-bench",
 }
+-- BENCH_BODY_KIND=line-protocol: the bodies are InfluxDB line protocol, sent as the function's sink sends them.
+if os.getenv("BENCH_BODY_KIND") == "line-protocol" then
+  headers = { ["Content-Type"] = "text/plain; charset=utf-8", ["User-Agent"] = "tarsd-bench" }
+end
 local token = os.getenv("BENCH_TOKEN")
 if token and token ~= "" then headers["Authorization"] = "Bearer " .. token end
 local n = 0
