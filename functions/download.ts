@@ -7,16 +7,16 @@ import { HttpError, json } from "../runtime/http/errors.ts";
 import { formParts } from "../runtime/http/multipart.ts";
 import { errorOf, fileBytes, FORM_FIELD_NAMES, jsonOf, nameParam, ref } from "../runtime/http/openapi-parts.ts";
 import { fileResponse } from "../runtime/http/serve-file.ts";
-import { fileStore } from "../lib/files/shared-store.ts";
+import { fileStore, startFileStore } from "../lib/files/shared-store.ts";
 
 const serveNamed = async (request: Request, name: string | undefined) =>
-  fileResponse(request, await fileStore().open(name ?? ""));
+  fileResponse(request, await fileStore().resolve(name ?? ""));
 
 const notFound = errorOf("No such file");
 const nameForm = { type: "object", required: ["name"], properties: { name: ref("FileName") } };
 
 export default defineFunction({
-  start: () => fileStore().init(),
+  start: () => startFileStore(),
   routes: [
     {
       method: "POST",

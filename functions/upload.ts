@@ -2,7 +2,8 @@
 //   curl -X POST -F 'file=@report.pdf' HOST:5001/upload        (the historic API, kept verbatim)
 //   curl -T report.pdf HOST:5001/files/report.pdf               (REST: PUT the raw body)
 //   curl -X DELETE HOST:5001/files/report.pdf
-// Bodies stream to disk; a file appears whole or not at all (see lib/files/file-store.ts).
+// Bodies stream to disk; a file appears whole or not at all, and a request's files all or none
+// (see lib/files/file-store.ts); a full disk is 507 and leaves nothing behind.
 import { bodyChunks } from "../runtime/http/body.ts";
 import { defineFunction } from "../runtime/http/define-function.ts";
 import { HttpError, json } from "../runtime/http/errors.ts";
@@ -10,12 +11,13 @@ import { errorOf, FORM_FIELD_NAMES, jsonOf, nameParam, ref } from "../runtime/ht
 import { formParts, MULTIPART_OVERHEAD_BYTES } from "../runtime/http/multipart.ts";
 import type { Staged } from "../lib/files/file-store.ts";
 import { validateName } from "../lib/files/names.ts";
-import { fileServiceConfig, fileStore } from "../lib/files/shared-store.ts";
+import { fileServiceConfig, fileStore, startFileStore } from "../lib/files/shared-store.ts";
 
 const { maxUploadBytes } = fileServiceConfig;
 
 const badName = errorOf("Bad file name, or no file in the request");
 const tooLarge = errorOf("A file is over MAX_UPLOAD_BYTES");
+const diskFull = errorOf("The disk or quota is full: nothing was stored");
 const storedFile = (description: string) =>
   jsonOf(description, ref("StoredFile"), {
     ETag: { schema: { type: "string" } },
@@ -24,7 +26,7 @@ const storedFile = (description: string) =>
 
 export default defineFunction({
   token: fileServiceConfig.token,
-  start: () => fileStore().init(),
+  start: () => startFileStore(),
   routes: [
     {
       method: "POST",
@@ -54,6 +56,7 @@ export default defineFunction({
           }),
           "400": badName,
           "413": tooLarge,
+          "507": diskFull,
         },
       },
       async handler(request) {
@@ -74,8 +77,7 @@ export default defineFunction({
           await Promise.all(staged.map((s) => store.discard(s.staged)));
           throw err;
         }
-        const stored = [];
-        for (const { name, staged: s } of staged) stored.push(await store.commit(name, s));
+        const stored = await store.commit(staged); // all or none
         return json({ stored: stored.map(({ replaced: _, ...file }) => file) }, 201);
       },
     },
@@ -91,7 +93,13 @@ export default defineFunction({
           description: "The file's bytes (an empty or absent body stores an empty file)",
           content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } },
         },
-        responses: { "200": storedFile("Replaced"), "201": storedFile("Created"), "400": badName, "413": tooLarge },
+        responses: {
+          "200": storedFile("Replaced"),
+          "201": storedFile("Created"),
+          "400": badName,
+          "413": tooLarge,
+          "507": diskFull,
+        },
       },
       async handler(request, { name }) {
         const file = await fileStore().put(validateName(name), bodyChunks(request), maxUploadBytes);

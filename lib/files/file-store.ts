@@ -1,46 +1,66 @@
-// Files on a directory that several replicas share (a swarm volume over NFS). Readers only ever
-// see whole files: an upload streams into a private temp file in the same filesystem while its
-// sha256 is computed, is fsynced, then renamed over the name in one atomic step.
+// Files on a directory that several replicas share (a swarm volume over NFS), content-addressed:
 //
-// Layout under <dir>:   <name>          the files themselves (so nginx or `ls` can read them)
-//                       .meta/<name>    {"sha256","size","ino"} written at upload time
-//                       .tmp/<host>-<pid>-<uuid>   uploads in progress
-// The sidecar is trusted only while its inode matches the file's: a concurrent upload of the same
-// name may win the rename after the other wrote the sidecar, and then the hash is recomputed.
+//   blobs/ab/abcdef...   each version's bytes, once, immutable, named by their sha256
+//   names/<name>         a symlink to ../blobs/ab/<sha256>: the name's current version
+//   tmp/                 uploads being received, pointers being made (<host>-<pid>-<uuid>)
+//   gc/                  the collector's marks and lock (blob-collector.ts)
+//   uploads/             resumable (tus) uploads in progress (resumable-uploads.ts)
+//
+// An upload streams into tmp/ while its sha256 is computed, is fsynced, becomes its blob (a rename,
+// or nothing at all when those bytes are already stored), and only then is the name pointed at it,
+// by renaming a new symlink over the old one: readers see the old version or the new one, whole.
+// Since a blob never changes, a reader can hand its path to the kernel (sendfile) and its ETag is
+// its name. Blobs no name points to are removed by the collector, with the protocol described there;
+// the one rule a writer keeps for it is `adopt`: touch the blob right before pointing a name at it.
 import { Buffer } from "node:buffer";
 import { createHash, randomUUID } from "node:crypto";
-import { constants, createReadStream } from "node:fs";
-import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import {
+  type FileHandle,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readlink,
+  rename,
+  rm,
+  stat,
+  symlink,
+  unlink,
+  utimes,
+} from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { DomainError, isFailure } from "../errors.ts";
+import { DomainError } from "../errors.ts";
+import { storageErrors } from "./disk-full.ts";
 import { validateName } from "./names.ts";
 
 export interface StoredFile {
   name: string;
   size: number;
   sha256: string;
+  /** When the name was last pointed at a version. */
   modified: Date;
 }
 
-export interface OpenedFile extends StoredFile {
-  /** Streams bytes [start, end] (inclusive) from the already opened file, then closes it. */
+/** A name resolved to its blob: what a reader serves, immutable whatever happens to the name. */
+export interface ResolvedFile extends StoredFile {
+  /** The blob's path: its bytes never change while it exists. */
+  path: string;
+}
+
+export interface OpenedFile extends ResolvedFile {
+  /** Streams bytes [start, end] (inclusive) from the already opened blob, then closes it. */
   stream(start?: number, end?: number): ReadableStream<Uint8Array>;
   close(): Promise<void>;
 }
 
+/** Bytes received and fsynced in tmp/, not yet a blob. */
 export interface Staged {
   tmp: string;
   sha256: string;
   size: number;
-  ino: number;
-}
-
-interface Sidecar {
-  sha256: string;
-  size: number;
-  ino: number;
 }
 
 /** Writes are coalesced into chunks this big: fewer syscalls than the body's small chunks. */
@@ -48,22 +68,40 @@ const WRITE_CHUNK_BYTES = 1024 * 1024;
 const READ_CHUNK_BYTES = 1024 * 1024;
 /** Temp files untouched this long belong to a dead upload (Bun's idle timeout ends live ones sooner). */
 const STALE_TEMP_MS = 10 * 60 * 1000;
+const SHA256 = /^[0-9a-f]{64}$/;
 
 export class FileStore {
-  readonly metaDir: string;
+  readonly blobsDir: string;
+  readonly namesDir: string;
   readonly tmpDir: string;
-  private readonly hashCache = new Map<string, string>();
+  readonly gcDir: string;
+  readonly uploadsDir: string;
   private readonly tempPrefix = `${hostname()}-${process.pid}-`;
+  /** Blob sizes: a blob never changes, so its size is looked up once. */
+  private readonly sizes = new Map<string, number>();
 
   constructor(readonly dir: string) {
-    this.metaDir = join(dir, ".meta");
-    this.tmpDir = join(dir, ".tmp");
+    this.blobsDir = join(dir, "blobs");
+    this.namesDir = join(dir, "names");
+    this.tmpDir = join(dir, "tmp");
+    this.gcDir = join(dir, "gc");
+    this.uploadsDir = join(dir, "uploads");
   }
 
   async init(): Promise<void> {
-    await mkdir(this.metaDir, { recursive: true });
-    await mkdir(this.tmpDir, { recursive: true });
+    for (const dir of [this.blobsDir, this.namesDir, this.tmpDir, this.gcDir, this.uploadsDir]) {
+      await mkdir(dir, { recursive: true });
+    }
     await this.cleanupTemps();
+  }
+
+  blobPath(sha256: string): string {
+    return join(this.blobsDir, sha256.slice(0, 2), sha256);
+  }
+
+  /** A fresh path in tmp/ that names this process (so a restart can tell its own leftovers). */
+  tempPath(suffix = ""): string {
+    return join(this.tmpDir, `${this.tempPrefix}${randomUUID()}${suffix}`);
   }
 
   /**
@@ -77,7 +115,7 @@ export class FileStore {
       const path = join(this.tmpDir, entry);
       const [entryHost, pidText] = splitTempName(entry);
       const deadHere = entryHost === host && pidText !== undefined && !processAlive(Number(pidText));
-      const info = await stat(path).catch(() => null);
+      const info = await lstat(path).catch(() => null);
       if (!info) continue;
       if (deadHere || Date.now() - info.mtimeMs > STALE_TEMP_MS) {
         await rm(path, { force: true });
@@ -94,7 +132,8 @@ export class FileStore {
     maxBytes: number,
   ): Promise<StoredFile & { replaced: boolean }> {
     validateName(name);
-    return await this.commit(name, await this.stage(body, maxBytes));
+    const [stored] = await this.commit([{ name, staged: await this.stage(body, maxBytes) }]);
+    return stored!;
   }
 
   /**
@@ -102,10 +141,10 @@ export class FileStore {
    * until `commit`. Split from commit so a request carrying several files stores all or none.
    */
   async stage(body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<Staged> {
-    const tmp = join(this.tmpDir, `${this.tempPrefix}${randomUUID()}`);
+    const tmp = this.tempPath();
     const hash = createHash("sha256");
     let size = 0;
-    const handle = await open(tmp, "wx", 0o644);
+    const handle = await storageErrors(() => open(tmp, "wx", 0o644));
     try {
       // One reused buffer per upload: incoming chunks are copied in and written 1 MiB at a time
       // (each write awaited before refilling), so a 2 GiB body leaves no garbage of its size.
@@ -122,16 +161,15 @@ export class FileStore {
           filled += take;
           offset += take;
           if (filled === buffer.byteLength) {
-            await writeAll(handle, buffer);
+            await storageErrors(() => writeAll(handle, buffer));
             filled = 0;
           }
         }
       }
-      if (filled > 0) await writeAll(handle, buffer.subarray(0, filled));
-      await handle.sync();
-      const { ino } = await handle.stat();
+      if (filled > 0) await storageErrors(() => writeAll(handle, buffer.subarray(0, filled)));
+      await storageErrors(() => handle.sync());
       await handle.close();
-      return { tmp, sha256: hash.digest("hex"), size, ino };
+      return { tmp, sha256: hash.digest("hex"), size };
     } catch (err) {
       await handle.close().catch(() => {});
       await rm(tmp, { force: true });
@@ -139,20 +177,89 @@ export class FileStore {
     }
   }
 
-  /** Makes a staged upload visible as `name` in one atomic rename, replacing any older version. */
-  async commit(name: string, staged: Staged): Promise<StoredFile & { replaced: boolean }> {
-    validateName(name);
-    const target = join(this.dir, name);
-    try {
-      const replaced = await stat(target).then(() => true, () => false);
-      await this.writeSidecar(name, { sha256: staged.sha256, size: staged.size, ino: staged.ino });
-      await rename(staged.tmp, target);
-      await syncDir(this.dir);
-      const modified = (await stat(target).catch(() => null))?.mtime ?? new Date();
-      return { name, size: staged.size, sha256: staged.sha256, modified, replaced };
-    } catch (err) {
-      await this.discard(staged);
+  /**
+   * Makes the staged bytes the blob of their hash, and fresh for the collector: an existing blob is
+   * touched (then the staged copy is dropped: identical uploads are stored once), a missing one is
+   * the staged file renamed. Touching first and dropping after means the bytes are never absent.
+   */
+  async adopt(staged: Staged): Promise<string> {
+    const blob = this.blobPath(staged.sha256);
+    const now = new Date();
+    const touched = await utimes(blob, now, now).then(() => true, (err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return false;
       throw err;
+    });
+    if (touched) {
+      await rm(staged.tmp, { force: true });
+      return blob;
+    }
+    await storageErrors(async () => {
+      await mkdir(join(this.blobsDir, staged.sha256.slice(0, 2)), { recursive: true });
+      await utimes(staged.tmp, now, now);
+      await rename(staged.tmp, blob);
+    });
+    this.sizes.set(staged.sha256, staged.size);
+    return blob;
+  }
+
+  /**
+   * Points each name at its staged bytes, all or none: every blob is adopted and every new pointer
+   * (and the pointer each replaced name had, for undoing) is made in tmp/ first, which is where a
+   * full disk fails; then the pointers are renamed into names/ one by one, and if one rename fails
+   * the ones already made are put back. A reader may see the first names of a request a moment
+   * before the last; after the request every name is new, or every name is as it was.
+   */
+  async commit(files: { name: string; staged: Staged }[]): Promise<(StoredFile & { replaced: boolean })[]> {
+    const made: string[] = [];
+    try {
+      const steps = [];
+      for (const { name, staged } of files) {
+        validateName(name);
+        const target = join(this.namesDir, name);
+        const pointer = this.tempPath(".link");
+        await this.adopt(staged);
+        await storageErrors(() => symlink(pointerTarget(staged.sha256), pointer));
+        made.push(pointer);
+        const previous = await readlink(target).catch(() => undefined);
+        let undo: string | undefined;
+        if (previous !== undefined) {
+          undo = this.tempPath(".link");
+          await storageErrors(() => symlink(previous, undo!));
+          made.push(undo);
+        }
+        steps.push({ name, staged, target, pointer, undo });
+      }
+      const done: typeof steps = [];
+      try {
+        for (const step of steps) {
+          await storageErrors(() => rename(step.pointer, step.target));
+          done.push(step);
+        }
+      } catch (err) {
+        for (const step of done.reverse()) {
+          if (step.undo) await rename(step.undo, step.target).catch(() => {});
+          else await unlink(step.target).catch(() => {});
+        }
+        throw err;
+      }
+      await syncDir(this.namesDir);
+      const results = [];
+      for (const step of steps) {
+        const modified = (await lstat(step.target).catch(() => null))?.mtime ?? new Date();
+        results.push({
+          name: step.name,
+          size: step.staged.size,
+          sha256: step.staged.sha256,
+          modified,
+          replaced: step.undo !== undefined,
+        });
+      }
+      return results;
+    } catch (err) {
+      await Promise.all(files.map(({ staged }) => this.discard(staged)));
+      throw err;
+    } finally {
+      await Promise.all(made.map((path) => rm(path, { force: true })));
     }
   }
 
@@ -160,19 +267,46 @@ export class FileStore {
     await rm(staged.tmp, { force: true });
   }
 
-  /** Opens the current version of `name`; size and hash describe exactly the bytes it will stream. */
-  async open(name: string): Promise<OpenedFile> {
+  /** The current version of `name`: its blob's path, size and hash, and when the name last changed. */
+  async resolve(name: string): Promise<ResolvedFile> {
     validateName(name);
-    const handle = await open(join(this.dir, name), constants.O_RDONLY).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT" || err.code === "EISDIR") {
+    // A name whose blob is missing is being repaired by the collector (it restores a blob a writer
+    // touched while it was removing it): ask again a few times before calling the file absent.
+    for (let attempt = 0;; attempt++) {
+      const pointer = join(this.namesDir, name);
+      const [target, info] = await Promise.all([readlink(pointer), lstat(pointer)]).catch(
+        (err: NodeJS.ErrnoException) => {
+          if (err.code === "ENOENT" || err.code === "EINVAL" || err.code === "ENOTDIR") return [undefined, undefined];
+          throw err;
+        },
+      );
+      const sha256 = target === undefined ? undefined : shaOfTarget(target);
+      if (sha256 === undefined || info === undefined) {
         throw new DomainError("not_found", `no file named ${JSON.stringify(name)}`);
       }
-      throw err;
-    });
-    try {
-      const info = await handle.stat();
-      if (!info.isFile()) throw new DomainError("not_found", `no file named ${JSON.stringify(name)}`);
-      const sha256 = await this.hashOf(name, info, handle);
+      const path = this.blobPath(sha256);
+      const size = this.sizes.get(sha256) ?? await stat(path).then((s) => s.size, () => undefined);
+      if (size !== undefined) {
+        if (this.sizes.size > 100_000) this.sizes.clear();
+        this.sizes.set(sha256, size);
+        return { name, sha256, size, path, modified: info.mtime };
+      }
+      if (attempt === 5) {
+        throw new DomainError("not_found", `no file named ${JSON.stringify(name)} (its blob is missing)`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20 * (attempt + 1)));
+    }
+  }
+
+  /** Resolves and opens `name`: the stream serves that version even if the name changes meanwhile. */
+  async open(name: string): Promise<OpenedFile> {
+    for (let attempt = 0;; attempt++) {
+      const file = await this.resolve(name);
+      const handle = await open(file.path, constants.O_RDONLY).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === "ENOENT" && attempt < 3) return undefined; // collected between the two: ask again
+        throw err;
+      });
+      if (handle === undefined) continue;
       let closed = false;
       const close = async () => {
         if (closed) return;
@@ -180,83 +314,56 @@ export class FileStore {
         await handle.close().catch(() => {});
       };
       return {
-        name,
-        size: info.size,
-        sha256,
-        modified: info.mtime,
+        ...file,
         close,
-        stream: (start = 0, end = info.size - 1) => fileStream(handle, start, end, close),
+        stream: (start = 0, end = file.size - 1) => fileStream(handle, start, end, close),
       };
-    } catch (err) {
-      await handle.close().catch(() => {});
-      throw err;
     }
   }
 
   async list(): Promise<StoredFile[]> {
     const files: StoredFile[] = [];
-    for (const name of (await readdir(this.dir)).sort()) {
-      if (name.startsWith(".")) continue;
+    for (const name of (await readdir(this.namesDir)).sort()) {
       try {
-        const file = await this.open(name);
-        await file.close();
-        files.push({ name: file.name, size: file.size, sha256: file.sha256, modified: file.modified });
+        const { path: _, ...file } = await this.resolve(name);
+        files.push(file);
       } catch (err) {
-        if (!isFailure(err, "not_found")) throw err; // Deleted while listing.
+        if (!(err instanceof DomainError && err.kind === "not_found")) throw err; // deleted while listing
       }
     }
     return files;
   }
 
+  /** Removes the name; its blob goes when the collector finds no name pointing at it. */
   async delete(name: string): Promise<void> {
     validateName(name);
-    await unlink(join(this.dir, name)).catch((err: NodeJS.ErrnoException) => {
+    await unlink(join(this.namesDir, name)).catch((err: NodeJS.ErrnoException) => {
       if (err.code === "ENOENT") throw new DomainError("not_found", `no file named ${JSON.stringify(name)}`);
       throw err;
     });
-    await rm(join(this.metaDir, name), { force: true });
-    await syncDir(this.dir);
+    await syncDir(this.namesDir);
   }
 
-  private async writeSidecar(name: string, sidecar: Sidecar): Promise<void> {
-    const tmp = join(this.tmpDir, `${this.tempPrefix}${randomUUID()}.meta`);
-    await writeFile(tmp, JSON.stringify(sidecar));
-    await rename(tmp, join(this.metaDir, name));
-  }
-
-  private async hashOf(
-    name: string,
-    info: { ino: number; size: number; mtimeMs: number },
-    handle: FileHandle,
-  ): Promise<string> {
-    // A version of a file is (inode, size, mtime): a replacement is a new inode, so a cached hash
-    // can never describe other bytes. Saves the sidecar read on every GET of a known version.
-    const key = `${name}\0${info.ino}\0${info.size}\0${info.mtimeMs}`;
-    const cached = this.hashCache.get(key);
-    if (cached) return cached;
-    const sidecar = await readFile(join(this.metaDir, name), "utf8")
-      .then((text) => JSON.parse(text) as Sidecar)
-      .catch(() => null);
-    let sha256: string;
-    if (sidecar && sidecar.ino === info.ino && sidecar.size === info.size) {
-      sha256 = sidecar.sha256;
-    } else {
-      // No trustworthy sidecar (lost a same-name race, or a file placed by hand): hash the bytes once.
-      const hash = createHash("sha256");
-      for await (
-        const chunk of createReadStream(
-          "",
-          { fd: handle.fd, start: 0, autoClose: false, highWaterMark: READ_CHUNK_BYTES } as never,
-        )
-      ) {
-        hash.update(chunk as Buffer);
-      }
-      sha256 = hash.digest("hex");
+  /** The sha256 every name points at now (the collector's view of what is in use). */
+  async referencedBlobs(): Promise<Set<string>> {
+    const referenced = new Set<string>();
+    for (const name of await readdir(this.namesDir)) {
+      const target = await readlink(join(this.namesDir, name)).catch(() => undefined);
+      const sha256 = target === undefined ? undefined : shaOfTarget(target);
+      if (sha256 !== undefined) referenced.add(sha256);
     }
-    if (this.hashCache.size > 10_000) this.hashCache.clear();
-    this.hashCache.set(key, sha256);
-    return sha256;
+    return referenced;
   }
+}
+
+/** A pointer's target, relative so the directory can be moved or mounted elsewhere. */
+export function pointerTarget(sha256: string): string {
+  return `../blobs/${sha256.slice(0, 2)}/${sha256}`;
+}
+
+function shaOfTarget(target: string): string | undefined {
+  const sha256 = target.slice(target.lastIndexOf("/") + 1);
+  return SHA256.test(sha256) ? sha256 : undefined;
 }
 
 async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
@@ -265,6 +372,12 @@ async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
     const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
     offset += bytesWritten;
   }
+}
+
+/** Bytes [start, end] of the file at `path`, as a stream (where Bun.file is not there to do it). */
+export async function openStream(path: string, start: number, end: number): Promise<ReadableStream<Uint8Array>> {
+  const handle = await open(path, constants.O_RDONLY);
+  return fileStream(handle, start, end, () => handle.close().catch(() => {}));
 }
 
 /** Pull-based stream over an open handle: reads only as fast as the client takes bytes. */
@@ -304,7 +417,7 @@ function fileStream(
   });
 }
 
-async function syncDir(dir: string): Promise<void> {
+export async function syncDir(dir: string): Promise<void> {
   // The rename itself must survive a crash, not only the file's bytes.
   const handle = await open(dir, constants.O_RDONLY).catch(() => null);
   if (!handle) return;
@@ -313,8 +426,8 @@ async function syncDir(dir: string): Promise<void> {
 }
 
 function splitTempName(entry: string): [string | undefined, string | undefined] {
-  // <host>-<pid>-<uuid>[.meta]; host names may contain '-', the uuid has exactly four.
-  const parts = entry.replace(/\.meta$/, "").split("-");
+  // <host>-<pid>-<uuid>[.suffix]; host names may contain '-', the uuid has exactly four.
+  const parts = entry.replace(/\.[a-z]+$/, "").split("-");
   if (parts.length < 7) return [undefined, undefined];
   const pid = parts[parts.length - 6];
   const host = parts.slice(0, parts.length - 6).join("-");

@@ -2,12 +2,18 @@
 // live and how big they may be. Deployed as bundles, each function has its own copy of this module:
 // two stores on one directory in one process are as safe as replicas sharing it over NFS, which is
 // what the store is made for. The settings are read once, when the function loads:
-//   DATA_DIR           files live in $DATA_DIR/files (default ./data)
-//   MAX_UPLOAD_BYTES   the largest file (default 5 GiB); larger bodies get 413 and leave nothing
-//   AUTH_TOKEN         set: writes (upload, PUT, DELETE) need `Authorization: Bearer <token>`
+//   DATA_DIR              files live in $DATA_DIR/store (default ./data); an older $DATA_DIR/files
+//                         layout is moved into it at start
+//   MAX_UPLOAD_BYTES      the largest file (default 5 GiB); larger bodies get 413 and leave nothing
+//   AUTH_TOKEN            set: writes (upload, PUT, DELETE, tus) need `Authorization: Bearer <token>`
+//   GC_INTERVAL_SECONDS   how often a replica looks for blobs no name points to (default 600)
+//   GC_GRACE_SECONDS      how long such a blob stays before it goes (default 3600; blob-collector.ts)
+//   UPLOAD_EXPIRY_SECONDS a resumable upload untouched this long is removed (default 86400)
 import { join, resolve } from "node:path";
 import { envInt, envString } from "../env.ts";
+import { collectBlobs } from "./blob-collector.ts";
 import { FileStore } from "./file-store.ts";
+import { migrateLegacyLayout } from "./legacy-layout.ts";
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 5 * 1024 ** 3;
 
@@ -15,11 +21,37 @@ export const fileServiceConfig = {
   dataDir: resolve(envString("DATA_DIR", "./data")!),
   maxUploadBytes: envInt("MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
   token: envString("AUTH_TOKEN"),
+  gcIntervalMs: envInt("GC_INTERVAL_SECONDS", 600) * 1000,
+  gcGraceMs: envInt("GC_GRACE_SECONDS", 3600) * 1000,
+  uploadExpiryMs: envInt("UPLOAD_EXPIRY_SECONDS", 86_400) * 1000,
 } as const;
 
 let store: FileStore | undefined;
+let started: Promise<void> | undefined;
 
 export function fileStore(): FileStore {
-  store ??= new FileStore(join(fileServiceConfig.dataDir, "files"));
+  store ??= new FileStore(join(fileServiceConfig.dataDir, "store"));
   return store;
+}
+
+/** Prepares the store (once per module): directories, the old layout moved in, the collector's timer. */
+export function startFileStore(housekeeping: () => Promise<unknown> = async () => {}): Promise<void> {
+  started ??= (async () => {
+    const files = fileStore();
+    await files.init();
+    const migration = await migrateLegacyLayout(join(fileServiceConfig.dataDir, "files"), files);
+    if (migration.migrated.length + migration.skipped.length > 0) {
+      console.log(JSON.stringify({ level: "info", msg: "moved files into the content-addressed store", ...migration }));
+    }
+    const pass = async () => {
+      try {
+        await collectBlobs(files, fileServiceConfig.gcGraceMs);
+        await housekeeping();
+      } catch (err) {
+        console.error(JSON.stringify({ level: "error", msg: "store housekeeping failed", error: String(err) }));
+      }
+    };
+    setInterval(pass, fileServiceConfig.gcIntervalMs).unref();
+  })();
+  return started;
 }

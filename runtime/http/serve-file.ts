@@ -1,9 +1,11 @@
-// Turns an opened file into the HTTP response a download client expects: strong ETag (the sha256),
-// conditional GET, a single Range, attachment disposition, and no content sniffing.
-import type { OpenedFile } from "../../lib/files/file-store.ts";
+// Turns a resolved file into the HTTP response a download client expects: strong ETag (the sha256),
+// conditional GET, a single Range, attachment disposition, and no content sniffing. The bytes are
+// the blob's, which never change: under Bun the response is the file itself (Bun.file, which the
+// server sends with sendfile), elsewhere (Deno) a stream read from it.
+import { openStream, type ResolvedFile } from "../../lib/files/file-store.ts";
 import { parseRange } from "./ranges.ts";
 
-export async function fileResponse(request: Request, file: OpenedFile): Promise<Response> {
+export async function fileResponse(request: Request, file: ResolvedFile): Promise<Response> {
   const etag = `"${file.sha256}"`;
   const headers: Record<string, string> = {
     "content-type": "application/octet-stream",
@@ -14,28 +16,20 @@ export async function fileResponse(request: Request, file: OpenedFile): Promise<
     "last-modified": file.modified.toUTCString(),
   };
   const method = request.method;
-  if (etagMatches(request.headers.get("if-none-match"), etag)) {
-    await file.close();
-    return new Response(null, { status: 304, headers });
-  }
+  if (etagMatches(request.headers.get("if-none-match"), etag)) return new Response(null, { status: 304, headers });
   let range = null;
-  try {
-    const ifRange = request.headers.get("if-range");
-    if (ifRange === null || ifRange === etag) range = parseRange(request.headers.get("range"), file.size);
-  } catch (err) {
-    await file.close();
-    throw err;
-  }
+  const ifRange = request.headers.get("if-range");
+  if (ifRange === null || ifRange === etag) range = parseRange(request.headers.get("range"), file.size);
   const start = range?.start ?? 0;
   const end = range?.end ?? file.size - 1;
   headers["content-length"] = String(Math.max(0, end - start + 1));
   if (range) headers["content-range"] = `bytes ${start}-${end}/${file.size}`;
   const status = range ? 206 : 200;
-  if (method === "HEAD" || file.size === 0) {
-    await file.close();
-    return new Response(null, { status, headers });
-  }
-  return new Response(file.stream(start, end), { status, headers });
+  if (method === "HEAD" || file.size === 0) return new Response(null, { status, headers });
+  const body = typeof Bun === "undefined"
+    ? await openStream(file.path, start, end)
+    : Bun.file(file.path).slice(start, end + 1);
+  return new Response(body, { status, headers });
 }
 
 /** RFC 6266: an ASCII fallback plus the exact UTF-8 name, so any name survives the header. */

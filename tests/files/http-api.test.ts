@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 function storedNames(): string[] {
-  return readdirSync(join(rt.dataDir, "files")).filter((n) => !n.startsWith(".")).sort();
+  return readdirSync(join(rt.dataDir, "store", "names")).sort();
 }
 
 describe("the historic API, with real curl", () => {
@@ -202,8 +202,8 @@ describe("bad input: a JSON reason, and nothing changes", () => {
     ], work);
     expect(new TextDecoder().decode(chunked.stdout)).toBe("413");
 
-    expect(readFileSync(join(rt.dataDir, "files", "limit.bin"), "utf8")).toBe("original");
-    expect(readdirSync(join(rt.dataDir, "files", ".tmp"))).toEqual([]);
+    expect(readFileSync(join(rt.dataDir, "store", "names", "limit.bin"), "utf8")).toBe("original");
+    expect(readdirSync(join(rt.dataDir, "store", "tmp"))).toEqual([]);
   });
 
   test("wrong method is 405 with Allow; unknown paths and files are 404", async () => {
@@ -235,7 +235,7 @@ describe("auth", () => {
         headers: { authorization: "Bearer nope" },
       });
       expect(wrong.status).toBe(401);
-      expect(existsSync(join(secured.dataDir, "files", "a.txt"))).toBe(false);
+      expect(existsSync(join(secured.dataDir, "store", "names", "a.txt"))).toBe(false);
 
       writeFileSync(join(work, "auth.txt"), "auth");
       const up = await curl([

@@ -18,7 +18,7 @@ afterAll(async () => {
   await Promise.all(replicas.map((r) => r.stop("SIGKILL")));
 });
 
-const tmpEntries = () => readdirSync(join(dataDir, "files", ".tmp"));
+const tmpEntries = () => readdirSync(join(dataDir, "store", "tmp"));
 
 /** A request body that sends `first` bytes, then waits until `release` resolves before finishing. */
 function stalledBody(first: Uint8Array, release: Promise<void>, rest: Uint8Array): ReadableStream<Uint8Array> {
