@@ -1,0 +1,141 @@
+// The blob collector racing three replicas that share one directory: writers keep pointing names at
+// blobs the collector is trying to remove (the same few contents, so a blob is unreferenced one
+// moment and wanted again the next), readers keep downloading, and a collector pass runs back to back
+// from this (fourth) process. No name may ever point at a missing blob, no reader may get a broken
+// or mixed body, and the collector must really have removed blobs meanwhile.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, readdirSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+import { collectBlobs } from "../../lib/files/blob-collector.ts";
+import { FileStore } from "../../lib/files/file-store.ts";
+import { type RuntimeProcess, startRuntime, tempDir } from "../../harness/runtime-process.ts";
+
+const sha = (data: Uint8Array | ArrayBuffer) => createHash("sha256").update(new Uint8Array(data)).digest("hex");
+// More contents than names: each blob is unreferenced now and then, and wanted again soon after.
+const CONTENTS = Array.from({ length: 24 }, (_, i) => randomBytes(64 * 1024 + i));
+const KNOWN = new Set(CONTENTS.map(sha));
+
+let dataDir: string;
+let replicas: RuntimeProcess[] = [];
+let store: FileStore;
+
+beforeAll(async () => {
+  dataDir = tempDir("tarsd-gc-race-");
+  replicas = await Promise.all([0, 1, 2].map(() => startRuntime({ FUNCTIONS: "upload,download", DATA_DIR: dataDir })));
+  store = new FileStore(join(dataDir, "store"));
+});
+afterAll(async () => {
+  await Promise.all(replicas.map((r) => r.stop()));
+});
+
+/** Runs `collectBlobs` back to back until `until` resolves; returns what it removed and restored. */
+async function collectorLoop(graceMs: number, running: () => boolean) {
+  let removed = 0;
+  let restored = 0;
+  let passes = 0;
+  while (running()) {
+    const pass = await collectBlobs(store, graceMs);
+    removed += pass.removed.length;
+    restored += pass.restored.length;
+    passes++;
+    await Bun.sleep(1);
+  }
+  return { removed, restored, passes };
+}
+
+/** Every name points at a blob that exists and holds the bytes its hash names. */
+function checkPointers(): number {
+  let checked = 0;
+  for (const name of readdirSync(store.namesDir)) {
+    const target = readlinkSync(join(store.namesDir, name));
+    const hash = target.slice(target.lastIndexOf("/") + 1);
+    expect({ name, exists: existsSync(store.blobPath(hash)) }).toEqual({ name, exists: true });
+    checked++;
+  }
+  return checked;
+}
+
+describe("the blob collector against three replicas", () => {
+  test("writers re-using contents while a pass runs back to back: no name ever loses its blob", async () => {
+    const deadline = Date.now() + 8000;
+    const running = () => Date.now() < deadline;
+    const last = new Map<string, string>(); // name -> sha of its last acknowledged version
+    let writes = 0;
+    let deletes = 0;
+    const writer = async (replica: number) => {
+      for (let i = 0; running(); i++) {
+        const name = `r${replica}-${i % 4}.bin`;
+        if (i % 7 === 6) {
+          const res = await fetch(`${replicas[replica]!.url}/files/${name}`, { method: "DELETE" });
+          expect([204, 404]).toContain(res.status);
+          last.delete(name);
+          deletes++;
+          continue;
+        }
+        const body = CONTENTS[(i * 5 + replica * 7) % CONTENTS.length]!;
+        const res = await fetch(`${replicas[replica]!.url}/files/${name}`, { method: "PUT", body });
+        expect([200, 201]).toContain(res.status);
+        last.set(name, sha(body));
+        writes++;
+        // Read back through another replica: what was acknowledged must be there, whole.
+        const back = await fetch(`${replicas[(replica + 1) % 3]!.url}/files/${name}`);
+        expect({ name, status: back.status, hash: sha(await back.arrayBuffer()) }).toEqual({
+          name,
+          status: 200,
+          hash: sha(body),
+        });
+      }
+    };
+    const [gc] = await Promise.all([collectorLoop(0, running), writer(0), writer(1), writer(2)]);
+    expect(checkPointers()).toBe(last.size);
+    for (const [name, hash] of last) {
+      const res = await fetch(`${replicas[writes % 3]!.url}/files/${name}`);
+      expect({ name, hash: sha(await res.arrayBuffer()) }).toEqual({ name, hash });
+    }
+    console.log(
+      `gc race: ${writes} writes, ${deletes} deletes, ${gc.passes} passes, ${gc.removed} blobs removed, ${gc.restored} restored`,
+    );
+    expect(writes).toBeGreaterThan(100);
+    expect(gc.removed).toBeGreaterThan(10); // the collector really collected while the writers wrote
+  }, 30_000);
+
+  test("readers through every replica meanwhile get whole versions, never a 5xx or a mixed body", async () => {
+    const deadline = Date.now() + 8000;
+    const running = () => Date.now() < deadline;
+    let reads = 0;
+    let found = 0;
+    const writer = async (replica: number) => {
+      for (let i = 0; running(); i++) {
+        const body = CONTENTS[(i * 5 + replica * 11) % CONTENTS.length]!;
+        const res = await fetch(`${replicas[replica]!.url}/files/shared-${i % 2}.bin`, { method: "PUT", body });
+        expect([200, 201]).toContain(res.status);
+      }
+    };
+    const reader = async (replica: number) => {
+      for (let i = 0; running(); i++) {
+        const res = await fetch(`${replicas[replica]!.url}/files/shared-${i % 2}.bin`);
+        reads++;
+        if (res.status === 404) continue; // not written yet
+        expect(res.status).toBe(200);
+        const got = sha(await res.arrayBuffer());
+        expect(KNOWN.has(got)).toBe(true);
+        expect(res.headers.get("etag")).toBe(`"${got}"`);
+        found++;
+      }
+    };
+    // A short grace: the collector removes a replaced version 100 ms after no name points at it.
+    const [gc] = await Promise.all([
+      collectorLoop(100, running),
+      writer(0),
+      writer(1),
+      reader(0),
+      reader(1),
+      reader(2),
+    ]);
+    console.log(`gc race with readers: ${reads} reads (${found} bodies), ${gc.removed} blobs removed`);
+    expect(found).toBeGreaterThan(100);
+    expect(gc.removed).toBeGreaterThan(0);
+    checkPointers();
+  }, 30_000);
+});
