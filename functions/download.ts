@@ -8,9 +8,15 @@ import { formParts } from "../runtime/http/multipart.ts";
 import { errorOf, fileBytes, FORM_FIELD_NAMES, jsonOf, nameParam, ref } from "../runtime/http/openapi-parts.ts";
 import { fileResponse } from "../runtime/http/serve-file.ts";
 import { fileStore, startFileStore } from "../lib/files/shared-store.ts";
+import { SmallBlobs } from "../lib/files/small-blobs.ts";
 
-const serveNamed = async (request: Request, name: string | undefined) =>
-  fileResponse(request, await fileStore().resolve(name ?? ""));
+const smallBlobs = new SmallBlobs();
+
+async function serveNamed(request: Request, name: string | undefined): Promise<Response> {
+  const file = await fileStore().resolve(name ?? "");
+  const bytes = request.method === "HEAD" ? undefined : await smallBlobs.bytes(file.sha256, file.path, file.size);
+  return fileResponse(request, file, bytes);
+}
 
 const notFound = errorOf("No such file");
 const nameForm = { type: "object", required: ["name"], properties: { name: ref("FileName") } };

@@ -1,11 +1,16 @@
 // Turns a resolved file into the HTTP response a download client expects: strong ETag (the sha256),
 // conditional GET, a single Range, attachment disposition, and no content sniffing. The bytes are
-// the blob's, which never change: under Bun the response is the file itself (Bun.file, which the
-// server sends with sendfile), elsewhere (Deno) a stream read from it.
+// the blob's, which never change: given in memory (a small blob, see lib/files/small-blobs.ts), or
+// under Bun the file itself (Bun.file, which the server sends with sendfile), elsewhere (Deno) a
+// stream read from it.
 import { openStream, type ResolvedFile } from "../../lib/files/file-store.ts";
 import { parseRange } from "./ranges.ts";
 
-export async function fileResponse(request: Request, file: ResolvedFile): Promise<Response> {
+export async function fileResponse(
+  request: Request,
+  file: ResolvedFile,
+  bytes?: Uint8Array<ArrayBuffer>,
+): Promise<Response> {
   const etag = `"${file.sha256}"`;
   const headers: Record<string, string> = {
     "content-type": "application/octet-stream",
@@ -26,7 +31,9 @@ export async function fileResponse(request: Request, file: ResolvedFile): Promis
   if (range) headers["content-range"] = `bytes ${start}-${end}/${file.size}`;
   const status = range ? 206 : 200;
   if (method === "HEAD" || file.size === 0) return new Response(null, { status, headers });
-  const body = typeof Bun === "undefined"
+  const body = bytes !== undefined
+    ? bytes.subarray(start, end + 1)
+    : typeof Bun === "undefined"
     ? await openStream(file.path, start, end)
     : Bun.file(file.path).slice(start, end + 1);
   return new Response(body, { status, headers });
