@@ -1,20 +1,21 @@
 // Removes blobs no name points to, while other replicas keep uploading and reading through the same
-// directory (over NFS). A blob is removed only when all of this holds:
-//   1. no name pointed at it at a pass (it was *marked* then: gc/marks.json, time of the mark), and
-//   2. still none at a pass at least `graceMs` later, and
-//   3. nobody touched it since the mark: a writer touches a blob right before pointing a name at it
-//      (FileStore.adopt), so a blob an upload is about to use is never taken;
-//   4. and 3 still holds after the blob was moved out of blobs/ (renamed into gc/): a writer that
-//      touched it in between is seen then, and the blob is put back.
+// directory (over NFS). One pass:
+//   1. reads every name; a blob none points to is *marked* (gc/marks.json keeps when), and one that
+//      was marked at least `graceMs` ago and not touched since (writers touch a blob before pointing
+//      a name at it) is moved out of blobs/ into gc/;
+//   2. reads every name again: a moved blob that a name points to now, or that was touched after
+//      all, is put back; the rest are deleted.
+// Why no name ends up pointing at a missing blob: a writer points its name at the blob and then checks
+// the blob is there, putting it back from its own staged copy if not (FileStore.settle). If the name
+// was in place before the second reading, the pass sees it and puts the blob back; if not, the blob
+// was moved out before the writer's check, which then sees it missing. Either way the blob is there.
 // Readers: a reader resolves a name and opens its blob within milliseconds, and a blob that was in
-// use when resolved stays at least `graceMs` after its name moved on (1-2), so no reader opens a
-// removed blob. A reader that keeps a blob open longer than that keeps reading on a local disk (an
+// use when resolved stays at least `graceMs` after its name moved on (the mark), so no reader opens
+// a removed blob. A reader that keeps a blob open longer than that keeps reading on a local disk (an
 // open file outlives its name); on NFS a read lasting past the removal from another host fails
 // (ESTALE): the grace (1 hour by default) bounds how long a download may run across a replacement.
-// Writers that lose a blob to a pass between their touch and their rename (the blob was missing
-// when touched) put their own staged copy there instead. Clocks of the replicas are assumed to
-// agree to well within the grace (NTP). One pass at a time across replicas: gc/lock (mkdir, atomic
-// on NFS), taken over when older than LOCK_STALE_MS (a replica died holding it).
+// Clocks of the replicas are assumed to agree to well within the grace (NTP). One pass at a time
+// across replicas: gc/lock (mkdir, atomic on NFS), taken over when older than LOCK_STALE_MS.
 import { randomUUID } from "node:crypto";
 import { lstat, mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -26,7 +27,7 @@ export interface CollectResult {
   removed: string[];
   /** Blobs no name points to, not yet old enough to go. */
   marked: number;
-  /** Blobs a writer touched while they were being removed, put back. */
+  /** Blobs moved out and put back: a name pointed at them, or a writer touched them, meanwhile. */
   restored: string[];
 }
 
@@ -46,6 +47,7 @@ export async function collectBlobs(store: FileStore, graceMs: number): Promise<C
     const next: Record<string, number> = {};
     const now = Date.now();
     const referenced = await store.referencedBlobs();
+    const movedOut: { sha256: string; markedAt: number; out: string }[] = [];
     for (const sha256 of await listBlobs(store)) {
       if (referenced.has(sha256)) continue;
       const markedAt = marks[sha256];
@@ -54,18 +56,21 @@ export async function collectBlobs(store: FileStore, graceMs: number): Promise<C
         continue;
       }
       const blob = store.blobPath(sha256);
-      const touchedSinceMark = await stat(blob).then((s) => s.mtimeMs >= markedAt, () => undefined);
-      if (touchedSinceMark === undefined) continue; // gone already
-      if (touchedSinceMark) continue; // a writer is about to point a name at it: start over
+      if (await touchedSince(blob, markedAt)) continue; // a writer wants it: it gets a new mark if still unused
       const out = join(store.gcDir, `${sha256}.${randomUUID()}`);
-      if (!await rename(blob, out).then(() => true, () => false)) continue;
-      if (await stat(out).then((s) => s.mtimeMs >= markedAt, () => false)) {
-        await rename(out, blob); // touched between the check and the move: it is in use
-        result.restored.push(sha256);
-        continue;
+      if (await rename(blob, out).then(() => true, () => false)) movedOut.push({ sha256, markedAt, out });
+    }
+    if (movedOut.length > 0) {
+      const referencedNow = await store.referencedBlobs();
+      for (const { sha256, markedAt, out } of movedOut) {
+        if (referencedNow.has(sha256) || await touchedSince(out, markedAt)) {
+          await rename(out, store.blobPath(sha256)); // same bytes as any copy a writer put back meanwhile
+          result.restored.push(sha256);
+        } else {
+          await unlink(out);
+          result.removed.push(sha256);
+        }
       }
-      await unlink(out);
-      result.removed.push(sha256);
     }
     result.marked = Object.keys(next).length;
     const tmp = store.tempPath(".marks");
@@ -75,6 +80,10 @@ export async function collectBlobs(store: FileStore, graceMs: number): Promise<C
   } finally {
     await rmdir(lock).catch(() => {});
   }
+}
+
+function touchedSince(path: string, markedAt: number): Promise<boolean> {
+  return stat(path).then((s) => s.mtimeMs >= markedAt, () => false);
 }
 
 async function takeLock(lock: string): Promise<boolean> {

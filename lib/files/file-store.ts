@@ -6,17 +6,19 @@
 //   gc/                  the collector's marks and lock (blob-collector.ts)
 //   uploads/             resumable (tus) uploads in progress (resumable-uploads.ts)
 //
-// An upload streams into tmp/ while its sha256 is computed, is fsynced, becomes its blob (a rename,
-// or nothing at all when those bytes are already stored), and only then is the name pointed at it,
-// by renaming a new symlink over the old one: readers see the old version or the new one, whole.
+// An upload streams into tmp/ while its sha256 is computed, is fsynced, becomes its blob (a hard link,
+// or a touch when those bytes are already stored), and only then is the name pointed at it, by
+// renaming a new symlink over the old one: readers see the old version or the new one, whole.
 // Since a blob never changes, a reader can hand its path to the kernel (sendfile) and its ETag is
-// its name. Blobs no name points to are removed by the collector, with the protocol described there;
-// the one rule a writer keeps for it is `adopt`: touch the blob right before pointing a name at it.
+// its name. Blobs no name points to are removed by the collector (blob-collector.ts); what a writer
+// does for it: touch the blob before pointing a name at it (`adopt`), and keep its own staged copy
+// until the name is in place and the blob checked to be there (`settle`).
 import { Buffer } from "node:buffer";
 import { createHash, randomUUID } from "node:crypto";
-import { constants, lstatSync, readlinkSync, type Stats, statSync } from "node:fs";
+import { constants, lstatSync, readlinkSync, rmSync, type Stats, statSync } from "node:fs";
 import {
   type FileHandle,
+  link,
   lstat,
   mkdir,
   open,
@@ -32,6 +34,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { DomainError } from "../errors.ts";
+import { DirectorySync } from "./directory-sync.ts";
 import { storageErrors } from "./disk-full.ts";
 import { validateName } from "./names.ts";
 
@@ -78,6 +81,7 @@ export class FileStore {
   private readonly tempPrefix = `${hostname()}-${process.pid}-`;
   /** Blob sizes: a blob never changes, so its size is looked up once. */
   private readonly sizes = new Map<string, number>();
+  private readonly directorySyncs = new Map<string, DirectorySync>();
 
   constructor(readonly dir: string) {
     this.blobsDir = join(dir, "blobs");
@@ -166,7 +170,7 @@ export class FileStore {
         }
       }
       if (filled > 0) await storageErrors(() => writeAll(handle, buffer.subarray(0, filled)));
-      await storageErrors(() => handle.sync());
+      await storageErrors(() => handle.datasync()); // the bytes and the size; the mtime need not be
       await handle.close();
       return { tmp, sha256: hash.digest("hex"), size };
     } catch (err) {
@@ -178,8 +182,9 @@ export class FileStore {
 
   /**
    * Makes the staged bytes the blob of their hash, and fresh for the collector: an existing blob is
-   * touched (then the staged copy is dropped: identical uploads are stored once), a missing one is
-   * the staged file renamed. Touching first and dropping after means the bytes are never absent.
+   * touched, a missing one is made as a hard link to the staged file (identical uploads are stored
+   * once). The staged file stays until `settle`: until a name points at the blob, this writer can
+   * always put the bytes back, whatever a collector pass does meanwhile.
    */
   async adopt(staged: Staged): Promise<string> {
     const blob = this.blobPath(staged.sha256);
@@ -188,17 +193,32 @@ export class FileStore {
       if (err.code === "ENOENT") return false;
       throw err;
     });
-    if (touched) {
-      await rm(staged.tmp, { force: true });
-      return blob;
+    if (!touched) {
+      await storageErrors(() => utimes(staged.tmp, now, now));
+      await this.linkBlob(staged);
     }
-    await storageErrors(async () => {
-      await mkdir(join(this.blobsDir, staged.sha256.slice(0, 2)), { recursive: true });
-      await utimes(staged.tmp, now, now);
-      await rename(staged.tmp, blob);
-    });
     this.sizes.set(staged.sha256, staged.size);
     return blob;
+  }
+
+  /**
+   * After the names point at the blob: makes sure it is there (a collector pass that took it before
+   * it saw the new name is undone from the staged copy), then drops the staged copy.
+   */
+  async settle(staged: Staged): Promise<void> {
+    if (!statSync(this.blobPath(staged.sha256), { throwIfNoEntry: false })) await this.linkBlob(staged);
+    await rm(staged.tmp, { force: true });
+  }
+
+  private async linkBlob(staged: Staged): Promise<void> {
+    const prefix = join(this.blobsDir, staged.sha256.slice(0, 2));
+    await storageErrors(async () => {
+      await mkdir(prefix, { recursive: true });
+      await link(staged.tmp, this.blobPath(staged.sha256)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== "EEXIST") throw err; // made by another writer (or put back by the collector)
+      });
+    });
+    await this.syncDirectory(prefix);
   }
 
   /**
@@ -209,7 +229,7 @@ export class FileStore {
    * before the last; after the request every name is new, or every name is as it was.
    */
   async commit(files: { name: string; staged: Staged }[]): Promise<(StoredFile & { replaced: boolean })[]> {
-    const made: string[] = [];
+    const leftovers: string[] = []; // pointers made in tmp/ and not (or no longer) needed
     try {
       const steps = [];
       for (const { name, staged } of files) {
@@ -218,15 +238,16 @@ export class FileStore {
         const pointer = this.tempPath(".link");
         await this.adopt(staged);
         await storageErrors(() => symlink(pointerTarget(staged.sha256), pointer));
-        made.push(pointer);
+        leftovers.push(pointer);
         const previous = await readlink(target).catch(() => undefined);
+        // Undoing is for requests of several names; one name alone has nothing to undo.
         let undo: string | undefined;
-        if (previous !== undefined) {
+        if (previous !== undefined && files.length > 1) {
           undo = this.tempPath(".link");
           await storageErrors(() => symlink(previous, undo!));
-          made.push(undo);
+          leftovers.push(undo);
         }
-        steps.push({ name, staged, target, pointer, undo });
+        steps.push({ name, staged, target, pointer, undo, replaced: previous !== undefined });
       }
       const done: typeof steps = [];
       try {
@@ -241,25 +262,28 @@ export class FileStore {
         }
         throw err;
       }
-      await syncDir(this.namesDir);
-      const results = [];
-      for (const step of steps) {
-        const modified = (await lstat(step.target).catch(() => null))?.mtime ?? new Date();
-        results.push({
-          name: step.name,
-          size: step.staged.size,
-          sha256: step.staged.sha256,
-          modified,
-          replaced: step.undo !== undefined,
-        });
-      }
-      return results;
+      await this.syncDirectory(this.namesDir);
+      for (const step of steps) await this.settle(step.staged);
+      return steps.map((step) => ({
+        name: step.name,
+        size: step.staged.size,
+        sha256: step.staged.sha256,
+        modified: lstatSync(step.target, { throwIfNoEntry: false })?.mtime ?? new Date(),
+        replaced: step.replaced,
+      }));
     } catch (err) {
       await Promise.all(files.map(({ staged }) => this.discard(staged)));
       throw err;
     } finally {
-      await Promise.all(made.map((path) => rm(path, { force: true })));
+      // Renamed pointers are gone from tmp/ already; only undo copies and unused pointers remain.
+      for (const path of leftovers) rmSync(path, { force: true });
     }
+  }
+
+  private syncDirectory(dir: string): Promise<void> {
+    let syncer = this.directorySyncs.get(dir);
+    if (syncer === undefined) this.directorySyncs.set(dir, syncer = new DirectorySync(dir));
+    return syncer.sync();
   }
 
   async discard(staged: Staged): Promise<void> {
@@ -346,7 +370,7 @@ export class FileStore {
       if (err.code === "ENOENT") throw new DomainError("not_found", `no file named ${JSON.stringify(name)}`);
       throw err;
     });
-    await syncDir(this.namesDir);
+    await this.syncDirectory(this.namesDir);
   }
 
   /** The sha256 every name points at now (the collector's view of what is in use). */
@@ -420,14 +444,6 @@ function fileStream(
       await close();
     },
   });
-}
-
-export async function syncDir(dir: string): Promise<void> {
-  // The rename itself must survive a crash, not only the file's bytes.
-  const handle = await open(dir, constants.O_RDONLY).catch(() => null);
-  if (!handle) return;
-  await handle.sync().catch(() => {}); // Some filesystems (and NFS clients) refuse fsync on dirs.
-  await handle.close();
 }
 
 function splitTempName(entry: string): [string | undefined, string | undefined] {

@@ -8,7 +8,8 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { link, lstat, lutimes, readdir, rm, rmdir, symlink, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { type FileStore, pointerTarget, syncDir } from "./file-store.ts";
+import { syncDir } from "./directory-sync.ts";
+import { type FileStore, pointerTarget } from "./file-store.ts";
 import { validateName } from "./names.ts";
 
 export interface Migration {
@@ -47,6 +48,7 @@ export async function migrateLegacyLayout(legacyDir: string, store: FileStore): 
     );
     if (created) await lutimes(pointer, info.atime, info.mtime).catch(() => {}); // keep Last-Modified
     await syncDir(store.namesDir);
+    await store.settle(staged);
     await unlink(path).catch(() => {});
     result.migrated.push(name);
   }
