@@ -13,13 +13,13 @@ export type { Params };
 export type Handler = (request: Request, params: Params) => Response | Promise<Response>;
 
 export interface Route {
-  method: "GET" | "HEAD" | "POST" | "PUT" | "DELETE";
+  method: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
   /** Elysia-style path: literal segments and `:param` segments. */
   path: string;
   handler: Handler;
   /** One line for the API docs. */
   summary: string;
-  /** Whether the bearer token is required; defaults to true for every method but GET and HEAD. */
+  /** Whether the bearer token is required; defaults to true for every method but GET, HEAD and OPTIONS. */
   auth?: boolean;
   /** OpenAPI fragments (request body, responses) for /openapi.json. */
   openapi?: Record<string, unknown>;
@@ -31,6 +31,11 @@ export interface Route {
   maxBodyBytes?: number;
   /** Room for framing around that limit (multipart boundaries and part headers); not in the 413 reason. */
   bodyOverheadBytes?: number;
+  /**
+   * Headers on every answer of this route, the contract's own (401, errors) included, unless the
+   * answer sets them itself: what a protocol requires of all its responses (tus: Tus-Resumable).
+   */
+  responseHeaders?: Record<string, string>;
 }
 
 /** The body limit of a route that declares none (forms, small JSON). */
@@ -91,6 +96,9 @@ export function defineFunction(definition: FunctionDefinition): FunctionModule {
         } catch (err) {
           response = toErrorResponse(err);
         }
+        for (const [name, value] of Object.entries(info.responseHeaders ?? {})) {
+          if (!response.headers.has(name)) response.headers.set(name, value);
+        }
         return observed(response, request);
       },
     };
@@ -111,7 +119,7 @@ export function defineFunction(definition: FunctionDefinition): FunctionModule {
   return { routes, fetch, start };
 }
 
-/** Whether a route requires the bearer token (when one is configured): writes do, reads do not. */
+/** Whether a route requires the bearer token (when one is configured): writes do, reads (and OPTIONS) do not. */
 export function routeNeedsAuth(route: Pick<RouteInfo, "method" | "auth">): boolean {
-  return route.auth ?? !["GET", "HEAD"].includes(route.method);
+  return route.auth ?? !["GET", "HEAD", "OPTIONS"].includes(route.method);
 }
