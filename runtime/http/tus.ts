@@ -165,7 +165,7 @@ export function tusRoutes({ path, storage, maxSize }: TusOptions): Route[] {
             name: "Upload-Metadata",
             in: "header",
             required: true,
-            schema: { type: "string", pattern: "^filename [A-Za-z0-9+/]+={0,2}$" },
+            schema: { type: "string", pattern: `^filename ${BASE64.source.slice(1)}` },
             description: "`filename <base64 of the UTF-8 name>` (other keys are allowed and ignored)",
           },
         ],
