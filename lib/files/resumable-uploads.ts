@@ -264,6 +264,14 @@ export class ResumableUploads {
     } finally {
       await handle.close().catch(() => {});
     }
+    if (failure instanceof DomainError && failure.kind === "storage_full") {
+      // storageErrors says "nothing was stored", true of a whole upload but not of this one.
+      const kept = await stat(path).then((s) => s.size, () => offset);
+      throw new DomainError(
+        "storage_full",
+        `the disk or quota is full: the upload keeps its first ${kept} bytes; resume from there once space is freed`,
+      );
+    }
     if (failure !== undefined) throw failure;
     return position;
   }
@@ -312,10 +320,14 @@ export class ResumableUploads {
       });
       if (handle) {
         try {
-          await handle.writeFile(token);
-        } finally {
-          await handle.close();
+          await storageErrors(() => handle.writeFile(token));
+        } catch (err) {
+          // Ours, but without its token it could never be released: a full disk must not lock the upload.
+          await handle.close().catch(() => {});
+          await rm(lock, { force: true });
+          throw err;
         }
+        await handle.close();
         return token;
       }
       const touched = await Promise.all([lock, data].map((path) => stat(path).then((s) => s.mtimeMs, () => 0)));
