@@ -327,6 +327,49 @@ describe("tus: across replicas and failures", () => {
     expect(expiring.output()).toContain("removed abandoned uploads");
   }, 20_000);
 
+  test(
+    "a full disk during PATCH is 507; the bytes written before stay, and the upload resumes once space is freed",
+    async () => {
+      // The runtime in its own user and mount namespaces, its DATA_DIR an 8 MiB tmpfs: a disk that
+      // fills up, without root. Blobs no name points to go at the next collector passes (grace 0).
+      const full = await startRuntime(
+        {
+          FUNCTIONS: "upload,download",
+          DATA_DIR: tempDir("tarsd-full-"),
+          GC_GRACE_SECONDS: "0",
+          GC_INTERVAL_SECONDS: "1",
+        },
+        { prefix: ["unshare", "-rm", "sh", "-c", 'mount -t tmpfs -o size=8m tmpfs "$DATA_DIR" && exec "$@"', "sh"] },
+      );
+      try {
+        const filler = randomBytes(5 * 1024 * 1024);
+        expect((await fetch(`${full.url}/files/filler.bin`, { method: "PUT", body: filler })).status).toBe(201);
+        const body = randomBytes(5 * 1024 * 1024);
+        const location = await created(full.url, body.byteLength, "after-full.bin");
+        expect(await expectError(await patch(full.url, location, 0, body), 507)).toContain("keeps its first");
+        const kept = (await offsetOf(full.url, location))!;
+        expect(kept).toBeGreaterThan(0);
+        expect(kept).toBeLessThan(body.byteLength);
+        expect(await fileSha(full.url, "after-full.bin")).toBe(404);
+
+        expect((await fetch(`${full.url}/files/filler.bin`, { method: "DELETE" })).status).toBe(204);
+        // What a client does: HEAD, PATCH the rest; 507 until the collector has freed the filler's blob.
+        let status = 0;
+        for (const deadline = Date.now() + 15_000; status !== 204 && Date.now() < deadline; await Bun.sleep(200)) {
+          const offset = (await offsetOf(full.url, location))!;
+          expect(offset).toBeGreaterThanOrEqual(kept);
+          status = (await patch(full.url, location, offset, body.subarray(offset))).status;
+          expect([204, 507]).toContain(status);
+        }
+        expect(status).toBe(204);
+        expect(await fileSha(full.url, "after-full.bin")).toBe(sha(body));
+      } finally {
+        await full.stop("SIGKILL");
+      }
+    },
+    30_000,
+  );
+
   test("with AUTH_TOKEN, tus writes need the bearer token (401 carries Tus-Resumable)", async () => {
     await expectError(await create(guarded.url, 10, "guarded.bin"), 401);
     const auth = { authorization: "Bearer s3cret" };
