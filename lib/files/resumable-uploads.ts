@@ -61,7 +61,8 @@ const WRITE_CHUNK_BYTES = 1024 * 1024;
 const READ_CHUNK_BYTES = 1024 * 1024;
 const ID = /^[0-9a-f]{32}$/;
 
-type Found = { id: string; info: UploadInfo; done: false } | { id: string; info: UploadInfo; done: true };
+/** A known upload: in progress (its info file), or complete (only its record of completion left). */
+type Found = { id: string; info: UploadInfo; done: boolean };
 
 export class ResumableUploads {
   private readonly staleLockMs: number;
