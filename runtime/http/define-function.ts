@@ -96,10 +96,7 @@ export function defineFunction(definition: FunctionDefinition): FunctionModule {
         } catch (err) {
           response = toErrorResponse(err);
         }
-        for (const [name, value] of Object.entries(info.responseHeaders ?? {})) {
-          if (!response.headers.has(name)) response.headers.set(name, value);
-        }
-        return observed(response, request);
+        return observed(withHeaders(response, info.responseHeaders), request);
       },
     };
   });
@@ -117,6 +114,20 @@ export function defineFunction(definition: FunctionDefinition): FunctionModule {
   }
 
   return { routes, fetch, start };
+}
+
+/** Adds the headers the answer does not set itself (on a copy when its headers are immutable). */
+function withHeaders(response: Response, headers: Record<string, string> | undefined): Response {
+  const missing = Object.entries(headers ?? {}).filter(([name]) => !response.headers.has(name));
+  if (missing.length === 0) return response;
+  let target = response;
+  try {
+    for (const [name, value] of missing) target.headers.set(name, value);
+  } catch {
+    target = new Response(response.body, response); // e.g. a fetch() answer passed through
+    for (const [name, value] of missing) target.headers.set(name, value);
+  }
+  return target;
 }
 
 /** Whether a route requires the bearer token (when one is configured): writes do, reads (and OPTIONS) do not. */
