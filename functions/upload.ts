@@ -2,6 +2,7 @@
 //   curl -X POST -F 'file=@report.pdf' HOST:5001/upload        (the historic API, kept verbatim)
 //   curl -T report.pdf HOST:5001/files/report.pdf               (REST: PUT the raw body)
 //   curl -X DELETE HOST:5001/files/report.pdf
+//   tus 1.0 at HOST:5001/uploads (creation, termination): resumable uploads, e.g. with tus-js-client
 // Bodies stream to disk; a file appears whole or not at all, and a request's files all or none
 // (see lib/files/file-store.ts); a full disk is 507 and leaves nothing behind.
 import { bodyChunks } from "../runtime/http/body.ts";
@@ -9,9 +10,10 @@ import { defineFunction } from "../runtime/http/define-function.ts";
 import { HttpError, json } from "../runtime/http/errors.ts";
 import { errorOf, FORM_FIELD_NAMES, jsonOf, nameParam, ref } from "../runtime/http/openapi-parts.ts";
 import { formParts, MULTIPART_OVERHEAD_BYTES } from "../runtime/http/multipart.ts";
+import { tusRoutes } from "../runtime/http/tus.ts";
 import type { Staged } from "../lib/files/file-store.ts";
 import { validateName } from "../lib/files/names.ts";
-import { fileServiceConfig, fileStore, startFileStore } from "../lib/files/shared-store.ts";
+import { fileServiceConfig, fileStore, resumableUploads, startFileStore } from "../lib/files/shared-store.ts";
 
 const { maxUploadBytes } = fileServiceConfig;
 
@@ -123,5 +125,6 @@ export default defineFunction({
         return new Response(null, { status: 204 });
       },
     },
+    ...tusRoutes({ path: "/uploads", storage: resumableUploads, maxSize: maxUploadBytes }),
   ],
 });

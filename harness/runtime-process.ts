@@ -24,9 +24,15 @@ export function tempDir(prefix = "tarsd-test-"): string {
  * Starts `bun runtime/main.ts` on PORT=0: the process binds a port the kernel picks and reports it in
  * its "listening" log line, so no port is picked here and released (another process could take it).
  */
-export async function startRuntime(env: Record<string, string> = {}): Promise<RuntimeProcess> {
+export async function startRuntime(
+  env: Record<string, string> = {},
+  options: {
+    /** A command the runtime runs under, its own command appended (e.g. unshare, for a small disk of its own). */
+    prefix?: string[];
+  } = {},
+): Promise<RuntimeProcess> {
   const dataDir = env.DATA_DIR ?? tempDir();
-  const proc = Bun.spawn(["bun", join(REPO_ROOT, "runtime", "main.ts")], {
+  const proc = Bun.spawn([...(options.prefix ?? []), "bun", join(REPO_ROOT, "runtime", "main.ts")], {
     cwd: REPO_ROOT,
     env: {
       PATH: process.env.PATH ?? "",

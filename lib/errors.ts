@@ -6,6 +6,8 @@ export type FailureKind =
   | "too_large" //         over a configured size limit
   | "invalid_name" //      a name the store refuses
   | "malformed" //         input that cannot be decoded or is inconsistent
+  | "conflict" //          the request does not match the thing's current state (e.g. a stale offset)
+  | "busy" //              another writer holds the thing right now: try again shortly
   | "unsupported" //       a format or encoding this library does not speak
   | "storage_full" //      the disk or the quota is full
   | "sink_unavailable" //  the downstream store cannot take it now: try again later

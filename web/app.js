@@ -1,5 +1,6 @@
-// The files page: upload (one XMLHttpRequest PUT /files/:name per file, for its progress events),
-// list, download and delete. Which parts show depends on the routes this replica runs (/functions).
+// The files page: upload (one XMLHttpRequest PUT /files/:name per file, for its progress events;
+// files over 8 MiB resumably, with tus-js-client on /uploads), list, download and delete. Which parts
+// show depends on the routes this replica runs (/functions).
 import { authHeaders, cell, explain, formatBytes, parseError } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -9,6 +10,14 @@ const uploads = $("uploads");
 const tbody = document.querySelector("#files tbody");
 const filesStatus = $("files-status");
 let canDelete = false;
+let canResume = false;
+
+/** From this size on an upload goes through tus: a dropped connection or a reload costs only the rest. */
+const RESUMABLE_FROM_BYTES = 8 * 1024 * 1024;
+/** A bounded request each: a proxy never holds a whole file, and each chunk's 204 is a checkpoint. */
+const RESUMABLE_CHUNK_BYTES = 16 * 1024 * 1024;
+/** How long to wait before each new attempt after a dropped connection (then the upload fails). */
+const RESUMABLE_RETRY_DELAYS = [0, 1000, 3000, 5000, 10000, 20000, 30000];
 
 const fileUrl = (name) => `/files/${encodeURIComponent(name)}`;
 const token = () => tokenInput.value.trim();
@@ -49,10 +58,23 @@ function upload(file) {
   item.append(label, bar, detail);
   uploads.prepend(item);
 
+  const started = performance.now();
+  const speed = (bytes) => `${formatBytes(bytes / Math.max((performance.now() - started) / 1000, 0.001))}/s`;
+  const view = { item, bar, detail, speed };
+  return canResume && file.size > RESUMABLE_FROM_BYTES ? resumableUpload(file, view) : putUpload(file, view);
+}
+
+function finisher({ item, detail }, resolve) {
+  return (ok, text) => {
+    item.dataset.state = ok ? "done" : "error";
+    detail.textContent = text;
+    resolve({ ok, message: text });
+  };
+}
+
+function putUpload(file, { item, bar, detail, speed }) {
   return new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
-    const started = performance.now();
-    const speed = (bytes) => `${formatBytes(bytes / Math.max((performance.now() - started) / 1000, 0.001))}/s`;
     // PUT /files/:name streams the raw bytes: one request per file, so each gets its own progress.
     const body = file;
     xhr.open("PUT", fileUrl(file.name));
@@ -64,11 +86,7 @@ function upload(file) {
       bar.value = Math.min(pct, 99); // 100 only once the server has stored the file.
       detail.textContent = `${pct}% · ${speed(e.loaded)}`;
     };
-    const finish = (ok, text) => {
-      item.dataset.state = ok ? "done" : "error";
-      detail.textContent = text;
-      resolve({ ok, message: text });
-    };
+    const finish = finisher({ item, detail }, resolve);
     xhr.onload = () => {
       if (xhr.status === 200 || xhr.status === 201) {
         bar.value = 100;
@@ -87,6 +105,49 @@ function upload(file) {
     };
     xhr.onerror = () => finish(false, explain(0, null, file.name));
     xhr.send(body);
+  });
+}
+
+// tus (POST /uploads, then PATCH at the server's offset): tus-js-client keeps each upload's URL in
+// localStorage under the file's fingerprint (name, type, size, modification time), so choosing the
+// same file again after a reload asks the server where it got to and sends only the rest.
+function resumableUpload(file, { item, bar, detail, speed }) {
+  return new Promise((resolve) => {
+    const finish = finisher({ item, detail }, resolve);
+    let resumedAt = 0;
+    const upload = new globalThis.tus.Upload(file, {
+      endpoint: "/uploads",
+      chunkSize: RESUMABLE_CHUNK_BYTES,
+      retryDelays: RESUMABLE_RETRY_DELAYS,
+      removeFingerprintOnSuccess: true,
+      metadata: { filename: file.name, filetype: file.type },
+      headers: authHeaders(token()),
+      onProgress(sent, total) {
+        const pct = Math.floor((sent / total) * 100);
+        bar.value = Math.min(pct, 99); // 100 only once the server has stored the file.
+        const resumed = resumedAt > 0 ? ` · resumed at ${formatBytes(resumedAt)}` : "";
+        detail.textContent = `${pct}%${resumed} · ${speed(sent - resumedAt)}`;
+      },
+      onSuccess() {
+        bar.value = 100;
+        finish(true, `100% · ${speed(file.size - resumedAt)} · stored${resumedAt > 0 ? " (resumed)" : ""}`);
+      },
+      onAfterResponse(request, response) {
+        // A HEAD is tus-js-client asking where a previous attempt (or a previous page) got to.
+        if (request.getMethod() !== "HEAD" || response.getStatus() !== 200 || resumedAt > 0) return;
+        resumedAt = Number(response.getHeader("Upload-Offset")) || 0;
+        if (resumedAt > 0) item.dataset.resumedAt = String(resumedAt);
+      },
+      onError(err) {
+        const status = err.originalResponse?.getStatus() ?? 0;
+        if (status === 401) tokenInput.focus();
+        finish(false, explain(status, parseError(err.originalResponse?.getBody() ?? ""), file.name));
+      },
+    });
+    upload.findPreviousUploads().then((previous) => {
+      if (previous.length > 0) upload.resumeFromPreviousUpload(previous[0]);
+      upload.start();
+    });
   });
 }
 
@@ -188,6 +249,7 @@ try {
   // Leave everything hidden but the notice below.
 }
 canDelete = routes.has("DELETE /files/:name");
+canResume = routes.has("POST /uploads") && "tus" in globalThis && globalThis.tus.isSupported;
 $("files-app").hidden = !routes.has("PUT /files/:name");
 $("files-section").hidden = !routes.has("GET /files");
 $("unavailable").hidden = !($("files-app").hidden && $("files-section").hidden);

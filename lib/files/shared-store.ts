@@ -14,6 +14,7 @@ import { envInt, envString } from "../env.ts";
 import { collectBlobs } from "./blob-collector.ts";
 import { FileStore } from "./file-store.ts";
 import { migrateLegacyLayout } from "./legacy-layout.ts";
+import { ResumableUploads } from "./resumable-uploads.ts";
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 5 * 1024 ** 3;
 
@@ -27,6 +28,7 @@ export const fileServiceConfig = {
 } as const;
 
 let store: FileStore | undefined;
+let uploads: ResumableUploads | undefined;
 let started: Promise<void> | undefined;
 
 export function fileStore(): FileStore {
@@ -34,8 +36,20 @@ export function fileStore(): FileStore {
   return store;
 }
 
-/** Prepares the store (once per module): directories, the old layout moved in, the collector's timer. */
-export function startFileStore(housekeeping: () => Promise<unknown> = async () => {}): Promise<void> {
+/** The tus uploads in progress, in the store's uploads/ directory. */
+export function resumableUploads(): ResumableUploads {
+  uploads ??= new ResumableUploads(fileStore(), {
+    maxBytes: fileServiceConfig.maxUploadBytes,
+    expiryMs: fileServiceConfig.uploadExpiryMs,
+  });
+  return uploads;
+}
+
+/**
+ * Prepares the store (once per module): directories, the old layout moved in, and the periodic pass
+ * (blob collector, abandoned uploads), which runs in whichever function started the store.
+ */
+export function startFileStore(): Promise<void> {
   started ??= (async () => {
     const files = fileStore();
     await files.init();
@@ -46,7 +60,10 @@ export function startFileStore(housekeeping: () => Promise<unknown> = async () =
     const pass = async () => {
       try {
         await collectBlobs(files, fileServiceConfig.gcGraceMs);
-        await housekeeping();
+        const expired = await resumableUploads().expire();
+        if (expired.length > 0) {
+          console.log(JSON.stringify({ level: "info", msg: "removed abandoned uploads", uploads: expired }));
+        }
       } catch (err) {
         console.error(JSON.stringify({ level: "error", msg: "store housekeeping failed", error: String(err) }));
       }

@@ -13,13 +13,13 @@ export type { Params };
 export type Handler = (request: Request, params: Params) => Response | Promise<Response>;
 
 export interface Route {
-  method: "GET" | "HEAD" | "POST" | "PUT" | "DELETE";
+  method: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
   /** Elysia-style path: literal segments and `:param` segments. */
   path: string;
   handler: Handler;
   /** One line for the API docs. */
   summary: string;
-  /** Whether the bearer token is required; defaults to true for every method but GET and HEAD. */
+  /** Whether the bearer token is required; defaults to true for every method but GET, HEAD and OPTIONS. */
   auth?: boolean;
   /** OpenAPI fragments (request body, responses) for /openapi.json. */
   openapi?: Record<string, unknown>;
@@ -31,6 +31,11 @@ export interface Route {
   maxBodyBytes?: number;
   /** Room for framing around that limit (multipart boundaries and part headers); not in the 413 reason. */
   bodyOverheadBytes?: number;
+  /**
+   * Headers on every answer of this route, the contract's own (401, errors) included, unless the
+   * answer sets them itself: what a protocol requires of all its responses (tus: Tus-Resumable).
+   */
+  responseHeaders?: Record<string, string>;
 }
 
 /** The body limit of a route that declares none (forms, small JSON). */
@@ -91,7 +96,7 @@ export function defineFunction(definition: FunctionDefinition): FunctionModule {
         } catch (err) {
           response = toErrorResponse(err);
         }
-        return observed(response, request);
+        return observed(withHeaders(response, info.responseHeaders), request);
       },
     };
   });
@@ -111,7 +116,21 @@ export function defineFunction(definition: FunctionDefinition): FunctionModule {
   return { routes, fetch, start };
 }
 
-/** Whether a route requires the bearer token (when one is configured): writes do, reads do not. */
+/** Adds the headers the answer does not set itself (on a copy when its headers are immutable). */
+function withHeaders(response: Response, headers: Record<string, string> | undefined): Response {
+  const missing = Object.entries(headers ?? {}).filter(([name]) => !response.headers.has(name));
+  if (missing.length === 0) return response;
+  let target = response;
+  try {
+    for (const [name, value] of missing) target.headers.set(name, value);
+  } catch {
+    target = new Response(response.body, response); // e.g. a fetch() answer passed through
+    for (const [name, value] of missing) target.headers.set(name, value);
+  }
+  return target;
+}
+
+/** Whether a route requires the bearer token (when one is configured): writes do, reads (and OPTIONS) do not. */
 export function routeNeedsAuth(route: Pick<RouteInfo, "method" | "auth">): boolean {
-  return route.auth ?? !["GET", "HEAD"].includes(route.method);
+  return route.auth ?? !["GET", "HEAD", "OPTIONS"].includes(route.method);
 }

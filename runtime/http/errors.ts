@@ -49,6 +49,8 @@ export const FAILURE_STATUS: Record<FailureKind, { status: number; headers?: Rec
   too_large: { status: 413 },
   invalid_name: { status: 400 },
   malformed: { status: 400 },
+  conflict: { status: 409 },
+  busy: { status: 423 }, // Locked (WebDAV): tus clients retry it, as they do 409.
   unsupported: { status: 415 },
   storage_full: { status: 507 },
   // Prometheus (and any polite client) retries a 503; the data is not lost.

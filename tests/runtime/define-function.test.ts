@@ -98,6 +98,39 @@ describe("defineFunction", () => {
     expect(seen).toEqual([204, 401, 405, 404]);
   });
 
+  test("a route's responseHeaders are on its every answer (the contract's 401 too), unless the answer sets them", async () => {
+    const protocol = defineFunction({
+      token: "t",
+      routes: [
+        {
+          method: "PATCH",
+          path: "/p",
+          summary: "patch",
+          responseHeaders: { "x-protocol": "1" },
+          handler: () => new Response(null, { status: 204, headers: { "x-protocol": "own" } }),
+        },
+        {
+          method: "OPTIONS",
+          path: "/p",
+          summary: "open",
+          responseHeaders: { "x-protocol": "1" },
+          handler: () => {
+            throw new HttpError(418, "teapot");
+          },
+        },
+      ],
+    });
+    const send = (method: string, headers: Record<string, string> = {}) =>
+      protocol.fetch(new Request("http://fn.test/p", { method, headers }));
+    const refused = await send("PATCH");
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("x-protocol")).toBe("1");
+    expect((await send("PATCH", { authorization: "Bearer t" })).headers.get("x-protocol")).toBe("own");
+    const failed = await send("OPTIONS"); // OPTIONS needs no token by default.
+    expect(failed.status).toBe(418);
+    expect(failed.headers.get("x-protocol")).toBe("1");
+  });
+
   test("compilePath matches whole segments only", () => {
     const match = compilePath("/files/:name");
     expect(match("/files/a")).toEqual({ name: "a" });

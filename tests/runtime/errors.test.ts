@@ -9,6 +9,8 @@ test("every domain failure has one status; the answer is JSON with the library's
     too_large: 413,
     invalid_name: 400,
     malformed: 400,
+    conflict: 409,
+    busy: 423,
     unsupported: 415,
     storage_full: 507,
     sink_unavailable: 503,

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
 import { type RuntimeProcess, startRuntime, tempDir } from "../../harness/runtime-process.ts";
@@ -294,4 +294,56 @@ describe("web page with AUTH_TOKEN set", () => {
     await page.locator('tr[data-name="report.txt"]').waitFor({ state: "detached" });
     expect((await fetch(`${rt.url}/files/report.txt`)).status).toBe(404);
   });
+});
+
+describe("web page: a large file goes through tus and survives a reload", () => {
+  let rt: RuntimeProcess;
+  let browser: Awaited<ReturnType<typeof launch>>;
+
+  beforeAll(async () => {
+    rt = await startRuntime({ FUNCTIONS: "upload,download" });
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await rt?.stop();
+  });
+
+  test("the first 16 MiB chunk is stored, the page reloads mid-upload, the same file resumes from there", async () => {
+    // A file on disk, so choosing it again gives the same fingerprint (name, type, size, mtime).
+    const content = randomBytes(24 * MiB);
+    const path = join(tempDir("tarsd-big-"), "big.bin");
+    writeFileSync(path, content);
+    const page = await openFiles(browser.context, rt.url);
+    // Let the first PATCH (offset 0, one 16 MiB chunk) through; hold the second until the reload drops it.
+    let held!: () => void;
+    const secondChunk = new Promise<void>((resolve) => (held = resolve));
+    await page.route("**/uploads/*", async (route) => {
+      const request = route.request();
+      if (request.method() === "PATCH" && request.headers()["upload-offset"] !== "0") return held();
+      await route.continue();
+    });
+    await page.getByLabel(/Drop files here/).setInputFiles(path);
+    await secondChunk;
+    const stored = await page.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith("tus::")));
+    expect(stored.length).toBe(1);
+    expect((await fetch(`${rt.url}/files/big.bin`)).status).toBe(404);
+
+    await page.reload(); // The held chunk is dropped with the page: not a byte of it reached the server.
+    await page.unrouteAll({ behavior: "ignoreErrors" });
+    await page.waitForSelector("body[data-ready=true]");
+    await page.getByLabel(/Drop files here/).setInputFiles(path);
+    const item = page.locator('li.upload[data-name="big.bin"]').first();
+    const s = await uploadState(page, "big.bin");
+    expect(s.state).toBe("done");
+    expect(s.progress).toBe(100);
+    expect(s.detail).toContain("stored (resumed)");
+    expect(await item.getAttribute("data-resumed-at")).toBe(String(16 * MiB));
+    await page.locator('tr[data-name="big.bin"]').waitFor();
+    expect(await page.locator('tr[data-name="big.bin"] td.sha').textContent()).toBe(sha256(content));
+    // One creation for the two pages; the fingerprint is dropped once the file is stored.
+    expect(rt.output().match(/"method":"POST","path":"\/uploads"/g)?.length).toBe(1);
+    expect(await page.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith("tus::")))).toEqual([]);
+    await page.close();
+  }, 60_000);
 });
