@@ -24,7 +24,8 @@ import { join } from "node:path";
 import process from "node:process";
 import { DomainError } from "../errors.ts";
 import { storageErrors } from "./disk-full.ts";
-import { type FileStore, syncDir } from "./file-store.ts";
+import { syncDir } from "./directory-sync.ts";
+import type { FileStore } from "./file-store.ts";
 import { validateName } from "./names.ts";
 
 export interface UploadInfo {
