@@ -15,7 +15,7 @@
 // until the name is in place and the blob checked to be there (`settle`).
 import { Buffer } from "node:buffer";
 import { createHash, randomUUID } from "node:crypto";
-import { constants, lstatSync, readlinkSync, rmSync, type Stats, statSync } from "node:fs";
+import { constants, lstatSync, readlinkSync, rmSync, statSync } from "node:fs";
 import {
   type FileHandle,
   link,
@@ -82,6 +82,8 @@ export class FileStore {
   /** Blob sizes: a blob never changes, so its size is looked up once. */
   private readonly sizes = new Map<string, number>();
   private readonly directorySyncs = new Map<string, DirectorySync>();
+  /** Where each name pointed when last resolved here, and since when. */
+  private readonly pointers = new Map<string, { target: string; modified: Date }>();
 
   constructor(readonly dir: string) {
     this.blobsDir = join(dir, "blobs");
@@ -290,20 +292,33 @@ export class FileStore {
     await rm(staged.tmp, { force: true });
   }
 
-  /** The current version of `name`: its blob's path, size and hash, and when the name last changed. */
-  async resolve(name: string): Promise<ResolvedFile> {
+  /**
+   * The current version of `name`: its blob's path, size and hash, and when the name last changed
+   * (`exactTime`: looked up even when the name still points where it did).
+   */
+  async resolve(name: string, exactTime = false): Promise<ResolvedFile> {
     validateName(name);
     // A name whose blob is missing is being repaired by the collector (it restores a blob a writer
     // touched while it was removing it): ask again a few times before calling the file absent.
     for (let attempt = 0;; attempt++) {
-      // Synchronous on purpose: these are one or two metadata calls served from the kernel's (or the
-      // NFS client's attribute) cache, about 2 µs each here, where each promise-based call costs about
-      // 100 µs of thread-pool round trip (measured under Bun): most of a small download's time.
+      // Synchronous on purpose: metadata calls served from the kernel's (or the NFS client's attribute)
+      // cache, about 2 µs each here, where each promise-based call costs about 100 µs of thread-pool
+      // round trip (measured under Bun): most of a small download's time. And only the readlink when
+      // the name still points where it did last time: its modification time is then the one already
+      // known (only a re-upload of the very same bytes through another replica goes unseen: the
+      // Last-Modified of a GET stays the earlier one; listings always look).
       const pointer = join(this.namesDir, name);
-      let target: string, info: Stats;
+      let target: string, modified: Date;
       try {
         target = readlinkSync(pointer);
-        info = lstatSync(pointer);
+        const known = this.pointers.get(name);
+        if (known !== undefined && known.target === target && !exactTime) {
+          modified = known.modified;
+        } else {
+          modified = lstatSync(pointer).mtime;
+          if (this.pointers.size > 100_000) this.pointers.clear();
+          this.pointers.set(name, { target, modified });
+        }
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === "ENOENT" || code === "EINVAL" || code === "ENOTDIR") {
@@ -318,7 +333,7 @@ export class FileStore {
       if (size !== undefined) {
         if (this.sizes.size > 100_000) this.sizes.clear();
         this.sizes.set(sha256, size);
-        return { name, sha256, size, path, modified: info.mtime };
+        return { name, sha256, size, path, modified };
       }
       if (attempt === 5) {
         throw new DomainError("not_found", `no file named ${JSON.stringify(name)} (its blob is missing)`);
@@ -354,7 +369,7 @@ export class FileStore {
     const files: StoredFile[] = [];
     for (const name of (await readdir(this.namesDir)).sort()) {
       try {
-        const { path: _, ...file } = await this.resolve(name);
+        const { path: _, ...file } = await this.resolve(name, true);
         files.push(file);
       } catch (err) {
         if (!(err instanceof DomainError && err.kind === "not_found")) throw err; // deleted while listing
