@@ -63,7 +63,8 @@ export function buildApp(config: RuntimeConfig, functions: LoadedFunction[], sta
       app.route(
         route.method,
         route.path,
-        ({ request, server }) => handle(request, server?.requestIP(request)?.address),
+        // The client's address is only for the request log.
+        ({ request, server }) => handle(request, config.logRequests ? server?.requestIP(request)?.address : undefined),
         {
           parse: "none",
         },

@@ -118,6 +118,7 @@ export function defineFunction(definition: FunctionDefinition): FunctionModule {
 
 /** Adds the headers the answer does not set itself (on a copy when its headers are immutable). */
 function withHeaders(response: Response, headers: Record<string, string> | undefined): Response {
+  if (headers === undefined) return response;
   const missing = Object.entries(headers ?? {}).filter(([name]) => !response.headers.has(name));
   if (missing.length === 0) return response;
   let target = response;
