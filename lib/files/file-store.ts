@@ -151,27 +151,33 @@ export class FileStore {
     let size = 0;
     const handle = await storageErrors(() => open(tmp, "wx", 0o644));
     try {
-      // One reused buffer per upload: incoming chunks are copied in and written 1 MiB at a time
-      // (each write awaited before refilling), so a 2 GiB body leaves no garbage of its size.
-      const buffer = Buffer.allocUnsafe(WRITE_CHUNK_BYTES); // no zero-fill: every byte written is set first
+      // Small chunks are copied into one reused buffer and written 1 MiB at a time (each write
+      // awaited before refilling), so a 2 GiB body leaves no garbage of its size; a chunk that is
+      // big enough on its own (a whole small form's file) is written as it is, without the copy.
+      let buffer: Buffer | undefined;
       let filled = 0;
       for await (const chunk of body) {
         size += chunk.byteLength;
         if (size > maxBytes) throw new DomainError("too_large", `file is over the limit of ${maxBytes} bytes`);
         hash.update(chunk);
+        if (filled === 0 && chunk.byteLength >= WRITE_CHUNK_BYTES / 4) {
+          await storageErrors(() => writeAll(handle, chunk));
+          continue;
+        }
+        const into = buffer ??= Buffer.allocUnsafe(WRITE_CHUNK_BYTES); // no zero-fill: each byte is set first
         let offset = 0;
         while (offset < chunk.byteLength) {
-          const take = Math.min(chunk.byteLength - offset, buffer.byteLength - filled);
-          buffer.set(offset === 0 && take === chunk.byteLength ? chunk : chunk.subarray(offset, offset + take), filled);
+          const take = Math.min(chunk.byteLength - offset, into.byteLength - filled);
+          into.set(offset === 0 && take === chunk.byteLength ? chunk : chunk.subarray(offset, offset + take), filled);
           filled += take;
           offset += take;
-          if (filled === buffer.byteLength) {
-            await storageErrors(() => writeAll(handle, buffer));
+          if (filled === into.byteLength) {
+            await storageErrors(() => writeAll(handle, into));
             filled = 0;
           }
         }
       }
-      if (filled > 0) await storageErrors(() => writeAll(handle, buffer.subarray(0, filled)));
+      if (filled > 0) await storageErrors(() => writeAll(handle, buffer!.subarray(0, filled)));
       await storageErrors(() => handle.datasync()); // the bytes and the size; the mtime need not be
       await handle.close();
       return { tmp, sha256: hash.digest("hex"), size };
