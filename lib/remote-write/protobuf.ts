@@ -176,18 +176,9 @@ class SeriesOfBytes implements Series {
  */
 function asciiLabels(r: Reader, start: number, end: number): boolean {
   if (plainAsciiLabels(r.buf, start, end)) return true;
-  const resume = r.pos;
-  r.pos = start;
   let ascii = true;
   const buf = r.buf;
-  while (r.pos < end) {
-    const tag = r.tag();
-    if (tag !== ((1 << 3) | WIRE_LENGTH)) {
-      skipField(r, checkTag(tag, SERIES_V1));
-      continue;
-    }
-    const labelEnd = r.uint32() + r.pos;
-    checkEnd(r, labelEnd);
+  forEachLabel(r, start, end, (labelEnd) => {
     while (r.pos < labelEnd) {
       const t = r.tag();
       if (t === ((1 << 3) | WIRE_LENGTH) || t === ((2 << 3) | WIRE_LENGTH)) {
@@ -196,9 +187,28 @@ function asciiLabels(r: Reader, start: number, end: number): boolean {
       } else skipField(r, checkTag(t, LABEL));
     }
     if (r.pos !== labelEnd) throw new RangeError("label overruns its message");
+  });
+  return ascii;
+}
+
+/**
+ * Calls `visit` for each Label (field 1) of a TimeSeries between start and end, the reader at the
+ * Label's first field; other fields are checked and skipped. The reader is back where it was after.
+ */
+function forEachLabel(r: Reader, start: number, end: number, visit: (labelEnd: number) => void): void {
+  const resume = r.pos;
+  r.pos = start;
+  while (r.pos < end) {
+    const tag = r.tag();
+    if (tag !== ((1 << 3) | WIRE_LENGTH)) {
+      skipField(r, checkTag(tag, SERIES_V1));
+      continue;
+    }
+    const labelEnd = r.uint32() + r.pos;
+    checkEnd(r, labelEnd);
+    visit(labelEnd);
   }
   r.pos = resume;
-  return ascii;
 }
 
 /**
@@ -235,20 +245,8 @@ function skipString(r: Reader): number {
 
 /** Decodes every Label (field 1) of a TimeSeries between start and end, skipping other fields. */
 function decodeLabels(strings: StringReader, r: Reader, start: number, end: number): string[] {
-  const resume = r.pos;
-  r.pos = start;
   const labels: string[] = [];
-  while (r.pos < end) {
-    const tag = r.tag();
-    if (tag !== ((1 << 3) | WIRE_LENGTH)) {
-      skipField(r, checkTag(tag, SERIES_V1));
-      continue;
-    }
-    const labelEnd = r.uint32() + r.pos;
-    checkEnd(r, labelEnd);
-    readLabel(strings, r, labelEnd, labels);
-  }
-  r.pos = resume;
+  forEachLabel(r, start, end, (labelEnd) => readLabel(strings, r, labelEnd, labels));
   return labels;
 }
 
