@@ -63,6 +63,12 @@ export interface Staged {
   tmp: string;
   sha256: string;
   size: number;
+  /**
+   * The staged file, still open and not yet fsynced (`stage` leaves it so): `adopt` fsyncs it only
+   * when it becomes a new blob. When the same bytes are stored already, that blob is durable and the
+   * staged copy is only thrown away: no fsync is waited for. Absent: the bytes are durable already.
+   */
+  unsynced?: FileHandle;
 }
 
 /** Writes are coalesced into chunks this big: fewer syscalls than the body's small chunks. */
@@ -142,8 +148,9 @@ export class FileStore {
   }
 
   /**
-   * Streams `body` into a private temp file (hashing as it goes) and fsyncs it; nothing is visible
-   * until `commit`. Split from commit so a request carrying several files stores all or none.
+   * Streams `body` into a private temp file (hashing as it goes), left open for `adopt` to fsync;
+   * nothing is visible until `commit`. Split from commit so a request carrying several files stores
+   * all or none. The caller commits or discards what it staged.
    */
   async stage(body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<Staged> {
     const tmp = this.tempPath();
@@ -178,9 +185,7 @@ export class FileStore {
         }
       }
       if (filled > 0) await storageErrors(() => writeAll(handle, buffer!.subarray(0, filled)));
-      await storageErrors(() => handle.datasync()); // the bytes and the size; the mtime need not be
-      await handle.close();
-      return { tmp, sha256: hash.digest("hex"), size };
+      return { tmp, sha256: hash.digest("hex"), size, unsynced: handle };
     } catch (err) {
       await handle.close().catch(() => {});
       await rm(tmp, { force: true });
@@ -190,9 +195,10 @@ export class FileStore {
 
   /**
    * Makes the staged bytes the blob of their hash, and fresh for the collector: an existing blob is
-   * touched, a missing one is made as a hard link to the staged file (identical uploads are stored
-   * once). The staged file stays until `settle`: until a name points at the blob, this writer can
-   * always put the bytes back, whatever a collector pass does meanwhile.
+   * touched, a missing one is made as a hard link to the staged file once that is fsynced (a blob
+   * is always durable: identical uploads are stored once, and point at it without an fsync of
+   * their own). The staged file stays until `settle`: until a name points at the blob, this writer
+   * can always put the bytes back, whatever a collector pass does meanwhile.
    */
   async adopt(staged: Staged): Promise<string> {
     const blob = this.blobPath(staged.sha256);
@@ -202,9 +208,12 @@ export class FileStore {
       throw err;
     });
     if (!touched) {
+      // the bytes and the size (the mtime need not be durable)
+      if (staged.unsynced) await storageErrors(() => staged.unsynced!.datasync());
       await storageErrors(() => utimes(staged.tmp, now, now));
       await this.linkBlob(staged);
     }
+    await closeStaged(staged);
     this.sizes.set(staged.sha256, staged.size);
     return blob;
   }
@@ -295,6 +304,7 @@ export class FileStore {
   }
 
   async discard(staged: Staged): Promise<void> {
+    await closeStaged(staged);
     await rm(staged.tmp, { force: true });
   }
 
@@ -404,6 +414,12 @@ export class FileStore {
     }
     return referenced;
   }
+}
+
+async function closeStaged(staged: Staged): Promise<void> {
+  const handle = staged.unsynced;
+  staged.unsynced = undefined;
+  await handle?.close().catch(() => {});
 }
 
 /** A pointer's target, relative so the directory can be moved or mounted elsewhere. */
