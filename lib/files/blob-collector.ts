@@ -8,7 +8,10 @@
 // Why no name ends up pointing at a missing blob: a writer points its name at the blob and then checks
 // the blob is there, putting it back from its own staged copy if not (FileStore.settle). If the name
 // was in place before the second reading, the pass sees it and puts the blob back; if not, the blob
-// was moved out before the writer's check, which then sees it missing. Either way the blob is there.
+// was moved out before the writer's check, which then sees it missing. Either way the blob is there
+// (for the moment between moving out and putting back it is not: that needs a writer that took longer
+// than the grace between touching the blob and pointing its name at it; with a grace of 0, as the
+// race test runs, it happens, which is why the test checks names after a whole pass).
 // Readers: a reader resolves a name and opens its blob within milliseconds, and a blob that was in
 // use when resolved stays at least `graceMs` after its name moved on (the mark), so no reader opens
 // a removed blob. A reader that keeps a blob open longer than that keeps reading on a local disk (an
