@@ -12,15 +12,13 @@ import { SmallBlobs } from "../lib/files/small-blobs.ts";
 
 const smallBlobs = new SmallBlobs();
 
-async function serveNamed(request: Request, name: string | undefined, attempt = 0): Promise<Response> {
-  const file = await fileStore().resolve(name ?? "");
-  if (request.method === "HEAD") return fileResponse(request, file);
-  const bytes = await smallBlobs.bytes(file.sha256, file.path, file.size).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "ENOENT" && attempt < 2) return null; // the name moved on and its old blob went: ask again
-    throw err;
-  });
-  return bytes === null ? serveNamed(request, name, attempt + 1) : fileResponse(request, file, bytes);
-}
+const serveNamed = (request: Request, name: string | undefined) =>
+  fileStore().withResolved(name ?? "", async (file) =>
+    fileResponse(
+      request,
+      file,
+      request.method === "HEAD" ? undefined : await smallBlobs.bytes(file.sha256, file.path, file.size),
+    ));
 
 const notFound = errorOf("No such file");
 const nameForm = { type: "object", required: ["name"], properties: { name: ref("FileName") } };

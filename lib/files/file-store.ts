@@ -358,15 +358,25 @@ export class FileStore {
     }
   }
 
-  /** Resolves and opens `name`: the stream serves that version even if the name changes meanwhile. */
-  async open(name: string): Promise<OpenedFile> {
+  /**
+   * Resolves `name` and runs `use` on that version; when its blob went between the two (the name
+   * moved on and the collector took the old version), resolves again.
+   */
+  async withResolved<T>(name: string, use: (file: ResolvedFile) => Promise<T>): Promise<T> {
     for (let attempt = 0;; attempt++) {
       const file = await this.resolve(name);
-      const handle = await open(file.path, constants.O_RDONLY).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === "ENOENT" && attempt < 3) return undefined; // collected between the two: ask again
-        throw err;
-      });
-      if (handle === undefined) continue;
+      try {
+        return await use(file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 2) throw err;
+      }
+    }
+  }
+
+  /** Resolves and opens `name`: the stream serves that version even if the name changes meanwhile. */
+  open(name: string): Promise<OpenedFile> {
+    return this.withResolved(name, async (file) => {
+      const handle = await open(file.path, constants.O_RDONLY);
       let closed = false;
       const close = async () => {
         if (closed) return;
@@ -378,7 +388,7 @@ export class FileStore {
         close,
         stream: (start = 0, end = file.size - 1) => fileStream(handle, start, end, close),
       };
-    }
+    });
   }
 
   async list(): Promise<StoredFile[]> {
