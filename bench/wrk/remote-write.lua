@@ -19,8 +19,6 @@ local headers = {
 if os.getenv("BENCH_BODY_KIND") == "line-protocol" then
   headers = { ["Content-Type"] = "text/plain; charset=utf-8", ["User-Agent"] = "tarsd-bench" }
 end
-local token = os.getenv("BENCH_TOKEN")
-if token and token ~= "" then headers["Authorization"] = "Bearer " .. token end
 local n = 0
 
 function request()
