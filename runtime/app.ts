@@ -10,7 +10,7 @@ import { routeTable } from "./http/route-table.ts";
 import { errorResponse, HttpError, toErrorResponse } from "./http/errors.ts";
 import type { RuntimeConfig } from "./config.ts";
 import type { LoadedFunction } from "./loader.ts";
-import { functionInfo, observeRequest, ready, registry } from "./metrics.ts";
+import { functionInfo, ready, registry, RouteMetrics } from "./metrics.ts";
 import { log } from "./log.ts";
 import { webPlugin } from "./web.ts";
 
@@ -98,6 +98,7 @@ function wrap(fn: LoadedFunction, route: MountedRoute, logRequests: boolean, sta
   const allowed = limit + (route.bodyOverheadBytes ?? 0);
   const overLimit = (bytes: number) =>
     new HttpError(413, `request body of ${bytes} bytes is over the limit of ${limit} bytes`);
+  const metrics = new RouteMetrics({ function: fn.name, method: route.method, route: route.path });
   return async (request: Request, ip: string | undefined): Promise<Response> => {
     const started = performance.now();
     const declared = Number(request.headers.get("content-length") ?? "0") || 0;
@@ -127,15 +128,7 @@ function wrap(fn: LoadedFunction, route: MountedRoute, logRequests: boolean, sta
     const seconds = (performance.now() - started) / 1000;
     const bytesIn = declared || counted;
     const bytesOut = Number(response.headers.get("content-length") ?? "0") || 0;
-    observeRequest({
-      fn: fn.name,
-      method: request.method,
-      route: route.path,
-      status: response.status,
-      seconds,
-      bytesIn,
-      bytesOut,
-    });
+    metrics.observe(response.status, seconds, bytesIn, bytesOut);
     if (logRequests) {
       log({
         function: fn.name,
