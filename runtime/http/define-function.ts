@@ -6,6 +6,7 @@
 // runtime (Deno: connection info, Bun: the server, Workers: env), so a function reads its
 // configuration from its environment once, when it loads, and passes it in here.
 import { requireBearer } from "./auth.ts";
+import { withHeaders } from "./response-headers.ts";
 import { toErrorResponse } from "./errors.ts";
 import { compilePath, type Params, routeTable } from "./route-table.ts";
 
@@ -114,21 +115,6 @@ export function defineFunction(definition: FunctionDefinition): FunctionModule {
   }
 
   return { routes, fetch, start };
-}
-
-/** Adds the headers the answer does not set itself (on a copy when its headers are immutable). */
-function withHeaders(response: Response, headers: Record<string, string> | undefined): Response {
-  if (headers === undefined) return response;
-  const missing = Object.entries(headers ?? {}).filter(([name]) => !response.headers.has(name));
-  if (missing.length === 0) return response;
-  let target = response;
-  try {
-    for (const [name, value] of missing) target.headers.set(name, value);
-  } catch {
-    target = new Response(response.body, response); // e.g. a fetch() answer passed through
-    for (const [name, value] of missing) target.headers.set(name, value);
-  }
-  return target;
 }
 
 /** Whether a route requires the bearer token (when one is configured): writes do, reads (and OPTIONS) do not. */

@@ -28,6 +28,19 @@ export function compilePath(pattern: string): (path: string) => Params | null {
   };
 }
 
+/**
+ * Params as Bun's router decoded them (`request.params`), when they are what strict decoding gives:
+ * Bun decodes leniently, turning a bad percent-encoding into U+FFFD where decodeURIComponent
+ * throws; a value without U+FFFD decoded cleanly (tests/runtime/router-params.test.ts checks this
+ * against Bun). Otherwise undefined: the route decodes its URL itself and answers 400 if it must.
+ * Saves building and parsing the request URL: about 15% of the CPU of a 4 KiB GET (perf A/B).
+ */
+export function cleanlyDecoded(params: Params | undefined): Params | undefined {
+  if (params === undefined) return undefined;
+  for (const key in params) if (params[key]!.includes("\uFFFD")) return undefined;
+  return params;
+}
+
 export type Lookup<R> = { route: R; params: Params } | { response: Response };
 
 /** A table of routes: `lookup` gives the route and its params, or the 404/405 answer (with Allow). */

@@ -148,6 +148,9 @@ describe("bad input: a JSON reason, and nothing changes", () => {
       const res = await fetch(`${rt.url}/files/${encoded}`, { method: "PUT", body: "x" });
       expect(res.status).toBe(400);
       expect(typeof (await res.json()).error).toBe("string");
+      const read = await fetch(`${rt.url}/files/${encoded}`);
+      expect(read.status).toBe(400);
+      expect(typeof (await read.json()).error).toBe("string");
     }
     const multipart = new FormData();
     multipart.append("file", new Blob(["x"]), "a\\b");
