@@ -2,11 +2,12 @@
 // can never be stale: no invalidation, whatever other replicas do. Serving a 4 KiB file from memory
 // skips the open/sendfile/close a file response costs, which for small files is most of the work
 // (measured: about twice the requests per second). Bounded by entry size and by total bytes;
-// least recently used go first.
+// least recently used go first. Kept as Blobs: a Response over a Blob shares its bytes, where one
+// over a Uint8Array copies them.
 import { readFile } from "node:fs/promises";
 
 export class SmallBlobs {
-  private readonly entries = new Map<string, Uint8Array<ArrayBuffer>>();
+  private readonly entries = new Map<string, Blob>();
   private total = 0;
 
   constructor(
@@ -15,7 +16,7 @@ export class SmallBlobs {
   ) {}
 
   /** The blob's bytes when it is small enough to keep (read once), otherwise undefined. */
-  async bytes(sha256: string, path: string, size: number): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  async bytes(sha256: string, path: string, size: number): Promise<Blob | undefined> {
     if (size > this.maxEntryBytes) return undefined;
     const cached = this.entries.get(sha256);
     if (cached !== undefined) {
@@ -23,14 +24,15 @@ export class SmallBlobs {
       this.entries.set(sha256, cached);
       return cached;
     }
-    const bytes = new Uint8Array(await readFile(path));
-    if (bytes.byteLength !== size) return undefined; // not the blob the caller resolved: serve the file
+    const read = await readFile(path);
+    if (read.byteLength !== size) return undefined; // not the blob the caller resolved: serve the file
+    const bytes = new Blob([read]);
     this.entries.set(sha256, bytes);
-    this.total += bytes.byteLength;
+    this.total += bytes.size;
     for (const [oldest, old] of this.entries) {
       if (this.total <= this.maxTotalBytes) break;
       this.entries.delete(oldest);
-      this.total -= old.byteLength;
+      this.total -= old.size;
     }
     return bytes;
   }
