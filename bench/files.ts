@@ -20,8 +20,10 @@
 // (run one half; the exit status then judges only that half's aim).
 //
 // Fairness notes: the runtime fsyncs every upload (file and directory) before answering; nginx's
-// PUT and the seed's upload do not, so those ratios measure durability as much as speed. wrk shares the 2 cores with
-// the server under test, identically for both servers.
+// PUT and the seed's upload do not, so those ratios measure durability as much as speed. Every
+// upload carries new bytes (wrk rewrites 16 of them per request, bench/wrk/files.lua): the
+// runtime's store keeps identical bytes once and would skip the file's fsync for a repeat. wrk
+// shares the 2 cores with the server under test, identically for both servers.
 import type { Subprocess } from "bun";
 import {
   closeSync,
@@ -53,6 +55,7 @@ if (!["", "wrk", "rss"].includes(ONLY)) {
   throw new Error(`BENCH_ONLY must be "wrk" or "rss", got ${JSON.stringify(ONLY)}`);
 }
 const NGINX_1_LABEL = "nginx (worker_processes 1)";
+const UPLOAD_MARK = "<tarsd-bench-id>"; // 16 bytes
 const SEED_LABEL = "seed (Bottle)";
 /** The speed targets: runtime req/s over the peer's, in the same run. */
 const AIMS = [
@@ -250,6 +253,8 @@ interface Load {
   contentType?: string;
   /** Bytes each response must at least carry (GET / download): catches short or error bodies. */
   minResponseBytes?: number;
+  /** Uploads: 16 bytes of the body that wrk replaces in every request, so each stores new bytes. */
+  uniqueMark?: string;
 }
 
 function wrkLoad(load: Load, seconds: number): Promise<WrkResult> {
@@ -263,6 +268,7 @@ function wrkLoad(load: Load, seconds: number): Promise<WrkResult> {
       BENCH_METHOD: load.method ?? "GET",
       BENCH_BODY_FILE: load.bodyFile ?? "",
       BENCH_CONTENT_TYPE: load.contentType ?? "",
+      BENCH_UNIQUE_MARK: load.uniqueMark ?? "",
     },
   });
 }
@@ -481,9 +487,12 @@ async function main(): Promise<number> {
     const seed = await startSeed(seedDir);
 
     // Stored through the runtime's own PUT, as in production; the seed gets the same bytes in its directory.
+    // Upload bodies start with UPLOAD_MARK, which wrk replaces in each request: every upload is new
+    // bytes, written and fsynced (an identical upload would only be linked to the blob it repeats).
     const payloads = new Map<string, { path: string; data: Uint8Array<ArrayBuffer> }>();
     for (const size of SIZES) {
       const data = new Uint8Array(randomBytes(size.bytes));
+      data.set(new TextEncoder().encode(UPLOAD_MARK));
       const path = join(bodies, `payload-${size.tag}.bin`);
       writeFileSync(path, data);
       payloads.set(size.tag, { path, data });
@@ -519,6 +528,7 @@ async function main(): Promise<number> {
         method: "PUT" as const,
         bodyFile: payloads.get(size.tag)!.path,
         contentType: "application/octet-stream",
+        uniqueMark: UPLOAD_MARK,
       };
       const rt = await measure({ ...base, server: "runtime", url: `${runtime.url}/files/put-${size.tag}.bin` });
       const peer = await measure({
@@ -537,7 +547,13 @@ async function main(): Promise<number> {
         "file",
         new File([payloads.get(size.tag)!.data], `upload-${size.tag}.bin`, { type: "application/octet-stream" }),
       );
-      const base = { case: "POST /upload (multipart)", size, method: "POST" as const, bodyFile: body.path };
+      const base = {
+        case: "POST /upload (multipart)",
+        size,
+        method: "POST" as const,
+        bodyFile: body.path,
+        uniqueMark: UPLOAD_MARK,
+      };
       const rt = await measure({
         ...base,
         server: "runtime",

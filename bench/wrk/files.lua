@@ -3,6 +3,9 @@
 --   BENCH_METHOD        GET (default), PUT, POST
 --   BENCH_BODY_FILE     path of a file sent verbatim as every request's body (read once per thread)
 --   BENCH_CONTENT_TYPE  Content-Type header for the body
+--   BENCH_UNIQUE_MARK   16 bytes found in the body, replaced in every request by the thread's id and
+--                       a counter: no two uploads carry the same bytes (a store that keeps identical
+--                       bytes once must still write and fsync each one)
 -- No response() callback on purpose: defining one makes wrk copy every response body into Lua.
 -- done() prints one machine-readable line that bench/files.ts parses instead of wrk's text output.
 local method = os.getenv("BENCH_METHOD")
@@ -13,6 +16,25 @@ if body_file and body_file ~= "" then
   local f = assert(io.open(body_file, "rb"))
   wrk.body = f:read("*a")
   f:close()
+end
+
+local mark = os.getenv("BENCH_UNIQUE_MARK")
+if mark and mark ~= "" and wrk.body then
+  assert(#mark == 16, "BENCH_UNIQUE_MARK must be 16 bytes")
+  local at = assert(wrk.body:find(mark, 1, true), "BENCH_UNIQUE_MARK is not in the body")
+  local before, after = wrk.body:sub(1, at - 1), wrk.body:sub(at + #mark)
+  local sent = 0
+  function request()
+    sent = sent + 1
+    -- `id` is set per thread by setup() below.
+    return wrk.format(nil, nil, nil, before .. string.format("%08x%08x", id, sent) .. after)
+  end
+end
+
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("id", threads)
 end
 
 local content_type = os.getenv("BENCH_CONTENT_TYPE")
