@@ -85,31 +85,33 @@ export const requestsTotal = new client.Counter({
   },
 });
 
-export const requestBytes = new client.Counter({
-  name: "tarsd_function_request_bytes_total",
-  help: "Request body bytes received (Content-Length when given).",
-  labelNames: routeLabelNames,
-  collect() {
-    this.reset();
-    for (const route of allRoutes) {
-      const bytes = route.byteCounts().in;
-      if (bytes > 0) this.inc(route.labels as never, bytes);
-    }
-  },
-});
+/** A per-route bytes counter: one series per route that saw bytes that way. */
+function bytesCounter(name: string, help: string, way: "in" | "out") {
+  return new client.Counter({
+    name,
+    help,
+    labelNames: routeLabelNames,
+    collect() {
+      this.reset();
+      for (const route of allRoutes) {
+        const bytes = route.byteCounts()[way];
+        if (bytes > 0) this.inc(route.labels, bytes);
+      }
+    },
+  });
+}
 
-export const responseBytes = new client.Counter({
-  name: "tarsd_function_response_bytes_total",
-  help: "Response body bytes sent (Content-Length when given).",
-  labelNames: routeLabelNames,
-  collect() {
-    this.reset();
-    for (const route of allRoutes) {
-      const bytes = route.byteCounts().out;
-      if (bytes > 0) this.inc(route.labels as never, bytes);
-    }
-  },
-});
+export const requestBytes = bytesCounter(
+  "tarsd_function_request_bytes_total",
+  "Request body bytes received (Content-Length when given).",
+  "in",
+);
+
+export const responseBytes = bytesCounter(
+  "tarsd_function_response_bytes_total",
+  "Response body bytes sent (Content-Length when given).",
+  "out",
+);
 
 // The histogram is given to the registry as a metric of its own making: prom-client's Histogram
 // can only be fed one observation at a time. The registry asks a metric for its name, help, type,
