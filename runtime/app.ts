@@ -27,7 +27,9 @@ export function buildApp(config: RuntimeConfig, functions: LoadedFunction[], sta
   const app = new Elysia({
     // Bun cuts off bodies over its own limit before any handler runs, with a bare 413 and no reason.
     // Every route enforces its own instead (wrap below), with a JSON reason.
-    serve: { maxRequestBodySize: Number.MAX_SAFE_INTEGER, idleTimeout: 120 },
+    // Elysia asks Bun for SO_REUSEPORT, with which a second runtime started on the same port shares
+    // it silently, each answering some of the requests; a port in use must be an error instead.
+    serve: { maxRequestBodySize: Number.MAX_SAFE_INTEGER, idleTimeout: 120, reusePort: false },
   });
 
   // Draining: a caller that keeps its connection open would send its next request here after this

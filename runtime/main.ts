@@ -19,7 +19,12 @@ for (const fn of functions) await fn.module.start?.();
 const state: RuntimeState = { ready: true, inFlight: 0 };
 const app = buildApp(config, functions, state);
 await app.modules; // Plugins that load asynchronously (the web front end) are mounted before the first request.
-app.listen({ port: config.port, hostname: config.host });
+try {
+  app.listen({ port: config.port, hostname: config.host });
+} catch (err) {
+  console.error(`tf-tarsd: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
+  process.exit(1);
+}
 log({
   msg: "listening",
   // The port actually bound: with PORT=0 the kernel picks one (tests read it from this line).

@@ -23,6 +23,24 @@ describe("start-up", () => {
     expect(stderr).toContain("download");
   });
 
+  test("a port in use stops start-up with a clear message (no silent sharing of the port)", async () => {
+    const first = await startRuntime({ FUNCTIONS: "download" });
+    try {
+      const second = Bun.spawn(["bun", join(REPO_ROOT, "runtime", "main.ts")], {
+        env: { PATH: process.env.PATH ?? "", FUNCTIONS: "download", PORT: String(first.port), HOST: "127.0.0.1" },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const code = await Promise.race([second.exited, Bun.sleep(4000).then(() => "still running")]);
+      if (code === "still running") second.kill();
+      expect(code).toBe(1);
+      expect(await new Response(second.stderr).text()).toContain(`cannot listen on 127.0.0.1:${first.port}`);
+      expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
+    } finally {
+      await first.stop();
+    }
+  });
+
   test("FUNCTIONS limits what is mounted; /healthz and /readyz answer", async () => {
     const rt = await startRuntime({ FUNCTIONS: "download" });
     try {
