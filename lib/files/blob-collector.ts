@@ -22,7 +22,7 @@
 import { randomUUID } from "node:crypto";
 import { lstat, mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { FileStore } from "./file-store.ts";
+import { type FileStore, isSha256 } from "./file-store.ts";
 
 export interface CollectResult {
   /** Another replica's pass was running: nothing done. */
@@ -35,7 +35,6 @@ export interface CollectResult {
 }
 
 const LOCK_STALE_MS = 10 * 60 * 1000;
-const SHA256 = /^[0-9a-f]{64}$/;
 
 export async function collectBlobs(store: FileStore, graceMs: number): Promise<CollectResult> {
   const result: CollectResult = { skipped: false, removed: [], marked: 0, restored: [] };
@@ -103,7 +102,7 @@ async function listBlobs(store: FileStore): Promise<string[]> {
   const blobs: string[] = [];
   for (const prefix of await readdir(store.blobsDir).catch(() => [] as string[])) {
     for (const entry of await readdir(join(store.blobsDir, prefix)).catch(() => [] as string[])) {
-      if (SHA256.test(entry) && entry.startsWith(prefix)) blobs.push(entry);
+      if (isSha256(entry) && entry.startsWith(prefix)) blobs.push(entry);
     }
   }
   return blobs;

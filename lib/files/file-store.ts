@@ -72,11 +72,14 @@ export interface Staged {
 }
 
 /** Writes are coalesced into chunks this big: fewer syscalls than the body's small chunks. */
-const WRITE_CHUNK_BYTES = 1024 * 1024;
-const READ_CHUNK_BYTES = 1024 * 1024;
+export const WRITE_CHUNK_BYTES = 1024 * 1024;
+export const READ_CHUNK_BYTES = 1024 * 1024;
 /** Temp files untouched this long belong to a dead upload (Bun's idle timeout ends live ones sooner). */
 const STALE_TEMP_MS = 10 * 60 * 1000;
 const SHA256 = /^[0-9a-f]{64}$/;
+
+/** Whether a file name in blobs/ is a blob's (a sha256 in hex). */
+export const isSha256 = (name: string): boolean => SHA256.test(name);
 
 export class FileStore {
   readonly blobsDir: string;
@@ -439,7 +442,19 @@ export function pointerTarget(sha256: string): string {
 
 function shaOfTarget(target: string): string | undefined {
   const sha256 = target.slice(target.lastIndexOf("/") + 1);
-  return SHA256.test(sha256) ? sha256 : undefined;
+  return isSha256(sha256) ? sha256 : undefined;
+}
+
+/** The sha256 of an open file's bytes, read in chunks: a multi-GiB file is never in memory. */
+export async function sha256Of(handle: FileHandle): Promise<string> {
+  const hash = createHash("sha256");
+  const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+  for (let position = 0;;) {
+    const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, position);
+    if (bytesRead === 0) return hash.digest("hex");
+    hash.update(buffer.subarray(0, bytesRead));
+    position += bytesRead;
+  }
 }
 
 async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {

@@ -4,12 +4,10 @@
 // name is created only if the store has no such name yet (a newer upload through the store wins),
 // and only then is the old entry unlinked. A crash anywhere leaves the old file or the new name (or
 // both, which the next start finishes); several replicas migrating at once do the same steps.
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { link, lstat, lutimes, readdir, rm, rmdir, symlink, unlink } from "node:fs/promises";
+import { link, lstat, lutimes, open, readdir, rm, rmdir, symlink, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { syncDir } from "./directory-sync.ts";
-import { type FileStore, pointerTarget } from "./file-store.ts";
+import { type FileStore, pointerTarget, sha256Of } from "./file-store.ts";
 import { validateName } from "./names.ts";
 
 export interface Migration {
@@ -36,7 +34,7 @@ export async function migrateLegacyLayout(legacyDir: string, store: FileStore): 
     }
     const tmp = store.tempPath();
     await link(path, tmp);
-    const staged = { tmp, sha256: await sha256Of(tmp), size: info.size };
+    const staged = { tmp, sha256: await sha256OfFile(tmp), size: info.size };
     await store.adopt(staged);
     const pointer = join(store.namesDir, name);
     const created = await symlink(pointerTarget(staged.sha256), pointer).then(
@@ -58,8 +56,11 @@ export async function migrateLegacyLayout(legacyDir: string, store: FileStore): 
   return result;
 }
 
-async function sha256Of(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
-  return hash.digest("hex");
+async function sha256OfFile(path: string): Promise<string> {
+  const handle = await open(path, "r");
+  try {
+    return await sha256Of(handle);
+  } finally {
+    await handle.close();
+  }
 }

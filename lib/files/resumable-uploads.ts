@@ -16,7 +16,7 @@
 // PATCH. The one window: dying between the commit and writing <id>.done.json means the commit is
 // done again later, which would put back these bytes over a version written in between.
 import { Buffer } from "node:buffer";
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";
 import { type FileHandle, link, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { hostname } from "node:os";
@@ -25,7 +25,7 @@ import process from "node:process";
 import { DomainError } from "../errors.ts";
 import { storageErrors } from "./disk-full.ts";
 import { syncDir } from "./directory-sync.ts";
-import type { FileStore } from "./file-store.ts";
+import { type FileStore, sha256Of, WRITE_CHUNK_BYTES } from "./file-store.ts";
 import { validateName } from "./names.ts";
 
 export interface UploadInfo {
@@ -58,8 +58,6 @@ export interface ResumableUploadOptions {
  * the data file) or is cut off by then, so a lock older than this with no growth is a dead one.
  */
 export const STALE_LOCK_MS = 3 * 60 * 1000;
-const WRITE_CHUNK_BYTES = 1024 * 1024;
-const READ_CHUNK_BYTES = 1024 * 1024;
 const ID = /^[0-9a-f]{32}$/;
 
 /** A known upload: in progress (its info file), or complete (only its record of completion left). */
@@ -391,20 +389,13 @@ async function writeAllAt(handle: FileHandle, bytes: Uint8Array, position: numbe
   }
 }
 
-/** The file's sha256, read in chunks (a multi-GiB upload is never in memory), and the file fsynced. */
+/** The file's sha256 (read in chunks), and the file fsynced. */
 async function hashAndSync(path: string): Promise<string> {
   const handle = await open(path, constants.O_RDONLY);
   try {
-    const hash = createHash("sha256");
-    const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
-    for (let position = 0;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, position);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-      position += bytesRead;
-    }
+    const sha256 = await sha256Of(handle);
     await storageErrors(() => handle.sync());
-    return hash.digest("hex");
+    return sha256;
   } finally {
     await handle.close();
   }
