@@ -184,10 +184,7 @@ export function tusRoutes({ path, storage, maxSize }: TusOptions): Route[] {
         if (filename === undefined) {
           throw new HttpError(400, "Upload-Metadata must carry the file name: filename <base64>");
         }
-        if (length > maxSize) {
-          throw new HttpError(413, `an upload of ${length} bytes is over the limit of ${maxSize} bytes`);
-        }
-        const upload = await storage().create(length, filename);
+        const upload = await storage().create(length, filename); // over the size limit: 413 from there
         return new Response(null, {
           status: 201,
           headers: { location: `${path}/${upload.id}`, "upload-offset": String(upload.offset) },
