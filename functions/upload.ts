@@ -28,7 +28,7 @@ const storedFile = (description: string) =>
 
 export default defineFunction({
   token: fileServiceConfig.token,
-  start: () => startFileStore(),
+  start: () => startFileStore({ housekeeping: true }),
   routes: [
     {
       method: "POST",

@@ -46,10 +46,12 @@ export function resumableUploads(): ResumableUploads {
 }
 
 /**
- * Prepares the store (once per module): directories, the old layout moved in, and the periodic pass
- * (blob collector, abandoned uploads), which runs in whichever function started the store.
+ * Prepares the store (once per module): directories and the old layout moved in. With
+ * `housekeeping`, also the periodic pass (blob collector, abandoned uploads): only the upload
+ * function asks for it (writers make the garbage), so a replica running both deployed bundles, each
+ * with its own copy of this module, runs one pass, not two.
  */
-export function startFileStore(): Promise<void> {
+export async function startFileStore(options: { housekeeping?: boolean } = {}): Promise<void> {
   started ??= (async () => {
     const files = fileStore();
     await files.init();
@@ -57,18 +59,21 @@ export function startFileStore(): Promise<void> {
     if (migration.migrated.length + migration.skipped.length > 0) {
       console.log(JSON.stringify({ level: "info", msg: "moved files into the content-addressed store", ...migration }));
     }
-    const pass = async () => {
-      try {
-        await collectBlobs(files, fileServiceConfig.gcGraceMs);
-        const expired = await resumableUploads().expire();
-        if (expired.length > 0) {
-          console.log(JSON.stringify({ level: "info", msg: "removed abandoned uploads", uploads: expired }));
-        }
-      } catch (err) {
-        console.error(JSON.stringify({ level: "error", msg: "store housekeeping failed", error: String(err) }));
-      }
-    };
-    setInterval(pass, fileServiceConfig.gcIntervalMs).unref();
   })();
-  return started;
+  await started;
+  if (options.housekeeping) housekeeping ??= setInterval(housekeepingPass, fileServiceConfig.gcIntervalMs).unref();
+}
+
+let housekeeping: ReturnType<typeof setInterval> | undefined;
+
+async function housekeepingPass(): Promise<void> {
+  try {
+    await collectBlobs(fileStore(), fileServiceConfig.gcGraceMs);
+    const expired = await resumableUploads().expire();
+    if (expired.length > 0) {
+      console.log(JSON.stringify({ level: "info", msg: "removed abandoned uploads", uploads: expired }));
+    }
+  } catch (err) {
+    console.error(JSON.stringify({ level: "error", msg: "store housekeeping failed", error: String(err) }));
+  }
 }
