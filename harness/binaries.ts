@@ -7,8 +7,15 @@ export const SETUP_COMMAND = "bash scripts/setup --test";
 
 const ROOT = join(import.meta.dir, "..");
 
+/** Binaries an npm package ships whole, beside the shim node_modules/.bin links to. */
+const NPM_SHIPPED_BINARIES: Record<string, string> = { deno: join(ROOT, "node_modules", "deno", "deno") };
+
 /** Absolute path of a binary from PATH, /usr/sbin, /usr/bin or node_modules/.bin; throws naming the set-up command. */
 export function requireBinary(name: string): string {
+  // npm's `deno` package puts a Node shim in node_modules/.bin that runs the real binary as its child:
+  // a signal to the shim ends the shim only, and the server it started lives on. Use the binary itself.
+  const shipped = NPM_SHIPPED_BINARIES[name];
+  if (shipped !== undefined && existsSync(shipped)) return shipped;
   const found = Bun.which(name, {
     PATH: `${process.env.PATH ?? ""}:/usr/sbin:/usr/bin:/sbin:${join(ROOT, "node_modules", ".bin")}`,
   }) ??
