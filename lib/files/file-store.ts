@@ -37,6 +37,7 @@ import { DomainError } from "../errors.ts";
 import { DirectorySync } from "./directory-sync.ts";
 import { storageErrors } from "./disk-full.ts";
 import { validateName } from "./names.ts";
+import { createStagingWriter } from "./staging-writer.ts";
 
 export interface StoredFile {
   name: string;
@@ -71,8 +72,6 @@ export interface Staged {
   unsynced?: FileHandle;
 }
 
-/** Writes are coalesced into chunks this big: fewer syscalls than the body's small chunks. */
-export const WRITE_CHUNK_BYTES = 1024 * 1024;
 export const READ_CHUNK_BYTES = 1024 * 1024;
 /** Temp files untouched this long belong to a dead upload (Bun's idle timeout ends live ones sooner). */
 const STALE_TEMP_MS = 10 * 60 * 1000;
@@ -159,40 +158,22 @@ export class FileStore {
     const tmp = this.tempPath();
     const hash = createHash("sha256");
     let size = 0;
-    const handle = await storageErrors(() => open(tmp, "wx", 0o644));
+    const writer = await storageErrors(() => createStagingWriter(tmp));
     try {
-      // Small chunks are copied into one reused buffer and written 1 MiB at a time (each write
-      // awaited before refilling), so a 2 GiB body leaves no garbage of its size; a chunk that is
-      // big enough on its own (a whole small form's file) is written as it is, without the copy.
-      let buffer: Buffer | undefined;
-      let filled = 0;
       for await (const chunk of body) {
         size += chunk.byteLength;
         if (size > maxBytes) throw new DomainError("too_large", `file is over the limit of ${maxBytes} bytes`);
         hash.update(chunk);
-        if (filled === 0 && chunk.byteLength >= WRITE_CHUNK_BYTES / 4) {
-          await storageErrors(() => writeAll(handle, chunk));
-          continue;
-        }
-        const into = buffer ??= Buffer.allocUnsafe(WRITE_CHUNK_BYTES); // no zero-fill: each byte is set first
-        let offset = 0;
-        while (offset < chunk.byteLength) {
-          const take = Math.min(chunk.byteLength - offset, into.byteLength - filled);
-          into.set(offset === 0 && take === chunk.byteLength ? chunk : chunk.subarray(offset, offset + take), filled);
-          filled += take;
-          offset += take;
-          if (filled === into.byteLength) {
-            await storageErrors(() => writeAll(handle, into));
-            filled = 0;
-          }
-        }
+        await storageErrors(() => writer.write(chunk));
       }
-      if (filled > 0) await storageErrors(() => writeAll(handle, buffer!.subarray(0, filled)));
-      return { tmp, sha256: hash.digest("hex"), size, unsynced: handle };
+      await storageErrors(() => writer.finish());
+      return { tmp, sha256: hash.digest("hex"), size, unsynced: writer.handle };
     } catch (err) {
-      await handle.close().catch(() => {});
+      await writer.handle.close().catch(() => {});
       await rm(tmp, { force: true });
       throw err;
+    } finally {
+      writer.release();
     }
   }
 
@@ -454,14 +435,6 @@ export async function sha256Of(handle: FileHandle): Promise<string> {
     if (bytesRead === 0) return hash.digest("hex");
     hash.update(buffer.subarray(0, bytesRead));
     position += bytesRead;
-  }
-}
-
-async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < chunk.byteLength) {
-    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
-    offset += bytesWritten;
   }
 }
 

@@ -25,7 +25,8 @@ import process from "node:process";
 import { DomainError } from "../errors.ts";
 import { storageErrors } from "./disk-full.ts";
 import { syncDir } from "./directory-sync.ts";
-import { type FileStore, sha256Of, WRITE_CHUNK_BYTES } from "./file-store.ts";
+import { type FileStore, sha256Of } from "./file-store.ts";
+import { WRITE_CHUNK_BYTES } from "./staging-writer.ts";
 import { validateName } from "./names.ts";
 
 export interface UploadInfo {
