@@ -5,7 +5,7 @@ import { DomainError } from "../errors.ts";
 
 const FULL = new Set(["ENOSPC", "EDQUOT"]);
 
-export async function storageErrors<T>(write: () => Promise<T>): Promise<T> {
+export async function storageErrors<T>(write: () => T | Promise<T>): Promise<T> {
   try {
     return await write();
   } catch (err) {

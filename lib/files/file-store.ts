@@ -15,21 +15,18 @@
 // until the name is in place and the blob checked to be there (`settle`).
 import { Buffer } from "node:buffer";
 import { createHash, randomUUID } from "node:crypto";
-import { constants, lstatSync, readlinkSync, rmSync, statSync } from "node:fs";
 import {
-  type FileHandle,
-  link,
-  lstat,
-  mkdir,
-  open,
-  readdir,
-  readlink,
-  rename,
-  rm,
-  symlink,
-  unlink,
-  utimes,
-} from "node:fs/promises";
+  constants,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  utimesSync,
+} from "node:fs";
+import { type FileHandle, lstat, mkdir, open, readdir, readlink, rename, rm, symlink, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -70,6 +67,8 @@ export interface Staged {
    * staged copy is only thrown away: no fsync is waited for. Absent: the bytes are durable already.
    */
   unsynced?: FileHandle;
+  /** The staged file being closed (set once `adopt` or `discard` starts closing it). */
+  closing?: Promise<void>;
 }
 
 export const READ_CHUNK_BYTES = 1024 * 1024;
@@ -187,17 +186,13 @@ export class FileStore {
   async adopt(staged: Staged): Promise<string> {
     const blob = this.blobPath(staged.sha256);
     const now = new Date();
-    const touched = await utimes(blob, now, now).then(() => true, (err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT") return false;
-      throw err;
-    });
-    if (!touched) {
+    if (!touched(blob, now)) {
       // the bytes and the size (the mtime need not be durable)
       if (staged.unsynced) await storageErrors(() => staged.unsynced!.datasync());
-      await storageErrors(() => utimes(staged.tmp, now, now));
+      await storageErrors(() => utimesSync(staged.tmp, now, now));
       await this.linkBlob(staged);
     }
-    await closeStaged(staged);
+    closeStaged(staged);
     this.sizes.set(staged.sha256, staged.size);
     return blob;
   }
@@ -208,16 +203,18 @@ export class FileStore {
    */
   async settle(staged: Staged): Promise<void> {
     if (!statSync(this.blobPath(staged.sha256), { throwIfNoEntry: false })) await this.linkBlob(staged);
-    await rm(staged.tmp, { force: true });
+    await staged.closing;
+    rmSync(staged.tmp, { force: true });
   }
 
   private async linkBlob(staged: Staged): Promise<void> {
     const prefix = join(this.blobsDir, staged.sha256.slice(0, 2));
-    await storageErrors(async () => {
-      await mkdir(prefix, { recursive: true });
-      await link(staged.tmp, this.blobPath(staged.sha256)).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== "EEXIST") throw err; // made by another writer (or put back by the collector)
-      });
+    await storageErrors(() => {
+      const made = linkOnce(staged.tmp, this.blobPath(staged.sha256));
+      if (made === "no directory") {
+        mkdirSync(prefix, { recursive: true });
+        linkOnce(staged.tmp, this.blobPath(staged.sha256));
+      }
     });
     await this.syncDirectory(prefix);
   }
@@ -240,7 +237,7 @@ export class FileStore {
         await this.adopt(staged);
         await storageErrors(() => symlink(pointerTarget(staged.sha256), pointer));
         leftovers.push(pointer);
-        const previous = await readlink(target).catch(() => undefined);
+        const previous = readlinkOrUndefined(target);
         // Undoing is for requests of several names; one name alone has nothing to undo.
         let undo: string | undefined;
         if (previous !== undefined && files.length > 1) {
@@ -288,7 +285,8 @@ export class FileStore {
   }
 
   async discard(staged: Staged): Promise<void> {
-    await closeStaged(staged);
+    closeStaged(staged);
+    await staged.closing;
     await rm(staged.tmp, { force: true });
   }
 
@@ -410,10 +408,42 @@ export class FileStore {
   }
 }
 
-async function closeStaged(staged: Staged): Promise<void> {
+/** Starts closing the staged file; `closing` settles when it is closed (removing it waits for that). */
+function closeStaged(staged: Staged): void {
   const handle = staged.unsynced;
   staged.unsynced = undefined;
-  await handle?.close().catch(() => {});
+  if (handle) staged.closing = handle.close().catch(() => {});
+}
+
+function readlinkOrUndefined(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Touches `path` when it exists (the collector then keeps it); false when it does not. */
+function touched(path: string, now: Date): boolean {
+  try {
+    utimesSync(path, now, now);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
+  }
+}
+
+/** A hard link at `to`; an existing one is kept (made by another writer, or put back by the collector). */
+function linkOnce(from: string, to: string): "made" | "no directory" {
+  try {
+    linkSync(from, to);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" && existsSync(from)) return "no directory";
+    if (code !== "EEXIST") throw err;
+  }
+  return "made";
 }
 
 /** A pointer's target, relative so the directory can be moved or mounted elsewhere. */
