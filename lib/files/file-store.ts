@@ -182,6 +182,13 @@ export class FileStore {
    * is always durable: identical uploads are stored once, and point at it without an fsync of
    * their own). The staged file stays until `settle`: until a name points at the blob, this writer
    * can always put the bytes back, whatever a collector pass does meanwhile.
+   *
+   * Its metadata calls (touch, link, and in `commit` and `settle` readlink and unlink) are made in
+   * place: tens of microseconds in the kernel on a local disk, where a promise-based call waits in
+   * the thread pool's queue behind the uploads' fsyncs and direct writes (measured: 1 MiB uploads at
+   * c=8 went 1.19x faster). What waits for the disk (fsync, writes) and what allocates an inode
+   * (file and symlink creation, slow on some filesystems) stays in the pool. On NFS each in-place
+   * call is a round trip the event loop waits for.
    */
   async adopt(staged: Staged): Promise<string> {
     const blob = this.blobPath(staged.sha256);
