@@ -15,7 +15,10 @@
 // short responses is FAILED. Prints a markdown table and writes .artifacts/bench-files.json.
 // Exit status: 0 when every row ran clean and every aim holds (AIMS below, and the RSS bound), 1 otherwise.
 //
-// Knobs (env): BENCH_DURATION seconds per row (10), BENCH_WARMUP seconds before each row (1),
+// Servers compared with each other are measured in alternating segments (A B … B A, half the
+// duration each: `measureTogether`), so a drift of the machine's speed weighs on both alike.
+//
+// Knobs (env): BENCH_DURATION seconds per row (10, in two segments), BENCH_WARMUP seconds before each row (1),
 // BENCH_THREADS wrk threads (2), BENCH_RSS_GIB size of the RSS upload (2), BENCH_ONLY=wrk|rss
 // (run one half; the exit status then judges only that half's aim).
 //
@@ -46,6 +49,8 @@ import { wrk, type WrkResult } from "../harness/wrk.ts";
 
 const DURATION_S = envNumber("BENCH_DURATION", 10);
 const WARMUP_S = envNumber("BENCH_WARMUP", 1);
+/** Each of a row's two segments (wrk takes whole seconds). */
+const SEGMENT_S = Math.max(1, Math.round(DURATION_S / 2));
 const THREADS = envNumber("BENCH_THREADS", 2);
 const CONNECTIONS = 8;
 const RSS_GIB = envNumber("BENCH_RSS_GIB", 2);
@@ -290,50 +295,79 @@ async function preflight(load: Load): Promise<string | undefined> {
   return undefined;
 }
 
-async function measure(load: Load): Promise<Row> {
-  const label = `${load.case} ${load.size.label} — ${load.server}`;
-  process.stdout.write(`  ${label.padEnd(62)} `);
-  const failed = await preflight(load).catch((err) => `pre-flight error: ${String(err)}`);
-  const row: Row = {
-    case: load.case,
-    size: load.size.label,
-    server: load.server,
-    ok: false,
-    requestsPerSec: 0,
-    mibPerSec: 0,
-    latencyMs: { p50: 0, p99: 0 },
-    errors: {},
-    requests: 0,
-  };
-  if (failed) {
-    row.note = failed;
-    console.log(`FAILED (${failed})`);
-    return row;
+/**
+ * Measures servers that are compared with each other in alternating segments: each gets a warm-up,
+ * then wrk drives them in the order A B … B A, SEGMENT_S seconds a segment, and each row adds up
+ * its two segments. This machine's speed drifts from minute to minute; measured one after the other,
+ * the later server would get a different machine than the earlier one, where a palindromic order gives
+ * each the same average moment (a linear drift cancels out). p50 is the segments' request-weighted
+ * mean of medians, p99 the worse of the two.
+ */
+async function measureTogether(loads: Load[]): Promise<Row[]> {
+  const rows = new Map<Load, Row>();
+  const results = new Map<Load, WrkResult[]>();
+  for (const load of loads) {
+    const failed = await preflight(load).catch((err) => `pre-flight error: ${String(err)}`);
+    rows.set(load, {
+      case: load.case,
+      size: load.size.label,
+      server: load.server,
+      ok: false,
+      requestsPerSec: 0,
+      mibPerSec: 0,
+      latencyMs: { p50: 0, p99: 0 },
+      errors: {},
+      requests: 0,
+      ...(failed ? { note: failed } : {}),
+    });
+    if (!failed) results.set(load, []);
   }
-  if (WARMUP_S > 0) await wrkLoad(load, WARMUP_S);
-  const r = await wrkLoad(load, DURATION_S);
-  const seconds = r.duration_us / 1e6;
-  row.requests = r.requests;
-  row.requestsPerSec = r.requests / seconds;
-  row.mibPerSec = (r.requests * load.size.bytes) / seconds / MiB; // Payload bytes, either direction.
-  row.latencyMs = { p50: r.latency_us.p50 / 1000, p99: r.latency_us.p99 / 1000 };
-  row.errors = Object.fromEntries(Object.entries(r.errors).filter(([, n]) => n > 0));
-  const problems = Object.entries(row.errors).map(([kind, n]) =>
-    `${n} ${kind === "status" ? "non-2xx/3xx" : kind} errors`
-  );
-  if (r.requests === 0) problems.push("no requests completed");
-  if (load.minResponseBytes && r.requests > 0 && r.bytes / r.requests < load.minResponseBytes) {
-    problems.push(`responses average ${Math.round(r.bytes / r.requests)} bytes, expected ≥ ${load.minResponseBytes}`);
+  const running = [...results.keys()];
+  for (const load of running) if (WARMUP_S > 0) await wrkLoad(load, WARMUP_S);
+  for (const load of [...running, ...[...running].reverse()]) {
+    results.get(load)!.push(await wrkLoad(load, SEGMENT_S));
   }
-  row.ok = problems.length === 0;
-  if (!row.ok) row.note = problems.join("; ");
-  console.log(
-    `${fmt(row.requestsPerSec, 0).padStart(8)} req/s ${fmt(row.mibPerSec, 1).padStart(8)} MiB/s  p99 ${
-      fmt(row.latencyMs.p99, 2)
-    } ms` +
-      (row.ok ? "" : `  FAILED (${row.note})`),
-  );
-  return row;
+  for (const load of loads) {
+    const row = rows.get(load)!;
+    process.stdout.write(`  ${`${load.case} ${load.size.label} — ${load.server}`.padEnd(62)} `);
+    const segments = results.get(load);
+    if (!segments) {
+      console.log(`FAILED (${row.note})`);
+      continue;
+    }
+    const sum = (pick: (r: WrkResult) => number) => segments.reduce((total, r) => total + pick(r), 0);
+    const requests = sum((r) => r.requests);
+    const bytes = sum((r) => r.bytes);
+    const seconds = sum((r) => r.duration_us) / 1e6;
+    row.requests = requests;
+    row.requestsPerSec = requests / seconds;
+    row.mibPerSec = (requests * load.size.bytes) / seconds / MiB; // Payload bytes, either direction.
+    row.latencyMs = {
+      p50: requests > 0 ? sum((r) => r.latency_us.p50 * r.requests) / requests / 1000 : 0,
+      p99: Math.max(...segments.map((r) => r.latency_us.p99)) / 1000,
+    };
+    const errors: Record<string, number> = {};
+    for (const r of segments) {
+      for (const [kind, n] of Object.entries(r.errors)) if (n > 0) errors[kind] = (errors[kind] ?? 0) + n;
+    }
+    row.errors = errors;
+    const problems = Object.entries(errors).map(([kind, n]) =>
+      `${n} ${kind === "status" ? "non-2xx/3xx" : kind} errors`
+    );
+    if (requests === 0) problems.push("no requests completed");
+    if (load.minResponseBytes && requests > 0 && bytes / requests < load.minResponseBytes) {
+      problems.push(`responses average ${Math.round(bytes / requests)} bytes, expected ≥ ${load.minResponseBytes}`);
+    }
+    row.ok = problems.length === 0;
+    if (!row.ok) row.note = problems.join("; ");
+    console.log(
+      `${fmt(row.requestsPerSec, 0).padStart(8)} req/s ${fmt(row.mibPerSec, 1).padStart(8)} MiB/s  p99 ${
+        fmt(row.latencyMs.p99, 2)
+      } ms` +
+        (row.ok ? "" : `  FAILED (${row.note})`),
+    );
+  }
+  return loads.map((load) => rows.get(load)!);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -475,7 +509,8 @@ async function main(): Promise<number> {
     bun: Bun.version,
     nginx: await version([NGINX, "-v"]),
     wrk: await version([requireBinary("wrk"), "-v"]),
-    wrk_args: `-t${THREADS} -c${CONNECTIONS} -d${DURATION_S}s (warm-up ${WARMUP_S}s)`,
+    wrk_args:
+      `-t${THREADS} -c${CONNECTIONS}, 2 × -d${SEGMENT_S}s per server in the order A B … B A (warm-up ${WARMUP_S}s)`,
   };
   console.log(`bench/files.ts: ${env.cpus} CPUs, bun ${env.bun}, ${env.nginx}, wrk ${env.wrk_args}`);
 
@@ -511,13 +546,12 @@ async function main(): Promise<number> {
     for (const size of SIZES) {
       const name = `bench-${size.tag}.bin`;
       const base = { case: "GET /files/:name", size, minResponseBytes: size.bytes };
-      const rt = await measure({ ...base, server: "runtime", url: `${runtime.url}/files/${name}` });
-      const peers: Row[] = [];
-      for (const ngx of nginxes) {
-        peers.push(await measure({ ...base, server: ngx.label, url: `${ngx.url}/files/${name}` }));
-      }
-      withRatio(rt, peers);
-      rows.push(rt, ...peers);
+      const [rt, ...peers] = await measureTogether([
+        { ...base, server: "runtime", url: `${runtime.url}/files/${name}` },
+        ...nginxes.map((ngx) => ({ ...base, server: ngx.label, url: `${ngx.url}/files/${name}` })),
+      ]);
+      withRatio(rt!, peers);
+      rows.push(rt!, ...peers);
     }
 
     console.log("\nPUT /files/:name (raw body)");
@@ -530,14 +564,12 @@ async function main(): Promise<number> {
         contentType: "application/octet-stream",
         uniqueMark: UPLOAD_MARK,
       };
-      const rt = await measure({ ...base, server: "runtime", url: `${runtime.url}/files/put-${size.tag}.bin` });
-      const peer = await measure({
-        ...base,
-        server: "nginx dav PUT (worker_processes 1)",
-        url: `${nginxes[0]!.url}/put/put-${size.tag}.bin`,
-      });
-      withRatio(rt, [peer]);
-      rows.push(rt, peer);
+      const [rt, peer] = await measureTogether([
+        { ...base, server: "runtime", url: `${runtime.url}/files/put-${size.tag}.bin` },
+        { ...base, server: "nginx dav PUT (worker_processes 1)", url: `${nginxes[0]!.url}/put/put-${size.tag}.bin` },
+      ]);
+      withRatio(rt!, [peer!]);
+      rows.push(rt!, peer!);
     }
 
     console.log("\nPOST /upload (multipart, field `file`)");
@@ -554,20 +586,12 @@ async function main(): Promise<number> {
         bodyFile: body.path,
         uniqueMark: UPLOAD_MARK,
       };
-      const rt = await measure({
-        ...base,
-        server: "runtime",
-        url: `${runtime.url}/upload`,
-        contentType: body.contentType,
-      });
-      const peer = await measure({
-        ...base,
-        server: SEED_LABEL,
-        url: `${seed.url}/upload`,
-        contentType: body.contentType,
-      });
-      withRatio(rt, [peer]);
-      rows.push(rt, peer);
+      const [rt, peer] = await measureTogether([
+        { ...base, server: "runtime", url: `${runtime.url}/upload`, contentType: body.contentType },
+        { ...base, server: SEED_LABEL, url: `${seed.url}/upload`, contentType: body.contentType },
+      ]);
+      withRatio(rt!, [peer!]);
+      rows.push(rt!, peer!);
     }
 
     console.log("\nPOST /download (multipart, field `name`)");
@@ -581,10 +605,12 @@ async function main(): Promise<number> {
         contentType: body.contentType,
         minResponseBytes: size.bytes,
       };
-      const rt = await measure({ ...base, server: "runtime", url: `${runtime.url}/download` });
-      const peer = await measure({ ...base, server: SEED_LABEL, url: `${seed.url}/download` });
-      withRatio(rt, [peer]);
-      rows.push(rt, peer);
+      const [rt, peer] = await measureTogether([
+        { ...base, server: "runtime", url: `${runtime.url}/download` },
+        { ...base, server: SEED_LABEL, url: `${seed.url}/download` },
+      ]);
+      withRatio(rt!, [peer!]);
+      rows.push(rt!, peer!);
     }
 
     for (const ngx of nginxes) await ngx.stop();
