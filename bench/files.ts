@@ -5,15 +5,23 @@
 // to the blobs), and the seed (bench/seed/app_server.py: the course project's Bottle app, Debian's
 // python3-bottle) on loopback ports, then drives them with the same wrk settings (c=8):
 //   GET /files/:name 4 KiB and 1 MiB      runtime vs nginx (worker_processes 1, and auto)
-//   PUT /files/:name 4 KiB and 1 MiB      runtime vs nginx dav_methods PUT (no fsync, see below)
-//   POST /upload (multipart) 4 KiB, 1 MiB runtime vs the seed
 //   POST /download (multipart) 4 KiB, 1 MiB runtime vs the seed
+//   POST /upload (multipart) 1 MiB, 4 KiB runtime vs the seed
+//   PUT /files/:name 4 KiB and 1 MiB      runtime vs nginx dav_methods PUT (no fsync, see below)
 // and finally the upload RSS bound: a 2 GiB (sparse) file PUT and multipart-POSTed with curl to a
 // fresh runtime while its VmRSS is sampled every 100 ms (and VmHWM, reset before each upload).
 //
 // A row with wrk socket errors, timeouts or non-2xx/3xx responses, a failed pre-flight request, or
 // short responses is FAILED. Prints a markdown table and writes .artifacts/bench-files.json.
 // Exit status: 0 when every row ran clean and every aim holds (AIMS below, and the RSS bound), 1 otherwise.
+//
+// Order: GET, POST /download, POST /upload (1 MiB, then 4 KiB), PUT. Rows that replace files come
+// after the rows they would slow: ext4 without a journal (this machine's disk) passes over recently
+// freed inodes when it makes a file, so after nginx's DAV PUT has replaced a file tens of thousands of
+// times, every file creation costs 300-500 µs for minutes instead of 30-40 µs (measured: 2,000 creates
+// before and after 10,000 replaces). The runtime makes two inodes per upload (its blob and the name's
+// symlink) where the seed overwrites in place, so that churn, if left before the upload rows, would be
+// measured as part of the runtime's upload.
 //
 // Servers compared with each other are measured in alternating segments (A B … B A, half the
 // duration each: `measureTogether`), so a drift of the machine's speed weighs on both alike.
@@ -554,26 +562,27 @@ async function main(): Promise<number> {
       rows.push(rt!, ...peers);
     }
 
-    console.log("\nPUT /files/:name (raw body)");
+    console.log("\nPOST /download (multipart, field `name`)");
     for (const size of SIZES) {
+      const body = await multipartBody(join(bodies, `name-${size.tag}.multipart`), "name", `bench-${size.tag}.bin`);
       const base = {
-        case: "PUT /files/:name",
+        case: "POST /download (multipart)",
         size,
-        method: "PUT" as const,
-        bodyFile: payloads.get(size.tag)!.path,
-        contentType: "application/octet-stream",
-        uniqueMark: UPLOAD_MARK,
+        method: "POST" as const,
+        bodyFile: body.path,
+        contentType: body.contentType,
+        minResponseBytes: size.bytes,
       };
       const [rt, peer] = await measureTogether([
-        { ...base, server: "runtime", url: `${runtime.url}/files/put-${size.tag}.bin` },
-        { ...base, server: "nginx dav PUT (worker_processes 1)", url: `${nginxes[0]!.url}/put/put-${size.tag}.bin` },
+        { ...base, server: "runtime", url: `${runtime.url}/download` },
+        { ...base, server: SEED_LABEL, url: `${seed.url}/download` },
       ]);
       withRatio(rt!, [peer!]);
       rows.push(rt!, peer!);
     }
 
     console.log("\nPOST /upload (multipart, field `file`)");
-    for (const size of SIZES) {
+    for (const size of [...SIZES].reverse()) { // the size with an aim first (see "Order" above)
       const body = await multipartBody(
         join(bodies, `file-${size.tag}.multipart`),
         "file",
@@ -594,20 +603,19 @@ async function main(): Promise<number> {
       rows.push(rt!, peer!);
     }
 
-    console.log("\nPOST /download (multipart, field `name`)");
+    console.log("\nPUT /files/:name (raw body)");
     for (const size of SIZES) {
-      const body = await multipartBody(join(bodies, `name-${size.tag}.multipart`), "name", `bench-${size.tag}.bin`);
       const base = {
-        case: "POST /download (multipart)",
+        case: "PUT /files/:name",
         size,
-        method: "POST" as const,
-        bodyFile: body.path,
-        contentType: body.contentType,
-        minResponseBytes: size.bytes,
+        method: "PUT" as const,
+        bodyFile: payloads.get(size.tag)!.path,
+        contentType: "application/octet-stream",
+        uniqueMark: UPLOAD_MARK,
       };
       const [rt, peer] = await measureTogether([
-        { ...base, server: "runtime", url: `${runtime.url}/download` },
-        { ...base, server: SEED_LABEL, url: `${seed.url}/download` },
+        { ...base, server: "runtime", url: `${runtime.url}/files/put-${size.tag}.bin` },
+        { ...base, server: "nginx dav PUT (worker_processes 1)", url: `${nginxes[0]!.url}/put/put-${size.tag}.bin` },
       ]);
       withRatio(rt!, [peer!]);
       rows.push(rt!, peer!);
