@@ -216,12 +216,11 @@ export class FileStore {
 
   private async linkBlob(staged: Staged): Promise<void> {
     const prefix = join(this.blobsDir, staged.sha256.slice(0, 2));
+    const blob = this.blobPath(staged.sha256);
     await storageErrors(() => {
-      const made = linkOnce(staged.tmp, this.blobPath(staged.sha256));
-      if (made === "no directory") {
-        mkdirSync(prefix, { recursive: true });
-        linkOnce(staged.tmp, this.blobPath(staged.sha256));
-      }
+      if (linkOnce(staged.tmp, blob) === "made") return;
+      mkdirSync(prefix, { recursive: true }); // the first blob of this prefix
+      if (linkOnce(staged.tmp, blob) !== "made") throw new Error(`${prefix} is missing right after it was made`);
     });
     await this.syncDirectory(prefix);
   }
