@@ -217,12 +217,14 @@ export class FileStore {
   private async linkBlob(staged: Staged): Promise<void> {
     const prefix = join(this.blobsDir, staged.sha256.slice(0, 2));
     const blob = this.blobPath(staged.sha256);
-    await storageErrors(() => {
-      if (linkOnce(staged.tmp, blob) === "made") return;
+    const madeDirectory = await storageErrors(() => {
+      if (linkOnce(staged.tmp, blob) === "made") return false;
       mkdirSync(prefix, { recursive: true }); // the first blob of this prefix
       if (linkOnce(staged.tmp, blob) !== "made") throw new Error(`${prefix} is missing right after it was made`);
+      return true;
     });
-    await this.syncDirectory(prefix);
+    // A new prefix directory is an entry of blobs/ that must be durable too before a name points in it.
+    await Promise.all([this.syncDirectory(prefix), madeDirectory ? this.syncDirectory(this.blobsDir) : undefined]);
   }
 
   /**
