@@ -8,11 +8,12 @@
 // Direct I/O needs the buffer's address, every write's offset and its length aligned to the device's
 // block: the bytes are gathered in a 4 KiB-aligned buffer of 1 MiB and written whole; the last block
 // is padded with zeros and the file truncated back to its size. Where the address cannot be known
-// (no `bun:ffi`, as under Deno) or the filesystem refuses O_DIRECT (tmpfs, some network mounts), the
+// (no `bun:ffi`, as under Deno) or the filesystem refuses O_DIRECT (EINVAL at open), the
 // file is written through the page cache as before.
 import { Buffer } from "node:buffer";
 import { constants } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
+import { dirname } from "node:path";
 
 /** Bytes gathered per write (and the size of each pooled buffer). */
 export const WRITE_CHUNK_BYTES = 1024 * 1024;
@@ -41,12 +42,12 @@ export interface StagingWriter {
  * is false. Directories that refuse O_DIRECT are remembered.
  */
 export async function createStagingWriter(path: string, { direct = true } = {}): Promise<StagingWriter> {
-  const dir = path.slice(0, path.lastIndexOf("/"));
+  const dir = dirname(path);
   const address = direct ? await addressOf() : undefined;
   if (address && DIRECT !== undefined && !refusesDirect.has(dir)) {
     const handle = await open(path, CREATE | DIRECT, 0o644).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== "EINVAL") throw err;
-      refusesDirect.add(dir); // tmpfs and others answer EINVAL to O_DIRECT at open
+      refusesDirect.add(dir); // as tmpfs before Linux 6.6 and some FUSE filesystems do, at open
       return undefined;
     });
     if (handle) return new DirectWriter(handle, address);
