@@ -67,17 +67,7 @@ class DirectWriter implements StagingWriter {
 
   async write(chunk: Uint8Array): Promise<void> {
     const buffer = this.buffer ??= takeAligned(this.address);
-    let offset = 0;
-    while (offset < chunk.byteLength) {
-      const take = Math.min(chunk.byteLength - offset, buffer.byteLength - this.filled);
-      buffer.set(
-        offset === 0 && take === chunk.byteLength ? chunk : chunk.subarray(offset, offset + take),
-        this.filled,
-      );
-      this.filled += take;
-      offset += take;
-      if (this.filled === buffer.byteLength) await this.flush(buffer.byteLength);
-    }
+    this.filled = await gather(chunk, buffer, this.filled, () => this.flush(buffer.byteLength));
   }
 
   async finish(): Promise<void> {
@@ -86,6 +76,7 @@ class DirectWriter implements StagingWriter {
     const padded = Math.ceil(this.filled / ALIGN) * ALIGN;
     this.buffer!.fill(0, this.filled, padded);
     await this.flush(padded);
+    this.filled = 0;
     await this.handle.truncate(size);
     this.position = size;
   }
@@ -101,7 +92,6 @@ class DirectWriter implements StagingWriter {
     // cannot follow at an unaligned offset, and running out of room is what it means.
     if (bytesWritten !== length) throw Object.assign(new Error("short direct write"), { code: "ENOSPC" });
     this.position += length;
-    this.filled = 0;
   }
 }
 
@@ -116,17 +106,7 @@ class BufferedWriter implements StagingWriter {
   async write(chunk: Uint8Array): Promise<void> {
     if (this.filled === 0 && chunk.byteLength >= WRITE_CHUNK_BYTES / 4) return writeAll(this.handle, chunk);
     const into = this.buffer ??= Buffer.allocUnsafe(WRITE_CHUNK_BYTES); // each byte is set before it is written
-    let offset = 0;
-    while (offset < chunk.byteLength) {
-      const take = Math.min(chunk.byteLength - offset, into.byteLength - this.filled);
-      into.set(offset === 0 && take === chunk.byteLength ? chunk : chunk.subarray(offset, offset + take), this.filled);
-      this.filled += take;
-      offset += take;
-      if (this.filled === into.byteLength) {
-        await writeAll(this.handle, into);
-        this.filled = 0;
-      }
-    }
+    this.filled = await gather(chunk, into, this.filled, () => writeAll(this.handle, into));
   }
 
   async finish(): Promise<void> {
@@ -137,6 +117,30 @@ class BufferedWriter implements StagingWriter {
   release(): void {
     this.buffer = undefined;
   }
+}
+
+/**
+ * Copies `chunk` into `buffer` after its first `filled` bytes, calling `full` each time the buffer is
+ * full (it is then refilled from the start); gives back how much of the buffer is filled.
+ */
+async function gather(
+  chunk: Uint8Array,
+  buffer: Uint8Array,
+  filled: number,
+  full: () => Promise<void>,
+): Promise<number> {
+  let offset = 0;
+  while (offset < chunk.byteLength) {
+    const take = Math.min(chunk.byteLength - offset, buffer.byteLength - filled);
+    buffer.set(offset === 0 && take === chunk.byteLength ? chunk : chunk.subarray(offset, offset + take), filled);
+    filled += take;
+    offset += take;
+    if (filled === buffer.byteLength) {
+      await full();
+      filled = 0;
+    }
+  }
+  return filled;
 }
 
 async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
