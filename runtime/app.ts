@@ -45,9 +45,9 @@ export function buildApp(config: RuntimeConfig, functions: LoadedFunction[], sta
   app.get(
     "/readyz",
     () =>
-      state.ready
-        ? Response.json({ status: "ready" })
-        : closingIfDraining(Response.json({ status: "draining" }, { status: 503 })),
+      closingIfDraining(
+        state.ready ? Response.json({ status: "ready" }) : Response.json({ status: "draining" }, { status: 503 }),
+      ),
   );
   app.get(
     "/metrics",
