@@ -13,6 +13,8 @@ export interface RuntimeProcess {
   proc: Subprocess;
   /** Everything the process printed on stdout so far (JSON log lines). */
   output(): string;
+  /** The complete log lines printed so far, parsed (a line still being written is left out). */
+  logLines(): Record<string, unknown>[];
   stop(signal?: NodeJS.Signals): Promise<number>;
 }
 
@@ -66,6 +68,7 @@ export async function startRuntime(
     dataDir,
     proc,
     output: () => out,
+    logLines: () => out.split("\n").slice(0, -1).filter(Boolean).map((line) => JSON.parse(line)),
     async stop(signal = "SIGTERM") {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       return await proc.exited;
