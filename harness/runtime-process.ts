@@ -15,6 +15,7 @@ export interface RuntimeProcess {
   output(): string;
   /** The complete log lines printed so far, parsed (a line still being written is left out). */
   logLines(): Record<string, unknown>[];
+  /** Signals the process (unless it has exited) and waits for its exit and the end of its output. */
   stop(signal?: NodeJS.Signals): Promise<number>;
 }
 
@@ -49,10 +50,10 @@ export async function startRuntime(
     stderr: "inherit",
   });
   let out = "";
-  void (async () => {
+  const outputRead = (async () => {
     const decoder = new TextDecoder();
     for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) out += decoder.decode(chunk, { stream: true });
-  })();
+  })().catch(() => {});
   let url = "";
   try {
     url = await listeningUrl(() => out, proc);
@@ -71,7 +72,9 @@ export async function startRuntime(
     logLines: () => out.split("\n").slice(0, -1).filter(Boolean).map((line) => JSON.parse(line)),
     async stop(signal = "SIGTERM") {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      return await proc.exited;
+      const code = await proc.exited;
+      await outputRead; // what it printed last is in output() once it has stopped
+      return code;
     },
   };
 }

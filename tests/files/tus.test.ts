@@ -324,7 +324,7 @@ describe("tus: across replicas and failures", () => {
     await waitFor(() => entries().length === 0, "the pass to remove the upload", 15_000);
     await expectError(await patch(expiring.url, location, 100, randomBytes(100)), 404);
     expect((await fetch(`${expiring.url}${location}`, { method: "HEAD", headers: TUS })).status).toBe(404);
-    expect(expiring.output()).toContain("removed abandoned uploads");
+    await waitFor(() => expiring.output().includes("removed abandoned uploads"), "the pass's log line");
   }, 20_000);
 
   test(

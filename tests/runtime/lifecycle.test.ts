@@ -118,6 +118,7 @@ describe("graceful shutdown", () => {
     expect(res.status).toBe(201);
     expect((await res.json()).sha256).toBe(sha(body));
     expect(await rt.proc.exited).toBe(0);
+    await rt.stop(); // already exited: waits for the last of its output
     expect(rt.output()).toContain('"msg":"stopped"');
     expect(rt.output()).toContain('"forced":false');
   });
