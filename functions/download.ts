@@ -4,7 +4,7 @@
 //   curl HOST:5001/files                                                (JSON list)
 import { defineFunction } from "../runtime/http/define-function.ts";
 import { HttpError, json } from "../runtime/http/errors.ts";
-import { formParts } from "../runtime/http/multipart.ts";
+import { formField } from "../runtime/http/multipart.ts";
 import { errorOf, fileBytes, FORM_FIELD_NAMES, jsonOf, nameParam, ref } from "../runtime/http/openapi-parts.ts";
 import { fileResponse } from "../runtime/http/serve-file.ts";
 import { fileStore, startFileStore } from "../lib/files/shared-store.ts";
@@ -42,15 +42,7 @@ export default defineFunction({
         responses: { "200": fileBytes("The file"), "400": errorOf("Form field `name` missing"), "404": notFound },
       },
       async handler(request) {
-        let name: string | undefined;
-        for await (const part of formParts(request)) {
-          if (part.kind === "field" && part.field === "name") {
-            name = part.value;
-            break;
-          }
-          if (part.kind === "file") { for await (const _ of part.stream); // Skip unexpected file parts.
-           }
-        }
+        const name = await formField(request, "name");
         if (name === undefined) throw new HttpError(400, "form field 'name' is missing");
         return serveNamed(request, name);
       },

@@ -5,6 +5,8 @@
 // file parts are then views of that one buffer, written to disk without another copy (measured: the
 // stream plumbing and the copies were most of a 1 MiB upload's time).
 // preservePath: a file name is validated as sent (a "dir\\name" is refused, not silently cut).
+// `formField`, for forms read only for one text field (POST /download), parses a small form with the
+// platform's native FormData instead.
 import busboy from "busboy";
 import { Readable } from "node:stream";
 import { bodyCutOff } from "./body.ts";
@@ -29,7 +31,7 @@ export const IN_MEMORY_FORM_BYTES = 4 * 1024 * 1024;
  */
 export async function* formParts(request: Request): AsyncGenerator<Part> {
   const contentType = request.headers.get("content-type") ?? "";
-  if (!request.body) throw new HttpError(400, "request has no body; expected a form (multipart/form-data)");
+  if (!request.body) throw noBody();
   let parser: busboy.Busboy;
   try {
     parser = busboy({
@@ -39,10 +41,7 @@ export async function* formParts(request: Request): AsyncGenerator<Part> {
       preservePath: true,
     });
   } catch {
-    throw new HttpError(
-      400,
-      `expected a multipart/form-data or urlencoded form, got content-type ${JSON.stringify(contentType)}`,
-    );
+    throw notAForm(contentType);
   }
 
   const queue: Part[] = [];
@@ -65,7 +64,7 @@ export async function* formParts(request: Request): AsyncGenerator<Part> {
   });
   parser.on("field", (field, value, info) => {
     if (info.valueTruncated) {
-      failure ??= new HttpError(413, `form field ${JSON.stringify(field)} is over ${MAX_FIELD_BYTES} bytes`);
+      failure ??= fieldTooLarge(field);
     }
     queue.push({ kind: "field", field, value });
     notify();
@@ -115,6 +114,58 @@ export async function* formParts(request: Request): AsyncGenerator<Part> {
     source?.destroy();
   }
 }
+
+/**
+ * The first text field named `field` of a form (file parts are passed over), or undefined. A form
+ * read whole (declared length up to IN_MEMORY_FORM_BYTES) is parsed by the platform's own FormData
+ * parser: native, where busboy's per-request setup of streams and events was most of the time of a
+ * small form (measured: POST /download of a 4 KiB file answered 1.45x as many requests per second,
+ * of 1 MiB 1.07x). Only for text fields: the platform's parser reads file names more loosely than
+ * busboy (a `\"` stays as sent, a `filename*` part is taken for a text field), so files go through
+ * `formParts`.
+ */
+export async function formField(request: Request, field: string): Promise<string | undefined> {
+  if (!(Number(request.headers.get("content-length") ?? Number.NaN) <= IN_MEMORY_FORM_BYTES)) {
+    for await (const part of formParts(request)) {
+      if (part.kind === "field" && part.field === field) return part.value;
+      if (part.kind === "file") { for await (const _ of part.stream); // Let the parser move past it.
+       }
+    }
+    return undefined;
+  }
+  const contentType = request.headers.get("content-type") ?? "";
+  if (!request.body) throw noBody();
+  if (!FORM_TYPE.test(contentType)) throw notAForm(contentType);
+  let whole: ArrayBuffer;
+  try {
+    whole = await request.arrayBuffer();
+  } catch (err) {
+    throw bodyCutOff(err); // client went away mid-body
+  }
+  let form: FormData;
+  try {
+    form = await new Response(whole, { headers: { "content-type": contentType } }).formData();
+  } catch (err) {
+    throw new HttpError(400, `malformed form body: ${(err as Error).message}`);
+  }
+  const value = form.getAll(field).find((entry) => typeof entry === "string");
+  if (value !== undefined && Buffer.byteLength(value) > MAX_FIELD_BYTES) throw fieldTooLarge(field);
+  return value;
+}
+
+/** The media types busboy parses (it also needs a multipart boundary, which the parsers check). */
+const FORM_TYPE = /^\s*(multipart\/form-data|application\/x-www-form-urlencoded)\s*(;|$)/i;
+
+const noBody = () => new HttpError(400, "request has no body; expected a form (multipart/form-data)");
+
+const notAForm = (contentType: string) =>
+  new HttpError(
+    400,
+    `expected a multipart/form-data or urlencoded form, got content-type ${JSON.stringify(contentType)}`,
+  );
+
+const fieldTooLarge = (field: string) =>
+  new HttpError(413, `form field ${JSON.stringify(field)} is over ${MAX_FIELD_BYTES} bytes`);
 
 /** A file part breaks when the body does; report why (body cut off, malformed) as a 4xx. */
 async function* cutOffAsClientError(
