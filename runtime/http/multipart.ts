@@ -128,8 +128,8 @@ export async function formField(request: Request, field: string): Promise<string
   if (!(Number(request.headers.get("content-length") ?? Number.NaN) <= IN_MEMORY_FORM_BYTES)) {
     for await (const part of formParts(request)) {
       if (part.kind === "field" && part.field === field) return part.value;
-      if (part.kind === "file") { for await (const _ of part.stream); // Let the parser move past it.
-       }
+      // A file part is read through: the parser moves on to the next part only then.
+      if (part.kind === "file") { for await (const _ of part.stream); }
     }
     return undefined;
   }
