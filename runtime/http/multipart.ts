@@ -79,14 +79,8 @@ export async function* formParts(request: Request): AsyncGenerator<Part> {
   });
 
   let source: Readable | undefined;
-  if (Number(request.headers.get("content-length") ?? Number.NaN) <= IN_MEMORY_FORM_BYTES) {
-    let whole: ArrayBuffer;
-    try {
-      whole = await request.arrayBuffer();
-    } catch (err) {
-      throw bodyCutOff(err); // client went away mid-body
-    }
-    parser.end(Buffer.from(whole));
+  if (readWhole(request)) {
+    parser.end(Buffer.from(await wholeBody(request)));
   } else {
     source = Readable.fromWeb(request.body as never);
     source.on("error", (err) => {
@@ -125,7 +119,7 @@ export async function* formParts(request: Request): AsyncGenerator<Part> {
  * `formParts`.
  */
 export async function formField(request: Request, field: string): Promise<string | undefined> {
-  if (!(Number(request.headers.get("content-length") ?? Number.NaN) <= IN_MEMORY_FORM_BYTES)) {
+  if (!readWhole(request)) {
     for await (const part of formParts(request)) {
       if (part.kind === "field" && part.field === field) return part.value;
       // A file part is read through: the parser moves on to the next part only then.
@@ -136,12 +130,7 @@ export async function formField(request: Request, field: string): Promise<string
   const contentType = request.headers.get("content-type") ?? "";
   if (!request.body) throw noBody();
   if (!FORM_TYPE.test(contentType)) throw notAForm(contentType);
-  let whole: ArrayBuffer;
-  try {
-    whole = await request.arrayBuffer();
-  } catch (err) {
-    throw bodyCutOff(err); // client went away mid-body
-  }
+  const whole = await wholeBody(request);
   let form: FormData;
   try {
     form = await new Response(whole, { headers: { "content-type": contentType } }).formData();
@@ -151,6 +140,18 @@ export async function formField(request: Request, field: string): Promise<string
   const value = form.getAll(field).find((entry) => typeof entry === "string");
   if (value !== undefined && Buffer.byteLength(value) > MAX_FIELD_BYTES) throw fieldTooLarge(field);
   return value;
+}
+
+/** Whether the form is small enough to be read whole (its declared length is known and small). */
+const readWhole = (request: Request) =>
+  Number(request.headers.get("content-length") ?? Number.NaN) <= IN_MEMORY_FORM_BYTES;
+
+async function wholeBody(request: Request): Promise<ArrayBuffer> {
+  try {
+    return await request.arrayBuffer();
+  } catch (err) {
+    throw bodyCutOff(err); // client went away mid-body
+  }
 }
 
 /** The media types busboy parses (it also needs a multipart boundary, which the parsers check). */
