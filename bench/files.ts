@@ -21,7 +21,9 @@
 // times, every file creation costs 300-500 µs for minutes instead of 30-40 µs (measured: 2,000 creates
 // before and after 10,000 replaces). The runtime makes two inodes per upload (its blob and the name's
 // symlink) where the seed overwrites in place, so that churn, if left before the upload rows, would be
-// measured as part of the runtime's upload.
+// measured as part of the runtime's upload. How slow file creation is right before and after the
+// upload rows is measured (`fileCreateMicros`) and printed with the table, so a run made on a churned
+// disk shows it.
 //
 // Servers compared with each other are measured in alternating segments (A B … B A, half the
 // duration each: `measureTogether`), so a drift of the machine's speed weighs on both alike.
@@ -523,6 +525,7 @@ async function main(): Promise<number> {
   console.log(`bench/files.ts: ${env.cpus} CPUs, bun ${env.bun}, ${env.nginx}, wrk ${env.wrk_args}`);
 
   const rows: Row[] = [];
+  let disk: { tmpdir: string; fileCreateMicros: { beforeUploads: number; afterUploads: number } } | undefined;
   if (ONLY !== "rss") {
     const runtime = await startRuntime(join(dir, "data"));
     const nginxes = [await startNginx(dir, runtime.filesDir, "1"), await startNginx(dir, runtime.filesDir, "auto")];
@@ -581,7 +584,10 @@ async function main(): Promise<number> {
       rows.push(rt!, peer!);
     }
 
-    console.log("\nPOST /upload (multipart, field `file`)");
+    const createMicros = { beforeUploads: fileCreateMicros(dir, "before-uploads"), afterUploads: NaN };
+    console.log(
+      `\nPOST /upload (multipart, field \`file\`); file creation in TMPDIR: ${fmt(createMicros.beforeUploads, 0)} µs`,
+    );
     for (const size of [...SIZES].reverse()) { // the size with an aim first (see "Order" above)
       const body = await multipartBody(
         join(bodies, `file-${size.tag}.multipart`),
@@ -602,6 +608,8 @@ async function main(): Promise<number> {
       withRatio(rt!, [peer!]);
       rows.push(rt!, peer!);
     }
+    createMicros.afterUploads = fileCreateMicros(dir, "after-uploads");
+    disk = { tmpdir: tmpdir(), fileCreateMicros: createMicros };
 
     console.log("\nPUT /files/:name (raw body)");
     for (const size of SIZES) {
@@ -689,6 +697,7 @@ async function main(): Promise<number> {
   }
   console.log(`\n## bench/files.ts — ${env.cpus} CPUs, bun ${env.bun}, ${env.nginx}, wrk ${env.wrk_args}\n`);
   if (rows.length > 0) console.log(lines.join("\n"));
+  if (disk) console.log(`\n${diskLine(disk.fileCreateMicros)}`);
   if (rssLines.length > 0) console.log(`\n${rssLines.join("\n")}`);
   console.log("\n| Aim | runtime ÷ peer | target | |\n|---|---:|---:|---|");
   for (const a of speed) {
@@ -725,8 +734,21 @@ async function main(): Promise<number> {
       seconds: round(r.seconds, 2),
       mibPerSec: round(r.mibPerSec, 1),
     })),
+    disk: disk && {
+      tmpdir: disk.tmpdir,
+      fileCreateMicros: {
+        beforeUploads: round(disk.fileCreateMicros.beforeUploads, 1),
+        afterUploads: round(disk.fileCreateMicros.afterUploads, 1),
+      },
+    },
     aims,
-    markdown: [...(rows.length > 0 ? lines : []), "", ...rssLines].join("\n").trim(),
+    markdown: [
+      ...(rows.length > 0 ? lines : []),
+      ...(disk ? ["", diskLine(disk.fileCreateMicros)] : []),
+      "",
+      ...rssLines,
+    ]
+      .join("\n").trim(),
     elapsedSeconds: round((performance.now() - started) / 1000, 1),
   };
   writeFileSync(join(artifacts, "bench-files.json"), JSON.stringify(report, null, 2) + "\n");
@@ -734,6 +756,25 @@ async function main(): Promise<number> {
 
   const rowsOk = rows.every((r) => r.ok);
   return rowsOk && speed.every((a) => a.pass !== false) && (rss.length === 0 || aims.upload_rss_bound.pass) ? 0 : 1;
+}
+
+/**
+ * Mean µs to create an empty file in a new directory under `dir` (200 files, kept until cleanup:
+ * removing them would free inodes, the very thing that slows file creation on ext4 without a
+ * journal). The upload rows make files and the seed does not, so this is read beside their ratio.
+ */
+function fileCreateMicros(dir: string, label: string): number {
+  const probe = join(dir, `create-probe-${label}`);
+  mkdirSync(probe);
+  const started = performance.now();
+  for (let i = 0; i < 200; i++) closeSync(openSync(join(probe, String(i)), "wx"));
+  return (performance.now() - started) * 1000 / 200;
+}
+
+function diskLine(micros: { beforeUploads: number; afterUploads: number }): string {
+  return `File creation in TMPDIR: ${fmt(micros.beforeUploads, 0)} µs before the upload rows, ${
+    fmt(micros.afterUploads, 0)
+  } µs after (a quiet disk here: 30-40 µs; ext4 without a journal passes over inodes freed in the last minutes).`;
 }
 
 function round(n: number, digits: number): number {
