@@ -1,9 +1,9 @@
-// multipart/form-data (and urlencoded) parsing with busboy, the well-kept parser behind multer and
-// fastify. `request.formData()` buffers the whole body, so file parts are handed out as streams that
-// busboy fills as the body arrives: memory stays bounded whatever the upload size. A body of declared
-// length up to IN_MEMORY_FORM_BYTES is read in one native call and given to busboy whole instead: its
-// file parts are then views of that one buffer, written to disk without another copy (measured: the
-// stream plumbing and the copies were most of a 1 MiB upload's time).
+// multipart/form-data (and urlencoded) parsing. `request.formData()` buffers the whole body, so a big
+// form goes through busboy, the well-kept parser behind multer and fastify: its file parts are handed
+// out as streams that busboy fills as the body arrives, and memory stays bounded whatever the upload
+// size. A form of declared length up to IN_MEMORY_FORM_BYTES is read in one native call instead; when
+// it has the plain shape clients send, its parts are found by form-framing.ts (a file part is then one
+// view of that buffer, written to disk without another copy), and any other is given to busboy whole.
 // preservePath: a file name is validated as sent (a "dir\\name" is refused, not silently cut).
 // `formField`, for forms read only for one text field (POST /download), parses a small form with the
 // platform's native FormData instead.
@@ -12,12 +12,14 @@ import { Readable } from "node:stream";
 import { bodyCutOff } from "./body.ts";
 import { Buffer } from "node:buffer";
 import { HttpError } from "./errors.ts";
+import { frameForm, plainBoundary } from "./form-framing.ts";
 
 export type Part =
   | { kind: "file"; field: string; filename: string; stream: AsyncIterable<Uint8Array> }
   | { kind: "field"; field: string; value: string };
 
-const MAX_FIELD_BYTES = 64 * 1024;
+/** A text field of this many bytes or more is refused (413): busboy counts one that reaches it as cut. */
+export const MAX_FIELD_BYTES = 64 * 1024;
 
 /** Room for the framing around a file of exactly the size limit: boundaries, part headers, other fields. */
 export const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
@@ -32,6 +34,19 @@ export const IN_MEMORY_FORM_BYTES = 4 * 1024 * 1024;
 export async function* formParts(request: Request): AsyncGenerator<Part> {
   const contentType = request.headers.get("content-type") ?? "";
   if (!request.body) throw noBody();
+  const boundary = plainBoundary(contentType);
+  if (boundary === undefined || !readWhole(request)) return yield* busboyParts(contentType, request.body);
+  const body = Buffer.from(await wholeBody(request));
+  const framed = frameForm(body, boundary, MAX_FIELD_BYTES);
+  if (framed === undefined) return yield* busboyParts(contentType, body);
+  for (const part of framed) yield part.kind === "file" ? { ...part, stream: once(part.bytes) } : part;
+}
+
+/** busboy's parts of a form: streamed as the body arrives, or from a body read whole. */
+export async function* busboyParts(
+  contentType: string,
+  body: ReadableStream<Uint8Array> | Buffer,
+): AsyncGenerator<Part> {
   let parser: busboy.Busboy;
   try {
     parser = busboy({
@@ -79,10 +94,10 @@ export async function* formParts(request: Request): AsyncGenerator<Part> {
   });
 
   let source: Readable | undefined;
-  if (readWhole(request)) {
-    parser.end(Buffer.from(await wholeBody(request)));
+  if (Buffer.isBuffer(body)) {
+    parser.end(body);
   } else {
-    source = Readable.fromWeb(request.body as never);
+    source = Readable.fromWeb(body as never);
     source.on("error", (err) => {
       failure ??= bodyCutOff(err); // Client went away mid-body.
       parser.destroy(err);
@@ -107,6 +122,11 @@ export async function* formParts(request: Request): AsyncGenerator<Part> {
     source?.unpipe(parser);
     source?.destroy();
   }
+}
+
+/** A framed file's bytes as a part's stream (none for an empty file, as busboy's). */
+async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  if (bytes.byteLength > 0) yield bytes;
 }
 
 /**
