@@ -22,11 +22,13 @@ import {
   lstatSync,
   mkdirSync,
   readlinkSync,
+  renameSync,
   rmSync,
   statSync,
+  symlinkSync,
   utimesSync,
 } from "node:fs";
-import { type FileHandle, lstat, mkdir, open, readdir, readlink, rename, rm, symlink, unlink } from "node:fs/promises";
+import { type FileHandle, lstat, mkdir, open, readdir, readlink, rename, rm, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -34,6 +36,7 @@ import { DomainError } from "../errors.ts";
 import { DirectorySync } from "./directory-sync.ts";
 import { storageErrors } from "./disk-full.ts";
 import { validateName } from "./names.ts";
+import type { OpenFile } from "./open-file.ts";
 import { createStagingWriter } from "./staging-writer.ts";
 
 export interface StoredFile {
@@ -66,7 +69,7 @@ export interface Staged {
    * when it becomes a new blob. When the same bytes are stored already, that blob is durable and the
    * staged copy is only thrown away: no fsync is waited for. Absent: the bytes are durable already.
    */
-  unsynced?: FileHandle;
+  unsynced?: OpenFile;
   /** The staged file being closed (set once `adopt` or `discard` starts closing it). */
   closing?: Promise<void>;
 }
@@ -183,12 +186,13 @@ export class FileStore {
    * their own). The staged file stays until `settle`: until a name points at the blob, this writer
    * can always put the bytes back, whatever a collector pass does meanwhile.
    *
-   * Its metadata calls (touch, link, and in `commit` and `settle` readlink and unlink) are made in
-   * place: tens of microseconds in the kernel on a local disk, where a promise-based call waits in
-   * the thread pool's queue behind the uploads' fsyncs and direct writes (measured: 1 MiB uploads at
-   * c=8 went 1.19x faster). What waits for the disk (fsync, writes) and what allocates an inode
-   * (file and symlink creation, slow on some filesystems) stays in the pool. On NFS each in-place
-   * call is a round trip the event loop waits for.
+   * Its metadata calls (touch, link, and in `stage`, `commit` and `settle` the staged file's creation,
+   * the pointer's symlink and rename, readlink and unlink) are made in place: tens of microseconds
+   * in the kernel on a local disk, where a promise-based call waits in the thread pool's queue behind
+   * the uploads' fsyncs and direct writes, 3 ms on average (measured: 1 MiB uploads at c=8). What
+   * waits for the disk (fsync, writes, close) stays in the pool. On NFS each in-place call is a round
+   * trip the event loop waits for; on a disk where many files were just deleted an inode takes up to
+   * a millisecond to find (ext4 without a journal skips those freed in the last minute).
    */
   async adopt(staged: Staged): Promise<string> {
     const blob = this.blobPath(staged.sha256);
@@ -243,14 +247,14 @@ export class FileStore {
         const target = join(this.namesDir, name);
         const pointer = this.tempPath(".link");
         await this.adopt(staged);
-        await storageErrors(() => symlink(pointerTarget(staged.sha256), pointer));
+        await storageErrors(() => symlinkSync(pointerTarget(staged.sha256), pointer));
         leftovers.push(pointer);
         const previous = readlinkOrUndefined(target);
         // Undoing is for requests of several names; one name alone has nothing to undo.
         let undo: string | undefined;
         if (previous !== undefined && files.length > 1) {
           undo = this.tempPath(".link");
-          await storageErrors(() => symlink(previous, undo!));
+          await storageErrors(() => symlinkSync(previous, undo!));
           leftovers.push(undo);
         }
         steps.push({ name, staged, target, pointer, undo, replaced: previous !== undefined });
@@ -258,7 +262,7 @@ export class FileStore {
       const done: typeof steps = [];
       try {
         for (const step of steps) {
-          await storageErrors(() => rename(step.pointer, step.target));
+          await storageErrors(() => renameSync(step.pointer, step.target));
           done.push(step);
         }
       } catch (err) {

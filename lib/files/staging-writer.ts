@@ -12,8 +12,8 @@
 // file is written through the page cache as before.
 import { Buffer } from "node:buffer";
 import { constants } from "node:fs";
-import { type FileHandle, open } from "node:fs/promises";
 import { dirname } from "node:path";
+import { type OpenFile, openInPlace } from "./open-file.ts";
 
 /** Bytes gathered per write (and the size of each pooled buffer). */
 export const WRITE_CHUNK_BYTES = 1024 * 1024;
@@ -26,7 +26,8 @@ const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
 const DIRECT: number | undefined = constants.O_DIRECT;
 
 export interface StagingWriter {
-  readonly handle: FileHandle;
+  /** The file, opened in place (open-file.ts: an open must not wait behind other uploads' fsyncs). */
+  readonly handle: OpenFile;
   /** Whether the file was opened with O_DIRECT. */
   readonly direct: boolean;
   /** Appends `chunk` (copied or written before this resolves: the caller may reuse it). */
@@ -45,14 +46,14 @@ export async function createStagingWriter(path: string, { direct = true } = {}):
   const dir = dirname(path);
   const address = direct ? await addressOf() : undefined;
   if (address && DIRECT !== undefined && !refusesDirect.has(dir)) {
-    const handle = await open(path, CREATE | DIRECT, 0o644).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== "EINVAL") throw err;
+    try {
+      return new DirectWriter(openInPlace(path, CREATE | DIRECT, 0o644), address);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EINVAL") throw err;
       refusesDirect.add(dir); // as tmpfs before Linux 6.6 and some FUSE filesystems do, at open
-      return undefined;
-    });
-    if (handle) return new DirectWriter(handle, address);
+    }
   }
-  return new BufferedWriter(await open(path, CREATE, 0o644));
+  return new BufferedWriter(openInPlace(path, CREATE, 0o644));
 }
 
 const refusesDirect = new Set<string>();
@@ -63,7 +64,7 @@ class DirectWriter implements StagingWriter {
   private filled = 0;
   private position = 0;
 
-  constructor(readonly handle: FileHandle, private readonly address: (view: Uint8Array) => number) {}
+  constructor(readonly handle: OpenFile, private readonly address: (view: Uint8Array) => number) {}
 
   async write(chunk: Uint8Array): Promise<void> {
     const buffer = this.buffer ??= takeAligned(this.address);
@@ -87,7 +88,7 @@ class DirectWriter implements StagingWriter {
   }
 
   private async flush(length: number): Promise<void> {
-    const { bytesWritten } = await this.handle.write(this.buffer!, 0, length, this.position);
+    const bytesWritten = await this.handle.write(this.buffer!, 0, length, this.position);
     // A direct write is all or nothing but for a device that runs out of room part-way; the rest
     // cannot follow at an unaligned offset, and running out of room is what it means.
     if (bytesWritten !== length) throw Object.assign(new Error("short direct write"), { code: "ENOSPC" });
@@ -101,7 +102,7 @@ class BufferedWriter implements StagingWriter {
   private buffer: Buffer | undefined;
   private filled = 0;
 
-  constructor(readonly handle: FileHandle) {}
+  constructor(readonly handle: OpenFile) {}
 
   async write(chunk: Uint8Array): Promise<void> {
     if (this.filled === 0 && chunk.byteLength >= WRITE_CHUNK_BYTES / 4) return writeAll(this.handle, chunk);
@@ -143,11 +144,10 @@ async function gather(
   return filled;
 }
 
-async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+async function writeAll(handle: OpenFile, chunk: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < chunk.byteLength) {
-    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
-    offset += bytesWritten;
+    offset += await handle.write(chunk, offset, chunk.byteLength - offset, null);
   }
 }
 
