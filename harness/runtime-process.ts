@@ -1,6 +1,6 @@
 // Starts the real runtime (`bun runtime/main.ts`) as a child process on a free loopback port.
 import type { Subprocess } from "bun";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitForHttp } from "./ports.ts";
@@ -18,6 +18,14 @@ export interface RuntimeProcess {
   /** Signals the process (unless it has exited) and waits for its exit and the end of its output. */
   stop(signal?: NodeJS.Signals): Promise<number>;
 }
+
+/**
+ * The pool threads the image starts the runtime with (deploy/Dockerfile's UV_THREADPOOL_SIZE): tests
+ * and benchmarks run the runtime as it is deployed.
+ */
+export const POOL_THREADS = /UV_THREADPOOL_SIZE=(\d+)/.exec(
+  readFileSync(join(REPO_ROOT, "deploy", "Dockerfile"), "utf8"),
+)![1]!;
 
 export function tempDir(prefix = "tarsd-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -41,6 +49,7 @@ export async function startRuntime(
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "/tmp",
       DRAIN_DELAY_MS: "0",
+      UV_THREADPOOL_SIZE: POOL_THREADS,
       ...env,
       PORT: "0",
       HOST: "127.0.0.1",
