@@ -38,6 +38,7 @@ import { storageErrors } from "./disk-full.ts";
 import { validateName } from "./names.ts";
 import type { OpenFile } from "./open-file.ts";
 import { createStagingWriter } from "./staging-writer.ts";
+import { BodyHash } from "./body-hash.ts";
 
 export interface StoredFile {
   name: string;
@@ -154,23 +155,31 @@ export class FileStore {
   /**
    * Streams `body` into a private temp file (hashing as it goes), left open for `adopt` to fsync;
    * nothing is visible until `commit`. Split from commit so a request carrying several files stores
-   * all or none. The caller commits or discards what it staged.
+   * all or none. The caller commits or discards what it staged. Each chunk's write is in flight while
+   * the next chunk is read and while the hash runs: the disk's wait overlaps the rest.
    */
   async stage(body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<Staged> {
     const tmp = this.tempPath();
-    const hash = createHash("sha256");
+    const hash = new BodyHash();
     let size = 0;
     const writer = await storageErrors(() => createStagingWriter(tmp));
+    let writing: Promise<void> | undefined;
+    let digest: Promise<string> | undefined;
     try {
       for await (const chunk of body) {
         size += chunk.byteLength;
         if (size > maxBytes) throw new DomainError("too_large", `file is over the limit of ${maxBytes} bytes`);
-        hash.update(chunk);
-        await storageErrors(() => writer.write(chunk));
+        await writing; // one write at a time: the writer gathers into one buffer
+        writing = storageErrors(() => writer.write(chunk));
+        hash.add(chunk);
       }
+      digest = hash.hex();
+      await writing;
       await storageErrors(() => writer.finish());
-      return { tmp, sha256: hash.digest("hex"), size, unsynced: writer.handle };
+      return { tmp, sha256: await digest, size, unsynced: writer.handle };
     } catch (err) {
+      // The buffer goes back to the pool only once no write reads from it.
+      await Promise.allSettled([writing, digest]);
       await writer.handle.close().catch(() => {});
       await rm(tmp, { force: true });
       throw err;
