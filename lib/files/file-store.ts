@@ -156,7 +156,8 @@ export class FileStore {
    * Streams `body` into a private temp file (hashing as it goes), left open for `adopt` to fsync;
    * nothing is visible until `commit`. Split from commit so a request carrying several files stores
    * all or none. The caller commits or discards what it staged. Each chunk's write is in flight while
-   * the next chunk is read and while the hash runs: the disk's wait overlaps the rest.
+   * the next chunk is read and while the hash runs: the disk's wait overlaps the rest. So a chunk is
+   * read after the body has handed on the next one: `body` must give each chunk memory of its own.
    */
   async stage(body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<Staged> {
     const tmp = this.tempPath();
