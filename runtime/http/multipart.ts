@@ -1,9 +1,10 @@
 // multipart/form-data (and urlencoded) parsing. `request.formData()` buffers the whole body, so a big
 // form goes through busboy, the well-kept parser behind multer and fastify: its file parts are handed
 // out as streams that busboy fills as the body arrives, and memory stays bounded whatever the upload
-// size. A form of declared length up to IN_MEMORY_FORM_BYTES is read in one native call instead; when
-// it has the plain shape clients send, its parts are found by form-framing.ts (a file part is then one
-// view of that buffer, written to disk without another copy), and any other is given to busboy whole.
+// size. A form of declared length up to IN_MEMORY_FORM_BYTES, with the plain media type clients send,
+// is read in one native call instead: its parts are found by form-framing.ts (a file part is then one
+// view of that buffer, written to disk without another copy), or, when the body is not of the plain
+// shape, by busboy reading that buffer.
 // preservePath: a file name is validated as sent (a "dir\\name" is refused, not silently cut).
 // `formField`, for forms read only for one text field (POST /download), parses a small form with the
 // platform's native FormData instead.
