@@ -4,12 +4,14 @@
 // The delimiters are found with the platform's native byte search (Buffer.indexOf) and a file's bytes
 // are handed on as one view of the body, where busboy's streaming state machine walks every byte in
 // JavaScript and hands them out through a Readable and its events (measured on a 1 MiB upload: 0.4-0.6
-// ms less CPU, about a tenth of all the runtime spends on it).
+// ms less CPU, about a tenth of all the runtime spends on it; 1 MiB uploads at c=8 on tmpfs went from
+// 252-288 to 294-321 req/s).
 //
 // Anything else gets `undefined`, and the caller gives the body to busboy: a preamble, a header that
 // does not parse as one plain line, an escape or a `filename*` in the disposition, an empty name or
 // file name, a field without a file name but with a Content-Type (busboy may take it for a file), a
-// field at or over the size limit (busboy marks it cut), a body without its closing boundary. So
+// field at or over the size limit (busboy marks it cut), a body without its closing boundary, an
+// epilogue holding the delimiter (busboy frames parts after the end when they come in one chunk). So
 // busboy stays the one authority on what an unusual or malformed form means;
 // tests/runtime/form-framing.test.ts checks that every form framed here gives exactly busboy's parts.
 import { Buffer } from "node:buffer";

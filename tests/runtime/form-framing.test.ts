@@ -3,7 +3,7 @@
 // configures it, `busboyParts`) must give the very same parts and no error. Checked on the forms
 // curl, browsers and FormData send (which it must frame: that is what it is for), on hand-made
 // corner cases, and on many thousands of generated and mutated forms (a seeded generator: a failure
-// names the seed that reproduces it).
+// names the seed that reproduces it; SEEDS=1500 runs 1.5 million, about 30 s).
 import { describe, expect, test } from "bun:test";
 import { Buffer } from "node:buffer";
 import { frameForm, plainBoundary } from "../../runtime/http/form-framing.ts";
