@@ -6,6 +6,7 @@
 // fdatasync, truncate and close still go to the pool: those can wait for the device (close too: on
 // NFS it writes back what is cached).
 import { close, fdatasync, ftruncate, openSync, write } from "node:fs";
+import { promisify } from "node:util";
 
 export interface OpenFile {
   readonly fd: number;
@@ -17,18 +18,20 @@ export interface OpenFile {
   close(): Promise<void>;
 }
 
+const writeAt = promisify(write);
+const datasyncFd = promisify(fdatasync);
+const truncateFd = promisify(ftruncate);
+const closeFd = promisify(close);
+
 export function openInPlace(path: string, flags: number, mode: number): OpenFile {
   const fd = openSync(path, flags, mode);
   let closing: Promise<void> | undefined;
   return {
     fd,
-    write: (buffer, offset, length, position) =>
-      new Promise((resolve, reject) =>
-        write(fd, buffer, offset, length, position, (err, written) => err ? reject(err) : resolve(written))
-      ),
-    datasync: () => new Promise((resolve, reject) => fdatasync(fd, (err) => err ? reject(err) : resolve())),
-    truncate: (length) =>
-      new Promise((resolve, reject) => ftruncate(fd, length, (err) => err ? reject(err) : resolve())),
-    close: () => closing ??= new Promise((resolve, reject) => close(fd, (err) => err ? reject(err) : resolve())),
+    write: async (buffer, offset, length, position) =>
+      (await writeAt(fd, buffer, offset, length, position)).bytesWritten,
+    datasync: () => datasyncFd(fd),
+    truncate: (length) => truncateFd(fd, length),
+    close: () => closing ??= closeFd(fd),
   };
 }
