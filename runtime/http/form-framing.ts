@@ -21,7 +21,7 @@ export type FramedPart =
   | { kind: "field"; field: string; value: string };
 
 /** The media type with its boundary as the only parameter: a token, or quoted without escapes. */
-const FORM_TYPE =
+const PLAIN_FORM_TYPE =
   /^multipart\/form-data;[ \t]*boundary=(?:"([0-9A-Za-z'()+_,\-./:=?]{1,70})"|([0-9A-Za-z'+_\-.]{1,70}))$/i;
 /** One part header: a token, a colon, a value of visible characters (busboy's own byte classes). */
 // deno-lint-ignore no-control-regex
@@ -39,7 +39,7 @@ const CRLF = new Uint8Array([CR, LF]);
 
 /** The boundary of a form's media type when it is the plain shape (see above); otherwise undefined. */
 export function plainBoundary(contentType: string): string | undefined {
-  const type = FORM_TYPE.exec(contentType);
+  const type = PLAIN_FORM_TYPE.exec(contentType);
   return type ? type[1] ?? type[2] : undefined;
 }
 
