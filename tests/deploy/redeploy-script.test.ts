@@ -9,6 +9,7 @@ import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
 import { repositoryFunctionBundles, sha256Of } from "../../harness/bundles.ts";
 import { startRuntime, tempDir } from "../../harness/runtime-process.ts";
 import { waitForHttp } from "../../harness/ports.ts";
+import { copyAsSharedFolder } from "../swarm/shared-folder.ts";
 
 const FAKE_DOCKER = `#!/usr/bin/env bash
 # Minimal docker stand-in for deploy/redeploy. State: $FAKE_STATE/<service>.{env,image,configs}.
@@ -39,7 +40,8 @@ case "$1 $2" in
 esac
 `;
 
-function setup() {
+/** A stand-in docker and its state; deploy/redeploy is run from `root` (this repository, or a copy). */
+function setup(root = REPO_ROOT) {
   const dir = tempDir("tarsd-redeploy-");
   const bin = join(dir, "bin");
   const state = join(dir, "state");
@@ -54,7 +56,7 @@ function setup() {
     writeFileSync(join(state, `${name}.configs`), configs.map((c) => `${c}\n`).join(""));
   };
   const redeploy = (...args: string[]) => {
-    const res = Bun.spawnSync(["bash", join(REPO_ROOT, "deploy", "redeploy"), ...args], {
+    const res = Bun.spawnSync(["bash", join(root, "deploy", "redeploy"), ...args], {
       env: { PATH: `${bin}:${process.env.PATH ?? ""}`, FAKE_STATE: state, HOME: dir, TARSD_ARTIFACTS: artifacts },
       stdout: "pipe",
       stderr: "pipe",
@@ -135,6 +137,28 @@ test(
       expect(none.out).toContain("no service of stack tarsd runs function download");
     } finally {
       rmSync(t.dir, { recursive: true, force: true });
+    }
+  },
+  60_000,
+);
+
+test(
+  "deploy/redeploy runs from a shared folder where no file is executable (every file 0640, as in the VMs' /vagrant)",
+  () => {
+    const root = copyAsSharedFolder(tempDir("tarsd-shared-"));
+    const t = setup(root);
+    try {
+      const sha = repositoryFunctionBundles().sha256("upload");
+      t.service("tarsd_files", ["FUNCTIONS=upload,download"], "tarsd.local/runtime:abc", [
+        "tarsd_fn_upload_000000000000 /app/functions/upload.js",
+      ]);
+      const res = t.redeploy("upload");
+      expect(res.out).toContain(`done: 1 of 1 service(s) updated to upload@${sha.slice(0, 12)}`);
+      expect(res.code).toBe(0);
+      expect(sha256Of(join(t.artifacts, "functions", "upload.js"))).toBe(sha);
+    } finally {
+      rmSync(t.dir, { recursive: true, force: true });
+      rmSync(root, { recursive: true, force: true });
     }
   },
   60_000,

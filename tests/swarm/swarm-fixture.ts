@@ -2,13 +2,15 @@
 // advertised on an address of an interface the test creates (an empty bridge) (Prometheus scrapes node-exporter at
 // the node's address, and test traffic must never go to the machine's own network address), the
 // stand-in images, the runtime image built by deploy/build-image, and the stack deployed by
-// deploy/stack-deploy through the test transform (tests/swarm/test-stack.ts).
+// deploy/stack-deploy through the test transform (tests/swarm/test-stack.ts). Both scripts run from a
+// copy of the repository with the modes of the VMs' shared folder (tests/swarm/shared-folder.ts).
 import { cpSync, mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
 import { type DockerEngine, startDockerEngine } from "../../harness/docker-engine.ts";
 import { tempDir } from "../../harness/runtime-process.ts";
+import { copyAsSharedFolder } from "./shared-folder.ts";
 import { buildStandinImages, bunBaseImage } from "./standin-images.ts";
 
 export const STACK = "tarsd";
@@ -25,6 +27,8 @@ const CLIENT = "tarsd-test-client";
 export interface Swarm {
   engine: DockerEngine;
   dir: string;
+  /** the copy of the repository the deploy scripts run from: every file 0640, every directory 0750 */
+  root: string;
   image: string;
   /** environment for deploy/* scripts: the private daemon, secrets and artifacts in the test's directory */
   deployEnv: Record<string, string>;
@@ -133,7 +137,9 @@ export async function startSwarm(): Promise<Swarm> {
       // A stack that does not converge fails the deploy in minutes, not the script's default 10.
       TARSD_CONVERGE_TIMEOUT: "240",
     };
-    const built = run(["bash", join(REPO_ROOT, "deploy", "build-image")], deployEnv);
+    // As /vagrant in the VMs: no file executable, none readable by others (VirtualBox's fmode=640).
+    const root = copyAsSharedFolder(join(dir, "tree"));
+    const built = run(["bash", join(root, "deploy", "build-image")], deployEnv);
     if (built.code !== 0) throw new Error(`deploy/build-image failed:\n${built.out}`);
     const image = readFileSync(join(dir, "artifacts", "image"), "utf8").trim();
 
@@ -156,6 +162,7 @@ export async function startSwarm(): Promise<Swarm> {
     return {
       engine,
       dir,
+      root,
       image,
       deployEnv,
       clientDir,
@@ -171,7 +178,7 @@ export async function startSwarm(): Promise<Swarm> {
 
 /** deploy/stack-deploy with the test transform; returns its output. */
 export function deployStack(swarm: Swarm): string {
-  const res = run(["bash", join(REPO_ROOT, "deploy", "stack-deploy")], swarm.deployEnv);
+  const res = run(["bash", join(swarm.root, "deploy", "stack-deploy")], swarm.deployEnv);
   if (res.code !== 0) throw new Error(`deploy/stack-deploy failed:\n${res.out}`);
   return res.out;
 }

@@ -10,6 +10,7 @@ import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 
 import { join } from "node:path";
 import { REPO_ROOT } from "../../harness/binaries.ts";
 import { bundleFunctions, copyCheckout, repositoryFunctionBundles, sha256Of } from "../../harness/bundles.ts";
+import { asSharedFolder } from "./shared-folder.ts";
 import {
   deployStack,
   eventually,
@@ -119,6 +120,19 @@ afterAll(async () => {
 
 test("the stack converges on a real swarm: every service's replicas running and healthy", async () => {
   swarm = await startSwarm();
+  // Built from a copy whose files are all 0640 (swarm-fixture.ts): the image's user still reads its own.
+  const unreadable = await swarm.engine.docker([
+    "run",
+    "--rm",
+    "--network",
+    "none",
+    "--entrypoint",
+    "sh",
+    swarm.image,
+    "-c",
+    "find /app -path /app/node_modules -prune -o ! -readable -print 2>&1",
+  ]);
+  expect({ user: "bun", unreadable: unreadable.out.trim() }).toEqual({ user: "bun", unreadable: "" });
   const out = deployStack(swarm);
   expect(out).toContain(`deploying stack ${STACK}`);
   await eventually("stack converged", 240_000, () => converged(swarm as Swarm));
@@ -235,8 +249,12 @@ async function withClientCalling<T>(s: Swarm, during: () => Promise<T>): Promise
   return { result, calls: JSON.parse(readFileSync(join(s.clientDir, "calls.json"), "utf8")) };
 }
 
-/** `deploy/redeploy <fn>` run from `checkout`, an edited copy of the repository (harness/bundles.ts). */
+/**
+ * `deploy/redeploy <fn>` run from `checkout`, an edited copy of the repository (harness/bundles.ts), given
+ * the shared folder's modes first (every file 0640), as in the VMs.
+ */
 async function redeploy(s: Swarm, checkout: string, fn: string) {
+  asSharedFolder(checkout);
   const child = Bun.spawn(["bash", join(checkout, "deploy", "redeploy"), fn], {
     env: s.deployEnv,
     stdout: "pipe",
