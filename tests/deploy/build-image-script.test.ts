@@ -1,6 +1,6 @@
 // deploy/build-image against a stand-in `docker` (a script on PATH that logs every call and keeps the
-// build context it is sent): run from a copy laid out as the VMs' shared folder, with the context's
-// modes it sends. The real build from such a copy is in tests/swarm (swarm-fixture.ts).
+// build context it is sent): run from a copy laid out as the VMs' shared folder, the context's modes it
+// sends, and which builder it picks. The real build from such a copy is in tests/swarm (swarm-fixture.ts).
 import { afterAll, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -87,3 +87,24 @@ test(
   },
   60_000,
 );
+
+test("deploy/build-image uses BuildKit only when the docker CLI has buildx; an explicit DOCKER_BUILDKIT wins", () => {
+  const t = setup();
+  try {
+    const builder = (env: Record<string, string>, buildx: boolean) => {
+      if (buildx) writeFileSync(join(t.state, "has-buildx"), "");
+      else rmSync(join(t.state, "has-buildx"), { force: true });
+      writeFileSync(join(t.state, "calls.log"), "");
+      const res = t.build(env);
+      expect({ env, buildx, code: res.code, out: res.out }).toMatchObject({ env, buildx, code: 0 });
+      return t.calls().split("\n").find((line) => line.includes(" docker build "))?.split(" ")[0];
+    };
+    // Debian 12's docker.io 20.10: no docker-buildx package, the classic builder.
+    expect(builder({}, false)).toBe("DOCKER_BUILDKIT=0");
+    expect(builder({}, true)).toBe("DOCKER_BUILDKIT=1");
+    expect(builder({ DOCKER_BUILDKIT: "1" }, false)).toBe("DOCKER_BUILDKIT=1");
+    expect(builder({ DOCKER_BUILDKIT: "0" }, true)).toBe("DOCKER_BUILDKIT=0");
+  } finally {
+    rmSync(t.dir, { recursive: true, force: true });
+  }
+}, 60_000);
