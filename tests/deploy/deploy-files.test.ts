@@ -2,10 +2,10 @@
 // shellcheck, promtool (config, rules, and the rule unit tests).
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
 import { repositoryFunctionBundles } from "../../harness/bundles.ts";
-import { renderStack, stackEnv } from "../swarm/render-stack.ts";
+import { fileConfigId, monitoringFiles, renderStack, stackEnv } from "../swarm/render-stack.ts";
 
 const DEPLOY = join(REPO_ROOT, "deploy");
 const RULES_DIR = join(DEPLOY, "prometheus", "rules");
@@ -92,15 +92,94 @@ test("docker stack config accepts deploy/stack.yml", () => {
   for (const secret of Object.values(stack.secrets as Record<string, Any>)) expect(secret.external).toBe(true);
 }, 60_000);
 
-test("docker stack config refuses to deploy without the function bundles and their ids", () => {
+test(
+  "Prometheus' and Grafana's files ship as configs named after their sha256, none as a bind mount of the checkout",
+  () => {
+    const stack = renderStack();
+    const services = stack.services as Record<string, Any>;
+    /** A service's configs as `target -> {file under deploy/, name, mode}`. */
+    const mounted = (service: string) =>
+      Object.fromEntries(
+        (services[service].configs ?? []).map((c: Any) => {
+          const config = stack.configs[c.source];
+          return [c.target, { file: relative(DEPLOY, config.file), name: config.name, mode: c.mode }];
+        }),
+      );
+    const expected = (prefix: string, path: string, stem: string) => ({
+      file: path,
+      name: `${prefix}${stem}_${fileConfigId(path)}`,
+      mode: 0o444,
+    });
+    // prometheus.yml loads rules/*.rules.yml: every rule file at /etc/prometheus/rules/<its name>.
+    const rules = readdirSync(RULES_DIR).filter((f) => f.endsWith(".rules.yml")).sort();
+    expect(rules.length).toBe(4);
+    expect(mounted("prometheus")).toEqual({
+      "/etc/prometheus/prometheus.yml": expected("tarsd_prometheus_", "prometheus/prometheus.yml", "config"),
+      ...Object.fromEntries(rules.map((rule) => [
+        `/etc/prometheus/rules/${rule}`,
+        expected("tarsd_prometheus_rules_", `prometheus/rules/${rule}`, rule.replace(".rules.yml", "")),
+      ])),
+    });
+    // Grafana runs as uid 472: 0444 lets it read them.
+    const dashboards = readdirSync(join(DEPLOY, "grafana", "dashboards")).sort();
+    expect(dashboards).toEqual(["containers.json", "functions.json", "vms.json"]);
+    expect(mounted("grafana")).toEqual({
+      "/etc/grafana/provisioning/datasources/datasources.yml": expected(
+        "tarsd_grafana_",
+        "grafana/provisioning/datasources/datasources.yml",
+        "datasources",
+      ),
+      "/etc/grafana/provisioning/dashboards/dashboards.yml": expected(
+        "tarsd_grafana_",
+        "grafana/provisioning/dashboards/dashboards.yml",
+        "dashboard_provider",
+      ),
+      ...Object.fromEntries(dashboards.map((d) => [
+        `/etc/grafana/dashboards/${d}`,
+        expected("tarsd_grafana_dashboard_", `grafana/dashboards/${d}`, d.replace(".json", "")),
+      ])),
+    });
+    // The provider reads the directory the dashboards are mounted in; the home dashboard is one of them.
+    const provider = Bun.YAML.parse(
+      readFileSync(join(DEPLOY, "grafana", "provisioning", "dashboards", "dashboards.yml"), "utf8"),
+    ) as Any;
+    expect(provider.providers[0].options.path).toBe("/etc/grafana/dashboards");
+    expect(mounted("grafana")[services.grafana.environment.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH]).toBeDefined();
+    // Every file under deploy/prometheus and deploy/grafana is shipped, but the rule unit tests.
+    const shipped = new Set(Object.values(stack.configs as Record<string, Any>).map((c) => relative(DEPLOY, c.file)));
+    expect(monitoringFiles().filter((f) => !shipped.has(f) && !f.startsWith("prometheus/tests/"))).toEqual([]);
+
+    // No bind mount of the checkout is left: only the host paths the exporters and the Docker API read.
+    expect(readFileSync(join(DEPLOY, "stack.yml"), "utf8")).not.toContain("TARSD_ROOT");
+    const binds = Object.entries(services).flatMap(([name, s]) =>
+      (s.volumes ?? []).filter((v: Any) => v.type === "bind").map((v: Any) => `${name}:${v.source}`)
+    );
+    expect(binds.sort()).toEqual([
+      "cadvisor:/",
+      "cadvisor:/dev/disk",
+      "cadvisor:/sys",
+      "cadvisor:/var/lib/docker",
+      "cadvisor:/var/run",
+      "docker-api:/var/run/docker.sock",
+      "node-exporter:/",
+    ]);
+  },
+  60_000,
+);
+
+test("docker stack config refuses to deploy without the function bundles and the content ids", () => {
   const docker = requireBinary("docker");
   const res = run([docker, "stack", "config", "-c", join(DEPLOY, "stack.yml")]);
   expect(res.code).not.toBe(0);
-  expect(res.err).toMatch(/(TARSD_BUNDLES_DIR|FN_(UPLOAD|DOWNLOAD|REMOTE_WRITE)_ID) is missing/);
+  expect(res.err).toMatch(/(TARSD_BUNDLES_DIR|FN_(UPLOAD|DOWNLOAD|REMOTE_WRITE)_ID|CONFIG_ID_[A-Z_]+) is missing/);
   const { FN_UPLOAD_ID: _, ...withoutUploadId } = STACK_ENV;
   const withoutId = run([docker, "stack", "config", "-c", join(DEPLOY, "stack.yml")], { env: withoutUploadId });
   expect(withoutId.code).not.toBe(0);
   expect(withoutId.err).toContain("FN_UPLOAD_ID is missing");
+  const { CONFIG_ID_PROMETHEUS_RULES_VMS_RULES_YML: __, ...withoutRulesId } = STACK_ENV;
+  const withoutRules = run([docker, "stack", "config", "-c", join(DEPLOY, "stack.yml")], { env: withoutRulesId });
+  expect(withoutRules.code).not.toBe(0);
+  expect(withoutRules.err).toContain("CONFIG_ID_PROMETHEUS_RULES_VMS_RULES_YML is missing");
 }, 60_000);
 
 test("vagrant validate --ignore-provider accepts the Vagrantfile", () => {

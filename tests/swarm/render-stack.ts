@@ -1,13 +1,36 @@
 // deploy/stack.yml as `docker stack config` renders it, with the variables deploy/stack-deploy sets:
 // the function bundles and their content ids (the first 12 hex digits of each bundle's sha256), the
-// image, the root.
-import { join } from "node:path";
+// same ids of Prometheus' and Grafana's files, the image.
+import { readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
 import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
-import { repositoryFunctionBundles } from "../../harness/bundles.ts";
+import { repositoryFunctionBundles, sha256Of } from "../../harness/bundles.ts";
 
-export const STACK_FILE = join(REPO_ROOT, "deploy", "stack.yml");
+export const DEPLOY_DIR = join(REPO_ROOT, "deploy");
+export const STACK_FILE = join(DEPLOY_DIR, "stack.yml");
 
 export const functionConfigId = (name: string) => repositoryFunctionBundles().sha256(name).slice(0, 12);
+
+/** Every file under deploy/prometheus and deploy/grafana, as paths relative to deploy/. */
+export function monitoringFiles(): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir)) {
+      const path = join(dir, entry);
+      if (statSync(path).isDirectory()) walk(path);
+      else out.push(relative(DEPLOY_DIR, path));
+    }
+  };
+  walk(join(DEPLOY_DIR, "prometheus"));
+  walk(join(DEPLOY_DIR, "grafana"));
+  return out.sort();
+}
+
+/** The variable deploy/stack-deploy gives a file's content id: prometheus/rules/vms.rules.yml -> CONFIG_ID_PROMETHEUS_RULES_VMS_RULES_YML. */
+export const configIdVariable = (path: string) => `CONFIG_ID_${path.toUpperCase().replaceAll(/[^A-Z0-9_]/g, "_")}`;
+
+/** The first 12 hex digits of the sha256 of deploy/<path>. */
+export const fileConfigId = (path: string) => sha256Of(join(DEPLOY_DIR, path)).slice(0, 12);
 
 export function stackEnv(env: Record<string, string> = {}): Record<string, string> {
   return {
@@ -15,8 +38,8 @@ export function stackEnv(env: Record<string, string> = {}): Record<string, strin
     FN_UPLOAD_ID: functionConfigId("upload"),
     FN_DOWNLOAD_ID: functionConfigId("download"),
     FN_REMOTE_WRITE_ID: functionConfigId("remote-write"),
+    ...Object.fromEntries(monitoringFiles().map((path) => [configIdVariable(path), fileConfigId(path)])),
     TARSD_IMAGE: "tarsd.local/runtime:0123456789ab",
-    TARSD_ROOT: "/vagrant",
     ...env,
   };
 }

@@ -3,7 +3,7 @@
 //   tarsd.test/debian:bookworm   `docker import` of the root file system `scripts/setup --test` bootstrapped
 //   oven/bun:<v>-slim            the base deploy/Dockerfile builds the runtime image on
 //   influxdb:2.7                 InfluxDB 1.8.10 (2.x write API and Flux), see standins/influxdb/Dockerfile
-//   prom/prometheus, prom/node-exporter   Debian's binaries
+//   prom/prometheus, prom/node-exporter   Debian's binaries (Prometheus with its promtool)
 // Grafana and cAdvisor have no stand-in: neither can be built or installed here (tests/swarm/test-stack.ts).
 import { copyFileSync, cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -79,7 +79,10 @@ export async function buildStandinImages(engine: DockerEngine): Promise<void> {
     "ca-certificates.crt": "/etc/ssl/certs/ca-certificates.crt",
   });
   await buildStandin(engine, "influxdb", images.influxdb, { influxd: INFLUXD });
-  await buildStandin(engine, "prometheus", images.prometheus, { prometheus: requireBinary("prometheus") });
+  await buildStandin(engine, "prometheus", images.prometheus, {
+    prometheus: requireBinary("prometheus"),
+    promtool: requireBinary("promtool"),
+  });
   await buildStandin(engine, "node-exporter", images.nodeExporter, {
     node_exporter: requireBinary("prometheus-node-exporter"),
   });

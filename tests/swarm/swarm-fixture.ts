@@ -4,7 +4,7 @@
 // stand-in images, the runtime image built by deploy/build-image, and the stack deployed by
 // deploy/stack-deploy through the test transform (tests/swarm/test-stack.ts). Both scripts run from a
 // copy of the repository with the modes of the VMs' shared folder (tests/swarm/shared-folder.ts).
-import { cpSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
@@ -23,6 +23,14 @@ export const ADDRESS_POOL = "10.20.0.0/16";
 /** Host ports the test stack publishes (mode host) and node-exporter's, on the host network. */
 export const HOST_PORTS = { influxVms: 8086, influxContainers: 8087, prometheus: 9090, nodeExporter: 9100 };
 const CLIENT = "tarsd-test-client";
+/** The container rule the cAdvisor stand-in's series feed (cAdvisor itself has no image here). */
+export const CADVISOR_STANDIN_RULE = join(
+  REPO_ROOT,
+  "tests",
+  "fixtures",
+  "remote-write",
+  "containers-standin.rules.yml",
+);
 
 export interface Swarm {
   engine: DockerEngine;
@@ -131,7 +139,6 @@ export async function startSwarm(): Promise<Swarm> {
       ...engine.env,
       TARSD_ARTIFACTS: join(dir, "artifacts"),
       TARSD_SECRETS_DIR: join(dir, "secrets"),
-      TARSD_ROOT: REPO_ROOT,
       TARSD_STACK: STACK,
       TARSD_REDEPLOY_LOCK: join(dir, "redeploy.lock"),
       // A stack that does not converge fails the deploy in minutes, not the script's default 10.
@@ -143,18 +150,12 @@ export async function startSwarm(): Promise<Swarm> {
     if (built.code !== 0) throw new Error(`deploy/build-image failed:\n${built.out}`);
     const image = readFileSync(join(dir, "artifacts", "image"), "utf8").trim();
 
-    // deploy/prometheus plus the cAdvisor stand-in rule (see tests/swarm/test-stack.ts).
-    const prometheusDir = join(dir, "prometheus");
-    cpSync(join(REPO_ROOT, "deploy", "prometheus"), prometheusDir, { recursive: true });
-    cpSync(
-      join(REPO_ROOT, "tests", "fixtures", "remote-write", "containers-standin.rules.yml"),
-      join(prometheusDir, "rules", "containers-standin.rules.yml"),
-    );
+    // Prometheus also loads the cAdvisor stand-in rule (see tests/swarm/test-stack.ts).
     Object.assign(deployEnv, {
       TARSD_IMAGE: image,
       TARSD_STACK_TRANSFORM: `${process.execPath} ${
         join(import.meta.dir, "test-stack.ts")
-      } --docker-socket ${engine.socket} --prometheus-dir ${prometheusDir}`,
+      } --docker-socket ${engine.socket} --extra-rule ${CADVISOR_STANDIN_RULE}`,
     });
 
     const clientDir = join(dir, "client");

@@ -6,12 +6,13 @@
 // the files kept across `docker stack rm`. Single node; see the README for what it does not cover.
 // The tests run in order and share one swarm; a failed step makes the later ones fail, not skip.
 import { afterAll, expect, test } from "bun:test";
-import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../harness/binaries.ts";
 import { bundleFunctions, copyCheckout, repositoryFunctionBundles, sha256Of } from "../../harness/bundles.ts";
 import { asSharedFolder } from "./shared-folder.ts";
 import {
+  CADVISOR_STANDIN_RULE,
   deployStack,
   eventually,
   HOST_PORTS,
@@ -196,14 +197,47 @@ test("Prometheus finds node-exporter, every function replica and itself through 
   expect(files).toEqual((await taskAddresses(s, "files")).sort());
 }, 180_000);
 
+test("Prometheus reads its config and every rule file from configs named after each file's sha256", async () => {
+  const s = need();
+  const specs = JSON.parse(
+    (await s.engine.docker([
+      "service",
+      "inspect",
+      `${STACK}_prometheus`,
+      "--format",
+      "{{json .Spec.TaskTemplate.ContainerSpec.Configs}}",
+    ])).out,
+  ) as { ConfigName: string; File: { Name: string; Mode: number } }[];
+  const rules = readdirSync(join(s.root, "deploy", "prometheus", "rules")).filter((f) => f.endsWith(".rules.yml"));
+  const source = (target: string) =>
+    target === "/etc/prometheus/rules/containers-standin.rules.yml"
+      ? CADVISOR_STANDIN_RULE
+      : join(s.root, "deploy", "prometheus", target.replace("/etc/prometheus/", ""));
+  expect(specs.map((c) => c.File.Name).sort()).toEqual(
+    [
+      "/etc/prometheus/prometheus.yml",
+      ...[...rules, "containers-standin.rules.yml"].map((r) => `/etc/prometheus/rules/${r}`),
+    ].sort(),
+  );
+  for (const c of specs) {
+    expect({ target: c.File.Name, name: c.ConfigName, mode: c.File.Mode }).toEqual({
+      target: c.File.Name,
+      name: expect.stringMatching(new RegExp(`^tarsd_prometheus_.+_${sha256Of(source(c.File.Name)).slice(0, 12)}$`)),
+      mode: 0o444,
+    });
+  }
+  // prometheus.yml's rules/*.rules.yml finds every one of them.
+  const body = (await (await fetch(`http://127.0.0.1:${HOST_PORTS.prometheus}/api/v1/rules`)).json()) as Any;
+  const loaded = [...new Set((body.data.groups as Any[]).map((g) => g.file as string))].sort();
+  expect(loaded).toEqual(specs.map((c) => c.File.Name).filter((f) => f.includes("/rules/")).sort());
+}, 60_000);
+
 test(
   "the rules' series reach InfluxDB through APP 3 (VM rules) and APP 2 (container rules), each only its own",
   async () => {
     need();
     const vmRules = ruleNames(join(REPO_ROOT, "deploy", "prometheus", "rules", "vms.rules.yml"));
-    const containerRules = ruleNames(
-      join(REPO_ROOT, "tests", "fixtures", "remote-write", "containers-standin.rules.yml"),
-    );
+    const containerRules = ruleNames(CADVISOR_STANDIN_RULE);
     const [vms, containers] = await eventually("every rule's series in its bucket", 180_000, async () => {
       const inVms = await fluxMeasurements(HOST_PORTS.influxVms, "vms");
       const inContainers = await fluxMeasurements(HOST_PORTS.influxContainers, "containers");

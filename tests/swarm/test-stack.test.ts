@@ -5,15 +5,17 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
-import { escapeDollars, LEFT_OUT, testStack } from "./test-stack.ts";
+import { sha256Of } from "../../harness/bundles.ts";
+import { escapeDollars, extraRuleConfig, LEFT_OUT, testStack } from "./test-stack.ts";
 import { renderStack } from "./render-stack.ts";
 
 // a compose file is free-form
 // deno-lint-ignore no-explicit-any
 type Any = any;
 
-const OPTS = { dockerSocket: "/run/tarsd-test/docker.sock", prometheusDir: "/tmp/tarsd-prometheus" };
-const ENV = { TARSD_IMAGE: "tarsd.local/runtime:0123456789ab", TARSD_ROOT: REPO_ROOT };
+const STANDIN_RULE = join(REPO_ROOT, "tests", "fixtures", "remote-write", "containers-standin.rules.yml");
+const OPTS = { dockerSocket: "/run/tarsd-test/docker.sock", extraRules: [STANDIN_RULE] };
+const ENV = { TARSD_IMAGE: "tarsd.local/runtime:0123456789ab" };
 
 test("escapeDollars doubles every $ in keys and values, nothing else", () => {
   expect(escapeDollars({ a: "x$1", "k$": ["$$", 3, null, true] })).toEqual({ a: "x$$1", k$$: ["$$$$", 3, null, true] });
@@ -49,8 +51,19 @@ test("the test stack differs from deploy/stack.yml only where this machine canno
     }))
   );
   expect(sockets).toEqual([{ name: "docker-api", source: OPTS.dockerSocket }]);
-  expect(changed.services.prometheus.volumes.find((v: Any) => v.target === "/etc/prometheus").source).toBe(
-    OPTS.prometheusDir,
+  // The cAdvisor stand-in rule: one more content-addressed config, beside the stack's rule files.
+  const standin = extraRuleConfig(STANDIN_RULE);
+  expect(standin.name).toBe(`tarsd_prometheus_rules_containers-standin_${sha256Of(STANDIN_RULE).slice(0, 12)}`);
+  expect(changed.configs[standin.key]).toEqual({ name: standin.name, file: STANDIN_RULE });
+  expect(changed.services.prometheus.configs.at(-1)).toEqual({
+    source: standin.key,
+    target: "/etc/prometheus/rules/containers-standin.rules.yml",
+    mode: 0o444,
+  });
+  // A rule file of the stack's own is not mounted twice.
+  const vmsRules = join(REPO_ROOT, "deploy", "prometheus", "rules", "vms.rules.yml");
+  expect(() => testStack(rendered, { ...OPTS, extraRules: [vmsRules] })).toThrow(
+    "the stack has a config prometheus_rules_vms already",
   );
   // node-exporter's regex keeps its `$`, escaped for the second interpolation.
   expect(changed.services["node-exporter"].command.join(" ")).toContain("($$|/)");
@@ -71,6 +84,8 @@ test("the test stack differs from deploy/stack.yml only where this machine canno
     if (service.volumes === undefined) delete service.volumes;
   }
   undone.volumes["files-data"] = rendered.volumes["files-data"];
+  delete undone.configs[standin.key];
+  undone.services.prometheus.configs.pop();
   const expected = escapeDollars(structuredClone(rendered));
   for (const name of LEFT_OUT) delete expected.services[name];
   delete expected.volumes["grafana-data"];
@@ -93,4 +108,9 @@ test("docker stack config reads the rendered test stack back, `$$` as `$`", () =
   expect(reread.services["node-exporter"].command.join(" ")).toContain("run|var/lib/docker/.+)($|/)");
   expect(reread.services.files.ports).toBeUndefined();
   expect(reread.services["influxdb-vms"].ports[0]).toMatchObject({ mode: "host", published: 8086, target: 8086 });
+  expect(reread.services.prometheus.configs.at(-1)).toEqual({
+    source: "prometheus_rules_containers_standin",
+    target: "/etc/prometheus/rules/containers-standin.rules.yml",
+    mode: 0o444,
+  });
 });

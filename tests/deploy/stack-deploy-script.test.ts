@@ -1,0 +1,152 @@
+// deploy/stack-deploy against a stand-in `docker` (a script on PATH that logs every call): `docker run`
+// of the Prometheus image's promtool runs this machine's promtool on the mounted directory, and
+// `docker stack deploy` keeps what the real `docker stack config` renders from the stack file with the
+// environment the script set. Run from a copy laid out as the VMs' shared folder (every file 0640).
+// The real deploy is in tests/swarm.
+import { afterAll, expect, test } from "bun:test";
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { requireBinary } from "../../harness/binaries.ts";
+import { sha256Of } from "../../harness/bundles.ts";
+import { tempDir } from "../../harness/runtime-process.ts";
+import { copyAsSharedFolder } from "../swarm/shared-folder.ts";
+
+// the rendered stack is free-form
+// deno-lint-ignore no-explicit-any
+type Any = any;
+
+const FAKE_DOCKER = `#!/usr/bin/env bash
+# Minimal docker stand-in for deploy/stack-deploy. State in $FAKE_STATE.
+set -euo pipefail
+S="$FAKE_STATE"
+echo "docker $*" >>"$S/calls.log"
+case "$1 $2" in
+  "secret inspect") [[ -e "$S/secret-$3" ]] ;;
+  "secret create") touch "$S/secret-$3" ;;
+  "stack deploy")
+    if [[ "$3" == --help ]]; then echo "      --detach   Exit immediately"; exit 0; fi
+    args=("$@"); file=""
+    for ((i = 0; i < \${#args[@]}; i++)); do [[ "\${args[$i]}" == -c ]] && file="\${args[$((i + 1))]}"; done
+    "$FAKE_REAL_DOCKER" stack config -c "$file" >"$S/deployed.yml" ;;
+  "service ls") ;;
+  "run --rm")
+    shift 2
+    mounts=(); entrypoint=""
+    while [[ $# -gt 0 ]]; do
+      case "$1" in
+        --network | --user) shift ;;
+        --entrypoint) shift; entrypoint="$1" ;;
+        --volume | -v) shift; mounts+=("$1") ;;
+        *) break ;;
+      esac
+      shift
+    done
+    echo "$1" >"$S/run-image"
+    shift
+    [[ "$entrypoint" == promtool ]] || { echo "fake docker: run of $entrypoint" >&2; exit 3; }
+    mapped=()
+    for arg in "$@"; do
+      for m in "\${mounts[@]}"; do src="\${m%%:*}"; rest="\${m#*:}"; dst="\${rest%%:*}"; arg="\${arg/#$dst/$src}"; done
+      mapped+=("$arg")
+    done
+    exec "$FAKE_PROMTOOL" "\${mapped[@]}" ;;
+  *) echo "fake docker: unsupported: $*" >&2; exit 3 ;;
+esac
+`;
+
+const copies: string[] = [];
+afterAll(() => {
+  for (const dir of copies) rmSync(dir, { recursive: true, force: true });
+});
+
+function setup() {
+  const root = copyAsSharedFolder(tempDir("tarsd-shared-"));
+  const dir = tempDir("tarsd-stack-deploy-");
+  copies.push(root, dir);
+  const bin = join(dir, "bin");
+  const state = join(dir, "state");
+  const secrets = join(dir, "secrets");
+  for (const d of [bin, state, secrets]) mkdirSync(d);
+  writeFileSync(join(bin, "docker"), FAKE_DOCKER);
+  chmodSync(join(bin, "docker"), 0o755);
+  // The scoped InfluxDB tokens were minted already: no deploy/influx-tokens here.
+  for (const bucket of ["containers", "vms"]) {
+    for (const action of ["write", "read"]) {
+      const name = `tarsd_influx_${bucket}_${action}_token`;
+      writeFileSync(join(secrets, `${name}.secret`), `${name}_0123abcd\n`);
+    }
+  }
+  const deploy = () => {
+    const res = Bun.spawnSync(["bash", join(root, "deploy", "stack-deploy")], {
+      env: {
+        PATH: `${bin}:${process.env.PATH ?? ""}`,
+        HOME: dir,
+        FAKE_STATE: state,
+        FAKE_REAL_DOCKER: requireBinary("docker"),
+        FAKE_PROMTOOL: requireBinary("promtool"),
+        TARSD_ARTIFACTS: join(dir, "artifacts"),
+        TARSD_SECRETS_DIR: secrets,
+        TARSD_IMAGE: "tarsd.local/runtime:0123456789ab",
+      },
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: 60_000,
+    });
+    return { code: res.exitCode, out: res.stdout.toString() + res.stderr.toString() };
+  };
+  const calls = () =>
+    (existsSync(join(state, "calls.log")) ? readFileSync(join(state, "calls.log"), "utf8") : "").split("\n");
+  const deployed = (): Any => Bun.YAML.parse(readFileSync(join(state, "deployed.yml"), "utf8"));
+  return { root, state, deploy, calls, deployed };
+}
+
+test(
+  "deploy/stack-deploy from a shared folder (every file 0640): promtool checks Prometheus' files first, then each file ships as a config named after its sha256",
+  () => {
+    const t = setup();
+    const res = t.deploy();
+    expect(res.out).toContain("stack tarsd converged");
+    expect(res.code).toBe(0);
+
+    // promtool of the image the stack runs Prometheus from, on deploy/prometheus, before the deploy.
+    const stack = t.deployed();
+    expect(readFileSync(join(t.state, "run-image"), "utf8").trim()).toBe(stack.services.prometheus.image);
+    const calls = t.calls();
+    const check = calls.findIndex((c) => c.includes("--entrypoint promtool"));
+    expect(calls[check]).toBe(
+      `docker run --rm --network none --user ${process.getuid?.()}:${process.getgid?.()} --entrypoint promtool --volume ${
+        join(t.root, "deploy", "prometheus")
+      }:/etc/prometheus:ro ${stack.services.prometheus.image} check config /etc/prometheus/prometheus.yml`,
+    );
+    expect(check).toBeLessThan(calls.findIndex((c) => c.startsWith("docker stack deploy --detach")));
+
+    // Every config of Prometheus and Grafana: the file in this checkout, named after its sha256[:12].
+    const monitoring = Object.values(stack.configs as Record<string, Any>).filter((c) =>
+      /^tarsd_(prometheus|grafana)_/.test(c.name)
+    );
+    expect(monitoring.length).toBe(10);
+    for (const config of monitoring) {
+      expect(config.file.startsWith(join(t.root, "deploy") + "/")).toBe(true);
+      expect({ file: config.file, name: config.name }).toEqual({
+        file: config.file,
+        name: expect.stringMatching(new RegExp(`_${sha256Of(config.file).slice(0, 12)}$`)),
+      });
+    }
+  },
+  120_000,
+);
+
+test("deploy/stack-deploy stops with promtool's message when a rule file is broken, and deploys nothing", () => {
+  const t = setup();
+  appendFileSync(
+    join(t.root, "deploy", "prometheus", "rules", "vms.rules.yml"),
+    "      - record: job_instance:broken:ratio\n        expr: rate(node_cpu_seconds_total[5m]\n",
+  );
+  const res = t.deploy();
+  expect(res.code).not.toBe(0);
+  expect(res.out).toContain("vms.rules.yml");
+  expect(res.out).toContain("unclosed left parenthesis");
+  expect(res.out).toContain("promtool check config failed");
+  expect(t.calls().filter((c) => c.startsWith("docker stack deploy") && !c.includes("--help"))).toEqual([]);
+  expect(t.calls().filter((c) => c.startsWith("docker secret"))).toEqual([]);
+}, 120_000);
