@@ -41,15 +41,41 @@ function links(): Set<string> {
   );
 }
 
+/**
+ * Holds an exclusive lock on the data root until `release`: two engines on one data root (two test
+ * files, or a test and a helper script) would corrupt it. Waits up to `timeoutMs` for a holder to end.
+ */
+async function lockDataRoot(timeoutMs: number): Promise<() => void> {
+  const holder = Bun.spawn(
+    [
+      requireBinary("flock"),
+      "-w",
+      String(Math.ceil(timeoutMs / 1000)),
+      join(DOCKER_ROOT, ".lock"),
+      "sh",
+      "-c",
+      "echo locked; exec sleep infinity",
+    ],
+    { stdout: "pipe", stderr: "pipe" },
+  );
+  const first = await holder.stdout.getReader().read();
+  if (!new TextDecoder().decode(first.value ?? new Uint8Array()).startsWith("locked")) {
+    holder.kill();
+    throw new Error(`the Docker data root ${DOCKER_ROOT} stayed locked by another test for ${timeoutMs / 1000} s`);
+  }
+  return () => holder.kill();
+}
+
 export async function startDockerEngine(): Promise<DockerEngine> {
   const dockerd = requireBinary("dockerd");
   const cli = requireBinary("docker");
   if (process.getuid?.() !== 0) throw new Error("the swarm test starts dockerd and must run as root (CI does)");
+  mkdirSync(DOCKER_ROOT, { recursive: true });
+  const unlock = await lockDataRoot(40 * 60_000);
   // The socket path must stay short (108 bytes for unix sockets): keep it in /run, not in the checkout.
   const runDir = `/run/tarsd-test-docker-${process.pid}`;
   const linksBefore = links();
   mkdirSync(runDir, { recursive: true });
-  mkdirSync(DOCKER_ROOT, { recursive: true });
   const socket = join(runDir, "docker.sock");
   const logFile = join(runDir, "dockerd.log");
   const proc: Subprocess = Bun.spawn(
@@ -118,6 +144,7 @@ export async function startDockerEngine(): Promise<DockerEngine> {
     }
     rmSync(runDir, { recursive: true, force: true });
     for (const link of links()) if (!linksBefore.has(link)) Bun.spawnSync(["ip", "link", "del", link]);
+    unlock();
   }
 
   const deadline = Date.now() + 60_000;

@@ -1,33 +1,39 @@
 #!/usr/bin/env bash
 # Master (192.168.50.2): swarm manager, NFS server for the shared file store, image build, stack deploy.
-# Idempotent: every step checks before it acts. Usage: provision-master.sh <advertise address> <subnet>
+# Idempotent: every step checks before it acts. Usage: provision-master.sh <master address> <slave address>
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 ADDR="${1:-192.168.50.2}"
-SUBNET="${2:-192.168.50.0/24}"
+SLAVE="${2:-192.168.50.3}"
 ROOT="${TARSD_ROOT:-/vagrant}"
-SHARE="$ROOT/.artifacts/swarm"
+# What the slave needs from the master (join token, runtime image), kept on the master and exported
+# read-only to the slave alone: the synced folder may be a one-way copy (rsync).
+export TARSD_ARTIFACTS="${TARSD_ARTIFACTS:-/var/lib/tarsd/artifacts}"
+SHARE="$TARSD_ARTIFACTS/swarm"
 EXPORT_DIR=/srv/tarsd/data
 RUNTIME_UID=1000 # user "bun" in the runtime image
 
-# NFS: one directory, mounted as a volume by every APP 1 replica on both nodes.
+# NFS: the file store, mounted as a volume by every APP 1 replica on both nodes, and the hand-off
+# directory. Exported to the two nodes only; the hand-off without root squashing (its token is
+# root's, 0600), read-only.
 if ! dpkg-query -W -f='${Status}' nfs-kernel-server 2>/dev/null | grep -q "install ok installed"; then
   apt-get update -q
   apt-get install -y -q nfs-kernel-server
 fi
-mkdir -p "$EXPORT_DIR/files"
+mkdir -p "$EXPORT_DIR/files" "$SHARE"
+chmod 700 "$TARSD_ARTIFACTS"
 chown -R "$RUNTIME_UID:$RUNTIME_UID" "$EXPORT_DIR"
-line="$EXPORT_DIR $SUBNET(rw,sync,no_subtree_check,root_squash)"
-if [[ "$(cat /etc/exports.d/tarsd.exports 2>/dev/null || true)" != "$line" ]]; then
+exports="$EXPORT_DIR $ADDR(rw,sync,no_subtree_check,root_squash) $SLAVE(rw,sync,no_subtree_check,root_squash)
+$TARSD_ARTIFACTS $SLAVE(ro,sync,no_subtree_check,no_root_squash)"
+systemctl enable --now nfs-server >/dev/null
+if [[ "$(cat /etc/exports.d/tarsd.exports 2>/dev/null || true)" != "$exports" ]]; then
   mkdir -p /etc/exports.d
-  echo "$line" >/etc/exports.d/tarsd.exports
+  echo "$exports" >/etc/exports.d/tarsd.exports
   exportfs -ra
 fi
-systemctl enable --now nfs-server >/dev/null
 
-# Swarm: init once; the worker join token goes to the shared folder for the slave (the folder is
-# mounted 0750/0640 in the VMs and the file is 0600 on the host: see the Vagrantfile).
+# Swarm: init once; the worker join token goes to the hand-off directory for the slave.
 # Overlay networks come from 10.20.0.0/16: Docker's default pool (10.0.0.0/8) can hand out
 # 10.0.2.0/24, VirtualBox's NAT network, and the VMs would lose their way out.
 if [[ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != active ]]; then
@@ -35,7 +41,6 @@ if [[ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != active ]]; then
     --default-addr-pool 10.20.0.0/16 --default-addr-pool-mask-length 24
 fi
 bash "$ROOT/deploy/vagrant/prune-nodes.sh"
-mkdir -p "$SHARE"
 token="$(docker swarm join-token -q worker)"
 if [[ "$(cat "$SHARE/worker-token" 2>/dev/null || true)" != "$token" ]]; then
   (umask 077 && echo "$token" >"$SHARE/worker-token")

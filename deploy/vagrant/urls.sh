@@ -15,5 +15,5 @@ TF-TARSD is deployed (services may need a minute to turn healthy: docker service
   Prometheus:  http://$ADDR:9090/   (targets: http://$ADDR:9090/targets, alerts: http://$ADDR:9090/alerts)
   InfluxDB vms (APP 3): http://$ADDR:8086/   InfluxDB containers (APP 2): http://$ADDR:8087/
       (admin / sudo cat $SECRETS_DIR/tarsd_influx_password)
-  Redeploy one function: vagrant ssh master -c 'sudo /vagrant/deploy/redeploy upload'
+  Redeploy one function: vagrant ssh master -c 'sudo bash /vagrant/deploy/redeploy upload'
 TEXT

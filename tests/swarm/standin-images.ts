@@ -7,7 +7,7 @@
 // Grafana and cAdvisor have no stand-in: neither can be built or installed here (tests/swarm/test-stack.ts).
 import { copyFileSync, cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { REPO_ROOT, requireBinary, SETUP_COMMAND } from "../../harness/binaries.ts";
 import type { DockerEngine } from "../../harness/docker-engine.ts";
 
@@ -43,11 +43,11 @@ async function imageExists(engine: DockerEngine, name: string) {
   return (await engine.docker(["image", "inspect", name], { allowFail: true })).code === 0;
 }
 
-/** `docker build` of standins/<dir> with extra files copied into the context. */
-async function buildStandin(engine: DockerEngine, dir: string, tag: string, files: Record<string, string>) {
-  const context = mkdtempSync(join(tmpdir(), `tarsd-standin-${dir}-`));
+/** `docker build` of standins/<dir> (or of an absolute directory) with extra files copied into the context. */
+export async function buildStandin(engine: DockerEngine, dir: string, tag: string, files: Record<string, string>) {
+  const context = mkdtempSync(join(tmpdir(), `tarsd-standin-${basename(dir)}-`));
   try {
-    cpSync(join(STANDINS, dir), context, { recursive: true });
+    cpSync(resolve(STANDINS, dir), context, { recursive: true });
     for (const [name, source] of Object.entries(files)) copyFileSync(source, join(context, name));
     await engine.docker(["build", "-q", "-t", tag, context], { timeoutMs: 300_000 });
   } finally {
