@@ -42,8 +42,10 @@ function links(): Set<string> {
 }
 
 /**
- * Holds an exclusive lock on the data root until `release`: two engines on one data root (two test
- * files, or a test and a helper script) would corrupt it. Waits up to `timeoutMs` for a holder to end.
+ * Holds an exclusive lock on the data root until the returned function is called: two engines on one
+ * data root (two test files, or a test and a helper script) would corrupt it. Waits up to `timeoutMs`
+ * for a holder to end. The holder keeps the lock until its stdin closes: when this process ends,
+ * however it ends.
  */
 async function lockDataRoot(timeoutMs: number): Promise<() => void> {
   const holder = Bun.spawn(
@@ -54,9 +56,9 @@ async function lockDataRoot(timeoutMs: number): Promise<() => void> {
       join(DOCKER_ROOT, ".lock"),
       "sh",
       "-c",
-      "echo locked; exec sleep infinity",
+      "echo locked; exec cat >/dev/null",
     ],
-    { stdout: "pipe", stderr: "pipe" },
+    { stdin: "pipe", stdout: "pipe", stderr: "pipe" },
   );
   const first = await holder.stdout.getReader().read();
   if (!new TextDecoder().decode(first.value ?? new Uint8Array()).startsWith("locked")) {
