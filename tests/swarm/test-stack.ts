@@ -79,7 +79,7 @@ export function testStack(rendered: Any, opts: TestStackOptions): Any {
   }
   const overlays = overlayNetworks(stack);
 
-  for (const [name, service] of Object.entries(stack.services) as [string, Any][]) {
+  for (const service of Object.values(stack.services) as Any[]) {
     const networks = Array.isArray(service.networks) ? service.networks : Object.keys(service.networks ?? {});
     if (networks.some((n: string) => overlays.has(n))) {
       service.deploy = { ...service.deploy, endpoint_mode: "dnsrr" };
