@@ -167,6 +167,57 @@ test(
   60_000,
 );
 
+test(
+  "APP 1 is on a network of its own with Prometheus; every scraped task is kept on exactly one network, one Prometheus is on",
+  () => {
+    const stack = renderStack();
+    const services = stack.services as Record<string, Any>;
+    const networkNames = (service: string): string[] =>
+      Object.keys(services[service].networks ?? {}).map((key) => stack.networks[key].name).sort();
+    expect(stack.networks.files).toEqual({ name: "tarsd_files", driver: "overlay", attachable: true });
+    expect(networkNames("files")).toEqual(["tarsd_files"]);
+    expect(networkNames("prometheus")).toEqual(["tarsd_docker_api", "tarsd_files", "tarsd_monitoring"]);
+    // Only Prometheus shares APP 1's network; the remote-write services and InfluxDB stay on monitoring.
+    expect(Object.keys(services).filter((name) => networkNames(name).includes("tarsd_files")).sort()).toEqual([
+      "files",
+      "prometheus",
+    ]);
+    for (
+      const name of ["remote-write-containers", "remote-write-vms", "influxdb-containers", "influxdb-vms", "grafana"]
+    ) {
+      expect({ name, networks: networkNames(name) }).toEqual({ name, networks: ["tarsd_monitoring"] });
+    }
+
+    // Swarm discovery gives a task one target per network: each job keeps the network(s) its relabelling
+    // names, and every service it scrapes must be on exactly one of those, and Prometheus on it too.
+    const prom = Bun.YAML.parse(readFileSync(join(DEPLOY, "prometheus", "prometheus.yml"), "utf8")) as Any;
+    const keptNetworks = (job: string): RegExp => {
+      const keep = prom.scrape_configs.find((c: Any) => c.job_name === job).relabel_configs.filter((r: Any) =>
+        r.action === "keep" && r.source_labels?.join() === "__meta_dockerswarm_network_name"
+      );
+      expect({ job, keeps: keep.length }).toEqual({ job, keeps: 1 });
+      return new RegExp(`^(?:${keep[0].regex})$`); // Prometheus anchors its regexes
+    };
+    for (const job of ["functions", "cadvisor"]) {
+      const kept = keptNetworks(job);
+      const scraped = Object.keys(services).filter((name) => services[name].deploy?.labels?.["prometheus.job"] === job);
+      expect(scraped.length).toBeGreaterThan(0);
+      for (const name of scraped) {
+        const on = networkNames(name).filter((n) => kept.test(n));
+        expect({ job, name, on: on.length }).toEqual({ job, name, on: 1 });
+        expect({ job, name, prometheus: networkNames("prometheus").includes(on[0] ?? "") }).toEqual({
+          job,
+          name,
+          prometheus: true,
+        });
+      }
+    }
+    expect(keptNetworks("functions").test("tarsd_files")).toBe(true);
+    expect(keptNetworks("functions").test("ingress")).toBe(false);
+  },
+  60_000,
+);
+
 test("docker stack config refuses to deploy without the function bundles and the content ids", () => {
   const docker = requireBinary("docker");
   const res = run([docker, "stack", "config", "-c", join(DEPLOY, "stack.yml")]);

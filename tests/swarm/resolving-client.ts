@@ -1,4 +1,4 @@
-// A client on the stack's overlay network, run inside a container by the swarm test while a function is
+// A client on APP 1's overlay network, run inside a container by the swarm test while a function is
 // redeployed. Like a caller that does not cache DNS, it asks swarm's DNS for the service name before
 // every request and calls one of the addresses it gets, so a task that is still named but no longer
 // listening shows up as a failed request.

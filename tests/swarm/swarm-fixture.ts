@@ -14,8 +14,8 @@ import { copyAsSharedFolder } from "./shared-folder.ts";
 import { buildStandinImages, bunBaseImage } from "./standin-images.ts";
 
 export const STACK = "tarsd";
-/** deploy/stack.yml gives the overlay network this fixed name (attachable: the client container joins it). */
-export const NETWORK = "tarsd_monitoring";
+/** APP 1's overlay network: deploy/stack.yml gives it this fixed name (attachable: the client container joins it). */
+export const NETWORK = "tarsd_files";
 export const INTERFACE = "tarsd-swarm0";
 export const NODE_ADDRESS = "10.213.0.1";
 /** The same pool deploy/vagrant/provision-master.sh gives the swarm. */
@@ -40,7 +40,7 @@ export interface Swarm {
   image: string;
   /** environment for deploy/* scripts: the private daemon, secrets and artifacts in the test's directory */
   deployEnv: Record<string, string>;
-  /** `sh -c` inside the client container on the overlay network (curl, bun, getent are there) */
+  /** `sh -c` inside the client container on APP 1's overlay network (curl, bun, getent are there) */
   client(
     command: string,
     opts?: { allowFail?: boolean; timeoutMs?: number },
@@ -184,7 +184,7 @@ export function deployStack(swarm: Swarm): string {
   return res.out;
 }
 
-/** The client container: attached to the stack's overlay network, the tests directory at /tests. */
+/** The client container: on APP 1's overlay network (it calls nothing else), the tests directory at /tests. */
 export async function startClient(swarm: Swarm): Promise<void> {
   await swarm.engine.docker(["rm", "-f", CLIENT], { allowFail: true });
   await swarm.engine.docker([

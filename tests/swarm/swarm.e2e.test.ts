@@ -191,10 +191,28 @@ test("Prometheus finds node-exporter, every function replica and itself through 
     `${STACK}_remote-write-containers`,
     `${STACK}_remote-write-vms`,
   ]);
-  // The addresses are the tasks' own on the overlay network, the ones swarm's DNS gives.
+  // Each replica once, on the network it shares with Prometheus: APP 1's own, or the monitoring one. The
+  // addresses are the tasks' own there, the ones swarm's DNS gives on APP 1's network.
+  const networks = targets.filter((t) => t.labels.job === "functions").map((t) =>
+    `${t.labels.service} ${t.discoveredLabels.__meta_dockerswarm_network_name}`
+  ).sort();
+  expect(networks).toEqual([
+    `${STACK}_files tarsd_files`,
+    `${STACK}_files tarsd_files`,
+    `${STACK}_files tarsd_files`,
+    `${STACK}_remote-write-containers tarsd_monitoring`,
+    `${STACK}_remote-write-vms tarsd_monitoring`,
+  ]);
   const files = targets.filter((t) => t.labels.service === `${STACK}_files`).map((t) => t.labels.instance.split(":")[0])
     .sort();
   expect(files).toEqual((await taskAddresses(s, "files")).sort());
+  // APP 1 is not on the monitoring network: a container there finds the remote-write services, not APP 1.
+  const resolve = async (name: string) =>
+    (await s.engine.docker(
+      ["run", "--rm", "--network", "tarsd_monitoring", s.clientImage, "getent", "ahostsv4", name],
+      { allowFail: true },
+    )).code;
+  expect({ files: await resolve("files"), rw: await resolve("remote-write-vms") }).toEqual({ files: 2, rw: 0 });
 }, 180_000);
 
 test("Prometheus reads its config and every rule file from configs named after each file's sha256", async () => {

@@ -5,7 +5,7 @@
 //   - VIP endpoints and the ingress routing mesh need IPVS, which this kernel lacks: every service on
 //     an overlay network gets `endpoint_mode: dnsrr`, and published ports become `mode: host`.
 //   - Three replicas of APP 1 on one node cannot share one host port: its port is not published; the
-//     test reaches the replicas from a client container on the stack's overlay network, by name.
+//     test reaches the replicas from a client container on APP 1's overlay network, by name.
 //   - There is no NFS server: the shared file store is a plain local volume (one node shares it anyway).
 //   - Grafana and cAdvisor have no image here (neither can be built or installed): both are left out
 //     (Grafana's configs are still created). APP 2's path then carries the cAdvisor stand-in rule the local
