@@ -7,7 +7,7 @@ import { HttpError, json } from "../runtime/http/errors.ts";
 import { formField } from "../runtime/http/multipart.ts";
 import { errorOf, fileBytes, FORM_FIELD_NAMES, jsonOf, nameParam, ref } from "../runtime/http/openapi-parts.ts";
 import { fileResponse } from "../runtime/http/serve-file.ts";
-import { fileStore, startFileStore } from "../lib/files/shared-store.ts";
+import { fileStore, startFileStore, storeReachable } from "../lib/files/shared-store.ts";
 import { SmallBlobs } from "../lib/files/small-blobs.ts";
 
 const smallBlobs = new SmallBlobs();
@@ -25,6 +25,7 @@ const nameForm = { type: "object", required: ["name"], properties: { name: ref("
 
 export default defineFunction({
   start: () => startFileStore(),
+  ready: storeReachable,
   routes: [
     {
       method: "POST",

@@ -13,7 +13,13 @@ import { formParts, MULTIPART_OVERHEAD_BYTES } from "../runtime/http/multipart.t
 import { tusRoutes } from "../runtime/http/tus.ts";
 import type { Staged } from "../lib/files/file-store.ts";
 import { validateName } from "../lib/files/names.ts";
-import { fileServiceConfig, fileStore, resumableUploads, startFileStore } from "../lib/files/shared-store.ts";
+import {
+  fileServiceConfig,
+  fileStore,
+  resumableUploads,
+  startFileStore,
+  storeReachable,
+} from "../lib/files/shared-store.ts";
 
 const { maxUploadBytes } = fileServiceConfig;
 
@@ -29,6 +35,7 @@ const storedFile = (description: string) =>
 export default defineFunction({
   token: fileServiceConfig.token,
   start: () => startFileStore({ housekeeping: true }),
+  ready: storeReachable,
   routes: [
     {
       method: "POST",

@@ -13,6 +13,7 @@ import type { RuntimeConfig } from "./config.ts";
 import type { LoadedFunction } from "./loader.ts";
 import { functionInfo, ready, registry, RouteMetrics } from "./metrics.ts";
 import { log } from "./log.ts";
+import { readinessChecks } from "./readiness.ts";
 import { webPlugin } from "./web.ts";
 
 /** What Bun's router adds to a request it routed natively (Elysia mounts its routes there). */
@@ -42,13 +43,13 @@ export function buildApp(config: RuntimeConfig, functions: LoadedFunction[], sta
     state.ready ? response : withHeaders(response, { connection: "close" });
 
   app.get("/healthz", () => closingIfDraining(Response.json({ status: "alive" })));
-  app.get(
-    "/readyz",
-    () =>
-      closingIfDraining(
-        state.ready ? Response.json({ status: "ready" }) : Response.json({ status: "draining" }, { status: 503 }),
-      ),
-  );
+  const unready = readinessChecks(functions, config.readyTimeoutMs);
+  app.get("/readyz", async () => {
+    if (!state.ready) return closingIfDraining(Response.json({ status: "draining" }, { status: 503 }));
+    const functions = await unready();
+    if (Object.keys(functions).length > 0) return Response.json({ status: "unavailable", functions }, { status: 503 });
+    return Response.json({ status: "ready" });
+  });
   app.get(
     "/metrics",
     async () =>

@@ -15,6 +15,8 @@ export interface RuntimeConfig {
   /** After SIGTERM: hard deadline for in-flight requests, kept below Docker's 10 s stop timeout. */
   shutdownGraceMs: number;
   logRequests: boolean;
+  /** How long /readyz waits for a function's readiness check before it counts as not ready. */
+  readyTimeoutMs: number;
 }
 
 export function loadConfig(): RuntimeConfig {
@@ -30,5 +32,6 @@ export function loadConfig(): RuntimeConfig {
     drainDelayMs: envInt("DRAIN_DELAY_MS", 3000),
     shutdownGraceMs: envInt("SHUTDOWN_GRACE_MS", 8000),
     logRequests: envString("LOG_REQUESTS", "1") !== "0",
+    readyTimeoutMs: envInt("READY_TIMEOUT_MS", 1500),
   };
 }

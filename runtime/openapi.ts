@@ -114,9 +114,12 @@ function runtimeOperations(): Record<string, Operation> {
     jsonOf(value, { type: "object", required: ["status"], properties: { status: { type: "string" } } });
   return {
     "/healthz": op("healthz", "Liveness: 200 while the process runs.", status("alive")),
-    "/readyz": op("readyz", "Readiness: 503 once draining for shutdown.", status("ready"), {
-      "503": status("draining"),
-    }),
+    "/readyz": op(
+      "readyz",
+      "Readiness: 503 once draining for shutdown, or while a function cannot serve (its storage does not answer).",
+      status("ready"),
+      { "503": status("draining, or unavailable with each function's reason") },
+    ),
     "/metrics": op("metrics", "Prometheus metrics (text exposition format).", {
       description: "Metrics",
       content: { "text/plain": { schema: { type: "string" } } },

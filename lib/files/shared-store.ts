@@ -9,6 +9,7 @@
 //   GC_INTERVAL_SECONDS   how often a replica looks for blobs no name points to (default 600)
 //   GC_GRACE_SECONDS      how long such a blob stays before it goes (default 3600; blob-collector.ts)
 //   UPLOAD_EXPIRY_SECONDS a resumable upload untouched this long is removed (default 86400)
+import { stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { envInt, envString } from "../env.ts";
 import { collectBlobs } from "./blob-collector.ts";
@@ -62,6 +63,14 @@ export async function startFileStore(options: { housekeeping?: boolean } = {}): 
   })();
   await started;
   if (options.housekeeping) housekeeping ??= setInterval(housekeepingPass, fileServiceConfig.gcIntervalMs).unref();
+}
+
+/**
+ * Throws unless the store's directory answers: what a replica whose file server is gone (NFS) must
+ * say on /readyz. A stat of names/ goes to the server (the stack mounts without attribute caching).
+ */
+export async function storeReachable(): Promise<void> {
+  await stat(fileStore().namesDir);
 }
 
 let housekeeping: ReturnType<typeof setInterval> | undefined;

@@ -59,12 +59,19 @@ export interface FunctionModule {
   fetch(request: Request): Promise<Response>;
   /** One-time preparation (e.g. clean leftovers); the runtime awaits it before listening. */
   start(): Promise<void>;
+  /** Resolves when the function can serve; rejects with the reason, or hangs, when it cannot. */
+  ready(): Promise<void>;
 }
 
 export interface FunctionDefinition {
   routes: Route[];
   /** Runs once, before the first request is handled; under `deno serve` on the first request. */
   start?: () => void | Promise<void>;
+  /**
+   * Whether the function can serve now, asked by the host's /readyz (which bounds how long it waits):
+   * throws with the reason when not, e.g. when the storage it needs does not answer.
+   */
+  ready?: () => void | Promise<void>;
   /**
    * The bearer token the routes that need auth require (writes, unless a route says otherwise);
    * unset: no auth. The function reads it from its environment once, when it loads.
@@ -114,7 +121,11 @@ export function defineFunction(definition: FunctionDefinition): FunctionModule {
     return await found.route.handle(request, found.params);
   }
 
-  return { routes, fetch, start };
+  const ready = async () => {
+    await start();
+    await definition.ready?.();
+  };
+  return { routes, fetch, start, ready };
 }
 
 /** Whether a route requires the bearer token (when one is configured): writes do, reads (and OPTIONS) do not. */
