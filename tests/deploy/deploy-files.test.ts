@@ -218,6 +218,49 @@ test(
   60_000,
 );
 
+test(
+  "deploy/README.md names every service that can reach the Docker socket: a read-only bind does not stop a connect",
+  () => {
+    const stack = renderStack();
+    const services = stack.services as Record<string, Any>;
+    const SOCKETS = ["/var/run/docker.sock", "/run/docker.sock"];
+    const exposes = (source: string) =>
+      SOCKETS.some((socket) => socket === source || socket.startsWith(source === "/" ? "/" : `${source}/`));
+    // The socket is root:docker 0660; these images run as a user outside both (their Dockerfile's USER).
+    const UNPRIVILEGED_IMAGES = [/^prom\/node-exporter:/];
+    const runsAsRoot = (s: Any) =>
+      s.user === "root" || s.user === "0" ||
+      (s.user === undefined && !UNPRIVILEGED_IMAGES.some((r) => r.test(s.image)) &&
+        s.image !== STACK_ENV.TARSD_IMAGE); // the runtime image's USER is bun
+    const reach = Object.entries(services).filter(([, s]) =>
+      (s.volumes ?? []).some((v: Any) => v.type === "bind" && exposes(v.source)) && runsAsRoot(s)
+    ).map(([name]) => name).sort();
+    expect(reach).toEqual(["cadvisor", "docker-api"]);
+    expect(readFileSync(join(DEPLOY, "Dockerfile"), "utf8")).toMatch(/^USER bun$/m);
+
+    const readme = readFileSync(join(DEPLOY, "README.md"), "utf8");
+    const paragraph = /^Who can reach the Docker socket[^]*?\n\n/m.exec(readme)?.[0] ?? "";
+    expect(paragraph).toContain("`docker-api`");
+    expect(paragraph).toContain("cAdvisor");
+    expect(paragraph).toContain("read-only mount does not stop a");
+    expect(readme).not.toMatch(/only (service that )?(`docker-api` )?mounts the Docker socket/);
+  },
+  60_000,
+);
+
+test("deploy/README.md says which secrets become environment values: Grafana's InfluxDB read tokens, no others", () => {
+  const services = renderStack().services as Record<string, Any>;
+  // A secret read into the environment: an entrypoint or command that `cat`s /run/secrets.
+  const exporting = Object.entries(services).filter(([, s]) =>
+    JSON.stringify([s.entrypoint, s.command]).includes("cat /run/secrets/")
+  ).map(([name]) => name);
+  expect(exporting).toEqual(["grafana"]);
+  expect(services.grafana.entrypoint.join(" ")).toContain("export INFLUX_CONTAINERS_TOKEN=");
+  const readme = readFileSync(join(DEPLOY, "README.md"), "utf8");
+  expect(readme).not.toContain("never as plain environment values");
+  expect(readme).toMatch(/those two are plain\s+environment values of the Grafana process/);
+}, 60_000);
+
 test("docker stack config refuses to deploy without the function bundles and the content ids", () => {
   const docker = requireBinary("docker");
   const res = run([docker, "stack", "config", "-c", join(DEPLOY, "stack.yml")]);
