@@ -261,6 +261,20 @@ test("deploy/README.md says which secrets become environment values: Grafana's I
   expect(readme).toMatch(/those two are plain\s+environment values of the Grafana process/);
 }, 60_000);
 
+test("Debian 12's docker CLI (docker.io 20.10, the one the VMs run) reads deploy/stack.yml", () => {
+  // scripts/setup installs Debian's docker.io; its CLI is /usr/bin/docker (another may come first on PATH).
+  const docker = "/usr/bin/docker";
+  const version = run([docker, "--version"]);
+  expect({ docker, version: version.out }).toEqual({ docker, version: expect.stringContaining("version 20.10.") });
+  // 20.10 has no `docker stack config`: `stack deploy` loads and checks the whole file first, then asks
+  // the daemon, so getting as far as the (missing) daemon means it took the file.
+  const res = run([docker, "stack", "deploy", "-c", join(DEPLOY, "stack.yml"), "tarsd"], {
+    env: { ...STACK_ENV, DOCKER_HOST: "unix:///nonexistent/docker.sock" },
+  });
+  expect(res.err).not.toContain("unsupported Compose file version");
+  expect(res.err).toContain("Cannot connect to the Docker daemon at unix:///nonexistent/docker.sock");
+}, 60_000);
+
 test("docker stack config refuses to deploy without the function bundles and the content ids", () => {
   const docker = requireBinary("docker");
   const res = run([docker, "stack", "config", "-c", join(DEPLOY, "stack.yml")]);
