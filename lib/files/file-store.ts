@@ -2,7 +2,8 @@
 //
 //   blobs/ab/abcdef...   each version's bytes, once, immutable, named by their sha256
 //   names/<name>         a symlink to ../blobs/ab/<sha256>: the name's current version
-//   tmp/                 uploads being received, pointers being made (<host>-<pid>-<uuid>)
+//   tmp/                 uploads being received, pointers being made, the clock's probe for a moment
+//                        (<host>-<pid>-<uuid>[.suffix]; store-clock.ts)
 //   gc/                  the collector's marks and lock (blob-collector.ts)
 //   uploads/             resumable (tus) uploads in progress (resumable-uploads.ts)
 //
@@ -26,7 +27,6 @@ import {
   rmSync,
   statSync,
   symlinkSync,
-  utimesSync,
 } from "node:fs";
 import { type FileHandle, lstat, mkdir, open, readdir, readlink, rename, rm, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
@@ -39,6 +39,7 @@ import { validateName } from "./names.ts";
 import type { OpenFile } from "./open-file.ts";
 import { createStagingWriter } from "./staging-writer.ts";
 import { BodyHash } from "./body-hash.ts";
+import { type Clock, stamp, storeClock, touchNow } from "./store-clock.ts";
 
 export interface StoredFile {
   name: string;
@@ -76,12 +77,24 @@ export interface Staged {
 }
 
 export const READ_CHUNK_BYTES = 1024 * 1024;
-/** Temp files untouched this long belong to a dead upload (Bun's idle timeout ends live ones sooner). */
+/**
+ * Temp files untouched this long (by the store's clock: store-clock.ts) belong to a dead upload (Bun's
+ * idle timeout ends live ones sooner).
+ */
 const STALE_TEMP_MS = 10 * 60 * 1000;
 const SHA256 = /^[0-9a-f]{64}$/;
 
 /** Whether a file name in blobs/ is a blob's (a sha256 in hex). */
 export const isSha256 = (name: string): boolean => SHA256.test(name);
+
+export interface FileStoreOptions {
+  /**
+   * The directory's own time, that file times are compared with (by this store, the blob collector
+   * and resumable uploads). Default: read from the directory itself (store-clock.ts), never this
+   * host's clock. Tests give one that disagrees with Date.now().
+   */
+  clock?: Clock;
+}
 
 export class FileStore {
   readonly blobsDir: string;
@@ -95,13 +108,16 @@ export class FileStore {
   private readonly directorySyncs = new Map<string, DirectorySync>();
   /** Where each name pointed when last resolved here, and since when. */
   private readonly pointers = new Map<string, { target: string; modified: Date }>();
+  /** The store's clock (store-clock.ts): the only time file times are compared with. */
+  readonly clock: Clock;
 
-  constructor(readonly dir: string) {
+  constructor(readonly dir: string, options: FileStoreOptions = {}) {
     this.blobsDir = join(dir, "blobs");
     this.namesDir = join(dir, "names");
     this.tmpDir = join(dir, "tmp");
     this.gcDir = join(dir, "gc");
     this.uploadsDir = join(dir, "uploads");
+    this.clock = options.clock ?? storeClock(() => this.tempPath(".clock"));
   }
 
   async init(): Promise<void> {
@@ -122,18 +138,21 @@ export class FileStore {
 
   /**
    * Removes temp files left by a crashed upload: those of a dead process on this host at once,
-   * anyone's once stale (other replicas' live uploads keep their temp files fresh).
+   * anyone's once stale by the store's clock (other replicas' live uploads keep their temp files
+   * fresh). A store whose clock cannot be read (a probe file cannot be made) has none judged stale.
    */
   async cleanupTemps(): Promise<string[]> {
     const removed: string[] = [];
     const host = hostname();
+    // Before any file's time is looked at (they can only look younger than they are).
+    const now = await this.clock().catch(() => undefined);
     for (const entry of await readdir(this.tmpDir).catch(() => [] as string[])) {
       const path = join(this.tmpDir, entry);
       const [entryHost, pidText] = splitTempName(entry);
       const deadHere = entryHost === host && pidText !== undefined && !processAlive(Number(pidText));
       const info = await lstat(path).catch(() => null);
       if (!info) continue;
-      if (deadHere || Date.now() - info.mtimeMs > STALE_TEMP_MS) {
+      if (deadHere || (now !== undefined && now - info.mtimeMs > STALE_TEMP_MS)) {
         await rm(path, { force: true });
         removed.push(entry);
       }
@@ -206,11 +225,13 @@ export class FileStore {
    */
   async adopt(staged: Staged): Promise<string> {
     const blob = this.blobPath(staged.sha256);
-    const now = new Date();
-    if (!touched(blob, now)) {
+    // The touch and a new blob's time are the file server's (store-clock.ts): the collector compares
+    // them with its marks, which are in the store's time, not with this host's clock.
+    if (!(await storageErrors(() => touchNow(blob)))) {
       // the bytes and the size (the mtime need not be durable)
       if (staged.unsynced) await storageErrors(() => staged.unsynced!.datasync());
-      await storageErrors(() => utimesSync(staged.tmp, now, now));
+      // A tus upload's bytes or an older layout's file may be hours old: the new blob is fresh.
+      await storageErrors(() => staged.unsynced ? stamp(staged.unsynced.fd) : touchNow(staged.tmp));
       await this.linkBlob(staged);
     }
     closeStaged(staged);
@@ -442,17 +463,6 @@ function readlinkOrUndefined(path: string): string | undefined {
     return readlinkSync(path);
   } catch {
     return undefined;
-  }
-}
-
-/** Touches `path` when it exists (the collector then keeps it); false when it does not. */
-function touched(path: string, now: Date): boolean {
-  try {
-    utimesSync(path, now, now);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw err;
   }
 }
 

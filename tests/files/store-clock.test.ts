@@ -1,0 +1,149 @@
+// The store's clock (lib/files/store-clock.ts) and the decisions that compare file times with it. The
+// file server's clock is simulated by a clock given to the store, hours away from this process's
+// Date.now() in either direction, and the files' times are set with utimes in that clock: whatever the
+// local clock says, a fresh file is kept and a stale one removed. The last tests use the real store
+// clock with this process's Date mocked hours off (setSystemTime: Date only, not the system's clock),
+// as a replica whose clock disagrees with the file server's. No test waits for time to pass.
+import { afterEach, describe, expect, setSystemTime, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { FileStore } from "../../lib/files/file-store.ts";
+import type { Clock } from "../../lib/files/store-clock.ts";
+import { tempDir } from "../../harness/runtime-process.ts";
+
+const MINUTE = 60 * 1000;
+const HOUR = 60 * MINUTE;
+/** The file server's clock against this process's: behind by two hours, and ahead by two hours. */
+const SKEWS = [-2 * HOUR, 2 * HOUR];
+/** What cleanupTemps calls stale (file-store.ts). */
+const STALE_TEMP_MS = 10 * MINUTE;
+
+const sha = (data: string) => createHash("sha256").update(data).digest("hex");
+const setTime = (path: string, ms: number) => utimesSync(path, new Date(ms), new Date(ms));
+
+async function* chunks(...parts: string[]): AsyncGenerator<Uint8Array> {
+  for (const part of parts) yield new TextEncoder().encode(part);
+}
+
+/** A file server's clock standing still at `now` (set it to move it), counting its readings. */
+function serverClock(now: number): { now: number; readings: number; clock: Clock } {
+  const server = {
+    now,
+    readings: 0,
+    clock: () => {
+      server.readings++;
+      return Promise.resolve(server.now);
+    },
+  };
+  return server;
+}
+
+async function newStore(clock?: Clock): Promise<FileStore> {
+  const store = new FileStore(join(tempDir(), "store"), { clock });
+  await store.init();
+  return store;
+}
+
+/** A temp file of a replica on another host (never "a dead process of this host"). */
+const otherHostTemp = (n: number) => `other-host-${n}-0b9d6f52-7c1e-4a44-9d7f-2f5a3c1b9e10`;
+
+afterEach(() => setSystemTime()); // a test that failed midway leaves Date as it is
+
+describe("the store's clock", () => {
+  test("reads the time the directory gives a file: between a file written before and one written after", async () => {
+    const store = await newStore();
+    for (let i = 0; i < 20; i++) {
+      const before = join(store.tmpDir, `before-${i}`);
+      const after = join(store.tmpDir, `after-${i}`);
+      writeFileSync(before, "x");
+      const reading = await store.clock();
+      writeFileSync(after, "x");
+      expect(reading).toBeGreaterThanOrEqual(statSync(before).mtimeMs);
+      expect(reading).toBeLessThanOrEqual(statSync(after).mtimeMs);
+    }
+    // The probe is gone after each reading.
+    expect(readdirSync(store.tmpDir).filter((entry) => !/^(before|after)-/.test(entry))).toEqual([]);
+  });
+
+  test("is the directory's, not this process's Date: the same bounds with Date two hours off either way", async () => {
+    const store = await newStore();
+    for (const skew of SKEWS) {
+      const before = join(store.tmpDir, "before");
+      const after = join(store.tmpDir, "after");
+      writeFileSync(before, "x");
+      setSystemTime(new Date(Date.now() - skew));
+      const reading = await store.clock();
+      setSystemTime();
+      writeFileSync(after, "x");
+      expect(reading).toBeGreaterThanOrEqual(statSync(before).mtimeMs);
+      expect(reading).toBeLessThanOrEqual(statSync(after).mtimeMs);
+    }
+  });
+});
+
+describe("decisions take file times against the store's clock only, hours away from Date.now()", () => {
+  for (const skew of SKEWS) {
+    const label = `the server's clock ${skew < 0 ? "behind" : "ahead of"} the local one by 2 h`;
+
+    test(`cleanupTemps (${label}): a temp file fresh by the store's clock stays, a stale one goes`, async () => {
+      const server = serverClock(Date.now() + skew);
+      const store = await newStore(server.clock);
+      const [fresh, stale] = [otherHostTemp(1), otherHostTemp(2)];
+      for (const name of [fresh, stale]) writeFileSync(join(store.tmpDir, name), "partial");
+      // Behind: the fresh one is over 2 h old by the local clock. Ahead: the stale one is in its future.
+      setTime(join(store.tmpDir, fresh), server.now - STALE_TEMP_MS + MINUTE);
+      setTime(join(store.tmpDir, stale), server.now - STALE_TEMP_MS - MINUTE);
+      server.readings = 0;
+      expect(await store.cleanupTemps()).toEqual([stale]);
+      expect(readdirSync(store.tmpDir)).toEqual([fresh]);
+      expect(server.readings).toBe(1); // one reading for the pass, not one per file
+    });
+  }
+});
+
+describe("a replica whose own clock is off (this process's Date mocked; the store's clock read from the disk)", () => {
+  for (const skew of SKEWS) {
+    const label = `Date ${skew < 0 ? "ahead" : "behind"} by 2 h`;
+
+    test(`cleanupTemps (${label}): a temp file written just now stays, one 11 minutes old by the disk goes`, async () => {
+      const store = await newStore();
+      const [fresh, stale] = [otherHostTemp(1), otherHostTemp(2)];
+      for (const name of [fresh, stale]) writeFileSync(join(store.tmpDir, name), "partial");
+      setTime(join(store.tmpDir, stale), statSync(join(store.tmpDir, fresh)).mtimeMs - STALE_TEMP_MS - MINUTE);
+      setSystemTime(new Date(Date.now() - skew));
+      expect(await store.cleanupTemps()).toEqual([stale]);
+      setSystemTime();
+      expect(readdirSync(store.tmpDir)).toEqual([fresh]);
+    });
+
+    test(`a writer's touch and a new blob carry the disk's time (${label})`, async () => {
+      const store = await newStore();
+      await store.put("first.txt", chunks("same bytes"), 100);
+      const blob = store.blobPath(sha("same bytes"));
+      setTime(blob, statSync(blob).mtimeMs - 3 * HOUR);
+      // A staged file whose bytes are old (as a tus upload's or the older layout's), given without a handle.
+      const oldBytes = store.tempPath();
+      writeFileSync(oldBytes, "old bytes");
+      setTime(oldBytes, statSync(oldBytes).mtimeMs - 3 * HOUR);
+
+      const before = join(store.dir, "before");
+      const after = join(store.dir, "after");
+      writeFileSync(before, "x");
+      setSystemTime(new Date(Date.now() - skew));
+      await store.put("second.txt", chunks("same bytes"), 100); // touches the existing blob
+      await store.put("third.txt", chunks("new bytes"), 100); // a new blob from a staged file just written
+      const staged = { tmp: oldBytes, sha256: sha("old bytes"), size: 9 };
+      await store.adopt(staged);
+      await store.settle(staged);
+      setSystemTime();
+      writeFileSync(after, "x");
+      for (const bytes of ["same bytes", "new bytes", "old bytes"]) {
+        const { mtimeMs } = statSync(store.blobPath(sha(bytes)));
+        expect({ bytes, touched: mtimeMs >= statSync(before).mtimeMs && mtimeMs <= statSync(after).mtimeMs })
+          .toEqual({ bytes, touched: true });
+      }
+      expect(readFileSync(blob, "utf8")).toBe("same bytes"); // touching leaves the bytes as they are
+    });
+  }
+});
