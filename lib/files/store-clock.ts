@@ -14,7 +14,8 @@
 // its normal pace. An NFS server that delegates timestamps to its clients (NFS 4.2's timestamp
 // delegation) lets them stamp files with their own clocks: such a server is not supported. A server clock stepped forward makes files look older (what
 // is past its limit by then goes); stepped back, they look younger (cleanup waits until it catches up).
-import { closeSync, constants, fstatSync, ftruncateSync, openSync, rmSync, utimesSync } from "node:fs";
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, utimesSync } from "node:fs";
+import { open, rm } from "node:fs/promises";
 
 /** The store's time now, in ms since the epoch: what the file server would stamp on a file now. */
 export type Clock = () => Promise<number>;
@@ -25,22 +26,21 @@ export type Clock = () => Promise<number>;
  * Each reading creates the probe, has the server stamp it (a truncation, as `touchNow` does), takes
  * its modification time and removes it: a reading is a time the server gave a file during the call.
  * Nothing is cached: a decision pass reads it once (`perPass`), the next reads it again.
- * Its calls are made in place (a few system calls, like FileStore.adopt's: not queued in the thread
- * pool behind uploads' fsyncs).
+ * Its calls are promise-based (the thread pool's): a file server that stopped answering holds up the
+ * pass that reads the clock, not the event loop (nor so /readyz, which then says so).
  */
 export function storeClock(probe: () => string): Clock {
-  return () => new Promise((resolve) => resolve(readProbe(probe())));
-}
-
-function readProbe(path: string): number {
-  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT, 0o644);
-  try {
-    stamp(fd);
-    return fstatSync(fd).mtimeMs;
-  } finally {
-    closeSync(fd);
-    rmSync(path, { force: true });
-  }
+  return async () => {
+    const path = probe();
+    const handle = await open(path, constants.O_WRONLY | constants.O_CREAT, 0o644);
+    try {
+      await handle.truncate(0); // new, so to its own size: the server stamps it
+      return (await handle.stat()).mtimeMs;
+    } finally {
+      await handle.close();
+      await rm(path, { force: true });
+    }
+  };
 }
 
 /**
