@@ -17,12 +17,18 @@
 // a removed blob. A reader that keeps a blob open longer than that keeps reading on a local disk (an
 // open file outlives its name); on NFS a read lasting past the removal from another host fails
 // (ESTALE): the grace (1 hour by default) bounds how long a download may run across a replacement.
-// Clocks of the replicas are assumed to agree to well within the grace (NTP). One pass at a time
-// across replicas: gc/lock (mkdir, atomic on NFS), taken over when older than LOCK_STALE_MS.
+// Times: a mark's time is the store's (store-clock.ts: the time the file server stamps on a file,
+// read once at the start of the pass), and so are the blobs' times it is compared with (writers have
+// the server stamp their touch) and the lock's: the replicas' own clocks may disagree with the server
+// and with each other by any amount, and are never compared with a file's time or stored in a mark.
+// Assumed: the server's clock moves at its normal pace (one stepped back delays removals, one stepped
+// forward shortens the grace by the step). One pass at a time across replicas: gc/lock (mkdir, atomic
+// on NFS), taken over when older than LOCK_STALE_MS by the store's clock.
 import { randomUUID } from "node:crypto";
 import { lstat, mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type FileStore, isSha256 } from "./file-store.ts";
+import type { Clock } from "./store-clock.ts";
 
 export interface CollectResult {
   /** Another replica's pass was running: nothing done. */
@@ -34,12 +40,24 @@ export interface CollectResult {
   restored: string[];
 }
 
-const LOCK_STALE_MS = 10 * 60 * 1000;
+export const LOCK_STALE_MS = 10 * 60 * 1000;
 
-export async function collectBlobs(store: FileStore, graceMs: number): Promise<CollectResult> {
+export interface CollectOptions {
+  /** The store's clock (default: the store's own, FileStore.clock). */
+  clock?: Clock;
+}
+
+export async function collectBlobs(
+  store: FileStore,
+  graceMs: number,
+  options: CollectOptions = {},
+): Promise<CollectResult> {
   const result: CollectResult = { skipped: false, removed: [], marked: 0, restored: [] };
+  // The store's time before anything is looked at: the lock and blob times read after it can only
+  // look younger than they are, and a mark is never later than the reading of the names it follows.
+  const now = await (options.clock ?? store.clock)();
   const lock = join(store.gcDir, "lock");
-  if (!await takeLock(lock)) return { ...result, skipped: true };
+  if (!await takeLock(lock, now)) return { ...result, skipped: true };
   try {
     const marksPath = join(store.gcDir, "marks.json");
     const marks: Record<string, number> = await readFile(marksPath, "utf8").then(
@@ -47,14 +65,15 @@ export async function collectBlobs(store: FileStore, graceMs: number): Promise<C
       () => ({}),
     );
     const next: Record<string, number> = {};
-    const now = Date.now();
     const referenced = await store.referencedBlobs();
     const movedOut: { sha256: string; markedAt: number; out: string }[] = [];
     for (const sha256 of await listBlobs(store)) {
       if (referenced.has(sha256)) continue;
       const markedAt = marks[sha256];
       if (markedAt === undefined || now - markedAt < graceMs) {
-        next[sha256] = markedAt ?? now;
+        // A mark ahead of the store's time (its clock stepped back, or the mark was written by a
+        // replica's own clock before marks were in the store's time) counts from now.
+        next[sha256] = Math.min(markedAt ?? now, now);
         continue;
       }
       const blob = store.blobPath(sha256);
@@ -88,10 +107,10 @@ function touchedSince(path: string, markedAt: number): Promise<boolean> {
   return stat(path).then((s) => s.mtimeMs >= markedAt, () => false);
 }
 
-async function takeLock(lock: string): Promise<boolean> {
+async function takeLock(lock: string, now: number): Promise<boolean> {
   for (let attempt = 0; attempt < 2; attempt++) {
     if (await mkdir(lock).then(() => true, () => false)) return true;
-    const age = await lstat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+    const age = await lstat(lock).then((s) => now - s.mtimeMs, () => 0);
     if (age < LOCK_STALE_MS) return false;
     await rm(lock, { recursive: true, force: true }); // its holder died
   }

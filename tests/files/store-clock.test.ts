@@ -6,8 +6,9 @@
 // as a replica whose clock disagrees with the file server's. No test waits for time to pass.
 import { afterEach, describe, expect, setSystemTime, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { collectBlobs, LOCK_STALE_MS } from "../../lib/files/blob-collector.ts";
 import { FileStore } from "../../lib/files/file-store.ts";
 import type { Clock } from "../../lib/files/store-clock.ts";
 import { tempDir } from "../../harness/runtime-process.ts";
@@ -99,6 +100,67 @@ describe("decisions take file times against the store's clock only, hours away f
       expect(readdirSync(store.tmpDir)).toEqual([fresh]);
       expect(server.readings).toBe(1); // one reading for the pass, not one per file
     });
+
+    test(`blob collector (${label}): marks are in the store's time, a blob goes a full grace after it, not while touched`, async () => {
+      const server = serverClock(Date.now() + skew);
+      const store = await newStore(server.clock);
+      const marked = server.now;
+      await store.put("doomed.txt", chunks("doomed"), 100);
+      await store.put("wanted.txt", chunks("wanted"), 100);
+      await store.put("kept.txt", chunks("kept"), 100);
+      for (const name of ["doomed", "wanted", "kept"]) setTime(store.blobPath(sha(name)), marked - 5 * MINUTE);
+      await store.delete("doomed.txt");
+      await store.delete("wanted.txt");
+      const marks = () => JSON.parse(readFileSync(join(store.gcDir, "marks.json"), "utf8"));
+
+      expect(await collectBlobs(store, HOUR)).toMatchObject({ removed: [], marked: 2 });
+      expect(marks()).toEqual({ [sha("doomed")]: marked, [sha("wanted")]: marked });
+
+      setTime(store.blobPath(sha("wanted")), marked + 30 * MINUTE); // a writer's touch, stamped by the server
+      server.now = marked + HOUR - MINUTE;
+      expect(await collectBlobs(store, HOUR)).toMatchObject({ removed: [], marked: 2 });
+      expect(marks()).toEqual({ [sha("doomed")]: marked, [sha("wanted")]: marked });
+
+      server.now = marked + HOUR + MINUTE;
+      server.readings = 0;
+      expect((await collectBlobs(store, HOUR)).removed).toEqual([sha("doomed")]);
+      expect(server.readings).toBe(1);
+      expect(existsSync(store.blobPath(sha("doomed")))).toBe(false);
+      expect(existsSync(store.blobPath(sha("wanted")))).toBe(true);
+      expect(existsSync(store.blobPath(sha("kept")))).toBe(true);
+      // Touched since its mark: unmarked, and marked again from the store's time at the next pass.
+      server.now += MINUTE;
+      expect(await collectBlobs(store, HOUR)).toMatchObject({ removed: [], marked: 1 });
+      expect(marks()).toEqual({ [sha("wanted")]: server.now });
+    });
+
+    test(`blob collector (${label}): a mark ahead of the store's time counts from the store's now`, async () => {
+      const server = serverClock(Date.now() + skew);
+      const store = await newStore(server.clock);
+      await store.put("old.txt", chunks("old"), 100);
+      setTime(store.blobPath(sha("old")), server.now - 3 * HOUR);
+      await store.delete("old.txt");
+      // As a replica whose own clock ran 3 h ahead wrote it, before marks were in the store's time.
+      writeFileSync(join(store.gcDir, "marks.json"), JSON.stringify({ [sha("old")]: server.now + 3 * HOUR }));
+      expect(await collectBlobs(store, HOUR)).toMatchObject({ removed: [], marked: 1 });
+      expect(JSON.parse(readFileSync(join(store.gcDir, "marks.json"), "utf8"))).toEqual({ [sha("old")]: server.now });
+      server.now += HOUR;
+      expect((await collectBlobs(store, HOUR)).removed).toEqual([sha("old")]);
+    });
+
+    test(`blob collector (${label}): gc/lock is taken over only once stale by the store's clock`, async () => {
+      const server = serverClock(Date.now() + skew);
+      const store = await newStore(); // the clock given to the pass, not the store's
+      const lock = join(store.gcDir, "lock");
+      mkdirSync(lock);
+      // Behind: the live lock is hours old by the local clock. Ahead: the dead one is in its future.
+      setTime(lock, server.now - LOCK_STALE_MS + MINUTE);
+      expect((await collectBlobs(store, HOUR, { clock: server.clock })).skipped).toBe(true);
+      expect(existsSync(lock)).toBe(true);
+      setTime(lock, server.now - LOCK_STALE_MS - MINUTE);
+      expect((await collectBlobs(store, HOUR, { clock: server.clock })).skipped).toBe(false);
+      expect(existsSync(lock)).toBe(false);
+    });
   }
 });
 
@@ -144,6 +206,17 @@ describe("a replica whose own clock is off (this process's Date mocked; the stor
           .toEqual({ bytes, touched: true });
       }
       expect(readFileSync(blob, "utf8")).toBe("same bytes"); // touching leaves the bytes as they are
+    });
+
+    test(`blob collector (${label}): a mark made by a replica with the right clock keeps its grace`, async () => {
+      const store = await newStore();
+      await store.put("a.txt", chunks("unreferenced"), 100);
+      await store.delete("a.txt");
+      expect(await collectBlobs(store, HOUR)).toMatchObject({ removed: [], marked: 1 });
+      setSystemTime(new Date(Date.now() - skew));
+      expect(await collectBlobs(store, HOUR)).toMatchObject({ removed: [], marked: 1 });
+      setSystemTime();
+      expect(existsSync(store.blobPath(sha("unreferenced")))).toBe(true);
     });
   }
 });
