@@ -15,6 +15,9 @@
 // Completing is idempotent, so a replica dying after the last byte leaves it to the next HEAD or
 // PATCH. The one window: dying between the commit and writing <id>.done.json means the commit is
 // done again later, which would put back these bytes over a version written in between.
+// Whether an upload is abandoned or a lock stale is judged by the store's clock (store-clock.ts: the
+// time the file server stamps on files, read once per request or pass), never by this host's clock,
+// which may disagree with the server's by any amount: its files' times are all the server's.
 import { Buffer } from "node:buffer";
 import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";
@@ -26,6 +29,7 @@ import { DomainError } from "../errors.ts";
 import { storageErrors } from "./disk-full.ts";
 import { syncDir } from "./directory-sync.ts";
 import { type FileStore, sha256Of } from "./file-store.ts";
+import { type Clock, perPass } from "./store-clock.ts";
 import { WRITE_CHUNK_BYTES } from "./staging-writer.ts";
 import { validateName } from "./names.ts";
 
@@ -52,6 +56,8 @@ export interface ResumableUploadOptions {
   expiryMs: number;
   /** A lock this old, on an upload whose bytes did not grow for as long, belongs to a dead request. */
   staleLockMs?: number;
+  /** The store's clock, that the files' times are compared with (default: the store's, FileStore.clock). */
+  clock?: Clock;
 }
 
 /**
@@ -66,9 +72,11 @@ type Found = { id: string; info: UploadInfo; done: boolean };
 
 export class ResumableUploads {
   private readonly staleLockMs: number;
+  private readonly clock: Clock;
 
   constructor(private readonly store: FileStore, private readonly options: ResumableUploadOptions) {
     this.staleLockMs = options.staleLockMs ?? STALE_LOCK_MS;
+    this.clock = options.clock ?? store.clock;
   }
 
   /** Starts an upload of `length` bytes to be stored as `filename`; an empty one is complete at once. */
@@ -97,19 +105,20 @@ export class ResumableUploads {
       await rm(paths.data, { force: true });
       throw err;
     }
-    if (length === 0) return await this.withLock(id, () => this.complete(id, info));
+    if (length === 0) return await this.withLock(id, perPass(this.clock), () => this.complete(id, info));
     return { id, offset: 0, length, filename, complete: false };
   }
 
   /** Where the upload stands; one whose last byte is in but not yet committed is committed now. */
   async status(id: string): Promise<UploadStatus> {
-    const found = await this.find(id);
+    const now = perPass(this.clock);
+    const found = await this.find(id, now);
     if (found.done) return doneStatus(found);
     const offset = await this.offsetOf(id);
     if (offset < found.info.length) return { id, offset, ...pick(found.info), complete: false };
     try {
-      return await this.withLock(id, async () => {
-        const again = await this.find(id);
+      return await this.withLock(id, now, async () => {
+        const again = await this.find(id, now);
         return again.done ? doneStatus(again) : await this.complete(id, again.info);
       });
     } catch (err) {
@@ -131,7 +140,8 @@ export class ResumableUploads {
     body: AsyncIterable<Uint8Array>,
     declaredBytes?: number,
   ): Promise<UploadStatus> {
-    const before = await this.find(id); // An unknown id is refused before any lock file is made for it.
+    const now = perPass(this.clock);
+    const before = await this.find(id, now); // An unknown id is refused before any lock file is made for it.
     if (before.done) throw new DomainError("conflict", `the upload is complete: its offset is ${before.info.length}`);
     if (declaredBytes !== undefined && offset + declaredBytes > before.info.length) {
       throw new DomainError(
@@ -139,8 +149,8 @@ export class ResumableUploads {
         `${declaredBytes} bytes at offset ${offset} go past the upload's length of ${before.info.length} bytes`,
       );
     }
-    return await this.withLock(id, async () => {
-      const found = await this.find(id);
+    return await this.withLock(id, now, async () => {
+      const found = await this.find(id, now);
       if (found.done) throw new DomainError("conflict", `the upload is complete: its offset is ${found.info.length}`);
       const current = await this.offsetOf(id);
       if (current !== offset) {
@@ -156,12 +166,16 @@ export class ResumableUploads {
 
   /** Removes the upload (termination); a completed upload's file stays. */
   async terminate(id: string): Promise<void> {
-    await this.find(id);
-    await this.withLock(id, () => this.remove(id));
+    const now = perPass(this.clock);
+    await this.find(id, now);
+    await this.withLock(id, now, () => this.remove(id));
   }
 
-  /** Removes uploads none of whose files changed for `expiryMs` (the store's periodic pass). */
-  async expire(now = Date.now()): Promise<string[]> {
+  /** Removes uploads none of whose files changed for `expiryMs` by the store's clock (the periodic pass). */
+  async expire(): Promise<string[]> {
+    // Read before any file's time: one touched during the pass only looks younger.
+    const reading = await this.clock();
+    const now = () => Promise.resolve(reading);
     const newest = new Map<string, number>();
     for (const entry of await readdir(this.store.uploadsDir).catch(() => [] as string[])) {
       const id = entry.slice(0, 32);
@@ -171,10 +185,10 @@ export class ResumableUploads {
     }
     const removed: string[] = [];
     for (const [id, mtime] of newest) {
-      if (now - mtime <= this.options.expiryMs) continue;
+      if (reading - mtime <= this.options.expiryMs) continue;
       try {
-        await this.withLock(id, async () => {
-          if (now - (await this.lastTouched(id)) > this.options.expiryMs) {
+        await this.withLock(id, now, async () => {
+          if (reading - (await this.lastTouched(id)) > this.options.expiryMs) {
             await this.remove(id);
             removed.push(id);
           }
@@ -191,14 +205,16 @@ export class ResumableUploads {
     return { data, info: `${data}.json`, lock: `${data}.lock`, done: `${data}.done.json` };
   }
 
-  private async find(id: string): Promise<Found> {
+  /** The upload `id`, known and not expired by the store's time `now` (one reading per request). */
+  private async find(id: string, now: Clock): Promise<Found> {
     if (!ID.test(id)) throw new DomainError("not_found", `no upload ${JSON.stringify(id)}`);
     const paths = this.paths(id);
     const info = await readJson<UploadInfo>(paths.info);
     const done = info ? undefined : await readJson<UploadInfo & { sha256: string }>(paths.done);
     if (!info && !done) throw new DomainError("not_found", `no upload ${JSON.stringify(id)}`);
     // Abandoned but not yet removed by the periodic pass: as gone as it will be.
-    if (Date.now() - (await this.lastTouched(id)) > this.options.expiryMs) {
+    const time = await now(); // before the files' times: they can only look younger
+    if (time - (await this.lastTouched(id)) > this.options.expiryMs) {
       throw new DomainError("not_found", `upload ${id} expired`);
     }
     return info ? { id, info, done: false } : { id, info: done!, done: true };
@@ -300,9 +316,10 @@ export class ResumableUploads {
     await syncDir(this.store.uploadsDir);
   }
 
-  private async withLock<T>(id: string, work: () => Promise<T>): Promise<T> {
+  /** Runs `work` holding the upload's lock; `now` is the request's (or pass's) reading of the store's clock. */
+  private async withLock<T>(id: string, now: Clock, work: () => Promise<T>): Promise<T> {
     const lock = this.paths(id).lock;
-    const token = await this.acquire(id);
+    const token = await this.acquire(id, now);
     try {
       return await work();
     } finally {
@@ -311,7 +328,7 @@ export class ResumableUploads {
     }
   }
 
-  private async acquire(id: string): Promise<string> {
+  private async acquire(id: string, now: Clock): Promise<string> {
     const { lock, data } = this.paths(id);
     const token = JSON.stringify({ host: hostname(), pid: process.pid, nonce: randomUUID() });
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -331,14 +348,15 @@ export class ResumableUploads {
         await handle.close();
         return token;
       }
+      const time = await now(); // the store's, as the lock's and the data's times are
       const touched = await Promise.all([lock, data].map((path) => stat(path).then((s) => s.mtimeMs, () => 0)));
-      if (Date.now() - Math.max(...touched) <= this.staleLockMs) break;
+      if (time - Math.max(...touched) <= this.staleLockMs) break;
       // Taking over: move the stale lock aside (of two replicas doing so, one finds it gone). If what
       // was moved turns out fresh (another replica took over just before), it is put back.
       const aside = `${lock}.${randomUUID()}.stale`;
       if (await rename(lock, aside).then(() => true, () => false)) {
         const movedTime = await stat(aside).then((s) => s.mtimeMs, () => 0);
-        if (Date.now() - movedTime <= this.staleLockMs) await link(aside, lock).catch(() => {});
+        if (time - movedTime <= this.staleLockMs) await link(aside, lock).catch(() => {});
         await rm(aside, { force: true });
       }
     }

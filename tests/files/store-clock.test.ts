@@ -8,8 +8,10 @@ import { afterEach, describe, expect, setSystemTime, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { DomainError } from "../../lib/errors.ts";
 import { collectBlobs, LOCK_STALE_MS } from "../../lib/files/blob-collector.ts";
 import { FileStore } from "../../lib/files/file-store.ts";
+import { ResumableUploads, STALE_LOCK_MS } from "../../lib/files/resumable-uploads.ts";
 import type { Clock } from "../../lib/files/store-clock.ts";
 import { tempDir } from "../../harness/runtime-process.ts";
 
@@ -159,6 +161,56 @@ describe("decisions take file times against the store's clock only, hours away f
       expect(existsSync(lock)).toBe(true);
       setTime(lock, server.now - LOCK_STALE_MS - MINUTE);
       expect((await collectBlobs(store, HOUR, { clock: server.clock })).skipped).toBe(false);
+      expect(existsSync(lock)).toBe(false);
+    });
+
+    test(`resumable uploads (${label}): an upload expires by the store's clock, in requests and in the pass`, async () => {
+      const server = serverClock(Date.now() + skew);
+      const store = await newStore(); // the clock given to the uploads, not the store's
+      const uploads = new ResumableUploads(store, { maxBytes: 1000, expiryMs: HOUR, clock: server.clock });
+      const idle = await uploads.create(100, "idle.bin");
+      const other = await uploads.create(100, "other.bin");
+      const files = (id: string) => readdirSync(store.uploadsDir).filter((entry) => entry.startsWith(id));
+      const lastTouched = (id: string, ms: number) => {
+        for (const entry of files(id)) setTime(join(store.uploadsDir, entry), ms);
+      };
+      // Behind: untouched for hours by the local clock, yet live. Ahead: touched in its future, yet gone.
+      lastTouched(idle.id, server.now - HOUR + MINUTE);
+      lastTouched(other.id, server.now - HOUR + MINUTE);
+      server.readings = 0;
+      expect(await uploads.status(idle.id)).toMatchObject({ offset: 0, complete: false });
+      expect(server.readings).toBe(1);
+      expect(await uploads.expire()).toEqual([]);
+      expect(server.readings).toBe(2); // one for the pass, whatever the number of uploads
+      expect(files(idle.id).length).toBe(2);
+
+      lastTouched(idle.id, server.now - HOUR - MINUTE);
+      lastTouched(other.id, server.now - HOUR - MINUTE);
+      const expired = await uploads.status(idle.id).catch((err) => err);
+      expect(expired).toBeInstanceOf(DomainError);
+      expect(expired).toMatchObject({ kind: "not_found" });
+      expect((await uploads.expire()).sort()).toEqual([idle.id, other.id].sort());
+      expect(files(idle.id)).toEqual([]);
+      expect(files(other.id)).toEqual([]);
+    });
+
+    test(`resumable uploads (${label}): a lock is taken over only once stale by the store's clock`, async () => {
+      const server = serverClock(Date.now() + skew);
+      const store = await newStore(server.clock); // the uploads use the store's clock
+      const uploads = new ResumableUploads(store, { maxBytes: 1000, expiryMs: HOUR });
+      const { id } = await uploads.create(10, "locked.bin");
+      const data = join(store.uploadsDir, id);
+      const lock = `${data}.lock`;
+      writeFileSync(lock, JSON.stringify({ host: "other-host", pid: 1, nonce: "held" }));
+      for (const path of [data, `${data}.json`]) setTime(path, server.now - 10 * MINUTE);
+      // Behind: the live lock is hours old by the local clock. Ahead: the dead one is in its future.
+      setTime(lock, server.now - STALE_LOCK_MS + MINUTE);
+      server.readings = 0;
+      expect(await uploads.append(id, 0, chunks("01234")).catch((err) => err)).toMatchObject({ kind: "busy" });
+      expect(server.readings).toBe(1); // one for the request
+      expect(readFileSync(lock, "utf8")).toContain("held");
+      setTime(lock, server.now - STALE_LOCK_MS - MINUTE);
+      expect(await uploads.append(id, 0, chunks("01234"))).toMatchObject({ offset: 5, complete: false });
       expect(existsSync(lock)).toBe(false);
     });
   }
