@@ -38,7 +38,7 @@ fi
 # 10.0.2.0/24, VirtualBox's NAT network, and the VMs would lose their way out.
 if [[ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != active ]]; then
   docker swarm init --advertise-addr "$ADDR" --listen-addr "$ADDR:2377" \
-    --default-addr-pool 10.20.0.0/16 --default-addr-pool-mask-length 24
+    --default-addr-pool 10.20.0.0/16 --default-addr-pool-mask-length 24 >/dev/null # (it prints the join token)
 fi
 bash "$ROOT/deploy/vagrant/prune-nodes.sh"
 token="$(docker swarm join-token -q worker)"

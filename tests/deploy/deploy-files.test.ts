@@ -57,6 +57,10 @@ test("docker stack config accepts deploy/stack.yml", () => {
   expect(files.environment.AUTH_TOKEN_FILE ?? "").toBe("");
   expect(files.ports.some((p: Any) => Number(p.published) === 5001 && p.target === 5001)).toBe(true);
   expect(stack.volumes["files-data"].driver_opts.type).toBe("nfs");
+  // Read-after-write across nodes (no lookup or attribute cache) and no replica frozen on a dead server.
+  const nfs = String(stack.volumes["files-data"].driver_opts.o).split(",");
+  expect(nfs).toEqual(expect.arrayContaining(["soft", "lookupcache=none", "actimeo=0"]));
+  expect(nfs).not.toContain("hard");
   expect(services["remote-write-containers"].environment.FUNCTIONS).toBe("remote-write");
   expect(services["remote-write-vms"].environment.FUNCTIONS).toBe("remote-write");
   // One image for APP 1, 2, 3.
