@@ -414,3 +414,26 @@ test("every function bundle fits in a docker config (500 KB), the way deploy/red
   );
   for (const { file, bytes } of sizes) expect({ file, fits: bytes <= 500 * 1000 }).toEqual({ file, fits: true });
 }, 60_000);
+
+test(
+  "health-check timing: each service's own by default; TARSD_HEALTH_* set one for every service (VMs under emulation)",
+  () => {
+    const own = renderStack();
+    expect(own.services.files.healthcheck).toMatchObject({ interval: "5s", timeout: "3s", start_period: "15s" });
+    expect(own.services.cadvisor.healthcheck).toMatchObject({ interval: "15s", timeout: "5s" });
+    const slow = renderStack({
+      TARSD_HEALTH_INTERVAL: "30s",
+      TARSD_HEALTH_TIMEOUT: "20s",
+      TARSD_HEALTH_START_PERIOD: "300s",
+    });
+    for (const [name, service] of Object.entries(slow.services as Record<string, Any>)) {
+      expect({ name, ...service.healthcheck }).toMatchObject({
+        name,
+        interval: "30s",
+        timeout: "20s",
+        start_period: "5m0s",
+      });
+    }
+  },
+  60_000,
+);
