@@ -8,13 +8,12 @@
 // the master gone while the slave runs. The tests run in order on one pair of VMs; a failed step
 // makes the later ones fail, not skip. About 35 minutes (see tests/vms/README.md).
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { requireBinary } from "../../harness/binaries.ts";
 import { eventually } from "../swarm/swarm-fixture.ts";
 import { buildPreloadArchive } from "./preload-images.ts";
-import { destroyLab, inNamespace, NAMESPACE, type RunResult, startLab } from "./vm-lab.ts";
+import { minutes, VagrantSession } from "./vagrant-session.ts";
+import { destroyLab, inNamespace, NAMESPACE, startLab } from "./vm-lab.ts";
 
 // JSON from Docker and Prometheus is free-form
 // deno-lint-ignore no-explicit-any
@@ -23,42 +22,17 @@ type Any = any;
 const MASTER = "192.168.50.2";
 const SLAVE = "192.168.50.3";
 const STACK = "tarsd";
-const work = mkdtempSync(join(tmpdir(), "tarsd-vms-"));
-const LOG = join(work, "vagrant.log");
+const session = new VagrantSession();
+const { work } = session;
 const started = Date.now();
-const minutes = (ms: number) => `${(ms / 60_000).toFixed(1)} min`;
-const timings: string[] = [];
 let up = false;
 const need = () => {
   if (!up) throw new Error("the VMs did not come up (see the first test's failure)");
 };
-
-/** `vagrant <args>` in the namespace, its output appended to the log (printed when it fails). */
-async function vagrant(args: string[], timeoutMs = 1_800_000): Promise<RunResult> {
-  writeFileSync(LOG, `\n$ vagrant ${args.join(" ")}\n`, { flag: "a" });
-  const t0 = Date.now();
-  const res = await inNamespace([requireBinary("vagrant"), ...args], { timeoutMs, log: LOG });
-  timings.push(`vagrant ${args.join(" ")}: ${minutes(Date.now() - t0)}`);
-  return res;
-}
-
-/** ssh into a VM with the key and address `vagrant ssh-config` gives (much faster than `vagrant ssh`). */
-let sshConfig = "";
-async function refreshSshConfig() {
-  sshConfig = join(work, "ssh-config");
-  writeFileSync(sshConfig, (await vagrant(["ssh-config"], 120_000)).out);
-}
-async function onVm(
-  vm: "master" | "slave",
-  command: string,
-  opts: { allowFail?: boolean; timeoutMs?: number } = {},
-): Promise<RunResult> {
-  return await inNamespace(
-    ["ssh", "-F", sshConfig, "-o", "ConnectTimeout=10", "-o", "BatchMode=yes", vm, `sudo bash -c ${quote(command)}`],
-    { timeoutMs: opts.timeoutMs ?? 120_000, allowFail: opts.allowFail },
-  );
-}
-const quote = (s: string) => `'${s.replaceAll("'", `'"'"'`)}'`;
+const vagrant = (args: string[], timeoutMs?: number) => session.vagrant(args, timeoutMs);
+const refreshSshConfig = () => session.refreshSshConfig();
+const onVm = (vm: "master" | "slave", command: string, opts?: { allowFail?: boolean; timeoutMs?: number }) =>
+  session.onVm(vm, command, opts);
 
 /** A command run in the namespace (curl, the mesh client), where 192.168.50.0/24 is reachable. */
 const inLab = (cmd: string[], timeoutMs = 120_000) => inNamespace(cmd, { timeoutMs });
@@ -190,7 +164,7 @@ async function deployedState(): Promise<string> {
 beforeAll(async () => {
   const t0 = Date.now();
   await buildPreloadArchive();
-  timings.push(`stand-in images saved: ${minutes(Date.now() - t0)}`);
+  session.timings.push(`stand-in images saved: ${minutes(Date.now() - t0)}`);
   await startLab();
 }, 1_800_000);
 
@@ -200,9 +174,9 @@ afterAll(async () => {
   } finally {
     const leftover = Bun.spawnSync(["ip", "netns", "list"]).stdout.toString();
     console.log(
-      `two-VM test: ${minutes(Date.now() - started)} in all\n  ${timings.join("\n  ")}${
+      `two-VM test: ${minutes(Date.now() - started)} in all\n  ${session.timings.join("\n  ")}${
         leftover.includes(NAMESPACE) ? "\n  (the namespace is still there)" : ""
-      }\n  vagrant log: ${LOG}`,
+      }\n  vagrant log: ${session.log}`,
     );
   }
 }, 900_000);
@@ -378,4 +352,33 @@ test(
     expect(await deployedState()).toBe(before);
   },
   3_600_000,
+);
+
+test(
+  "the master stopped while the slave runs: the slave's APP 1 replicas fail /readyz with 503 (not a hang) and leave; back to healthy once the master returns",
+  async () => {
+    need();
+    await vagrant(["halt", "master"]);
+    // Each replica's health log: the runtime's own answer (503 "unavailable" with the store's reason),
+    // not a health check killed for taking too long, which is what a replica frozen on its mount gives.
+    const logs = await eventually("the slave's APP 1 replicas unhealthy or stopped", 240_000, async () => {
+      const out = (await onVm(
+        "slave",
+        `for c in $(docker ps -aq --filter label=com.docker.swarm.service.name=${STACK}_files); do ` +
+          `docker inspect --format '{{.State.Status}} {{.State.Health.Status}} {{range .State.Health.Log}}{{.ExitCode}}:{{.Output}}|{{end}}' "$c"; done`,
+      )).out.trim().split("\n").filter(Boolean);
+      const serving = out.filter((line) => line.startsWith("running healthy"));
+      return out.length > 0 && serving.length === 0 ? out : undefined;
+    }, 5000);
+    const failures = logs.join("\n").split("|").filter((entry) => /^\s*\d+:/.test(entry) && !/^\s*0:/.test(entry));
+    expect(failures.length).toBeGreaterThan(0);
+    for (const failure of failures) expect(failure).toMatch(/answered 503|ECONNREFUSED|Unable to connect/);
+    expect(failures.join("\n")).not.toContain("exceeded timeout");
+    await vagrant(["up", "master"]);
+    await refreshSshConfig();
+    await eventually("the stack healthy on both nodes", 900_000, healthy, 5000);
+    const round = await historicRoundTrip(MASTER, SLAVE, "after-master-returned.bin");
+    expect(round.received).toBe(round.sent);
+  },
+  2_400_000,
 );
