@@ -2,11 +2,12 @@
 // build context it is sent): run from a copy laid out as the VMs' shared folder, the context's modes it
 // sends, and which builder it picks. The real build from such a copy is in tests/swarm (swarm-fixture.ts).
 import { afterAll, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { requireBinary } from "../../harness/binaries.ts";
 import { tempDir } from "../../harness/runtime-process.ts";
 import { copyAsSharedFolder } from "../swarm/shared-folder.ts";
+import { fakeDockerDir } from "./fake-docker.ts";
 
 const IMAGE_ID = `sha256:${"0123456789abcdef".repeat(4)}`;
 
@@ -30,13 +31,7 @@ const root = copyAsSharedFolder(tempDir("tarsd-shared-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 function setup() {
-  const dir = tempDir("tarsd-build-image-");
-  const bin = join(dir, "bin");
-  const state = join(dir, "state");
-  mkdirSync(bin);
-  mkdirSync(state);
-  writeFileSync(join(bin, "docker"), FAKE_DOCKER);
-  chmodSync(join(bin, "docker"), 0o755);
+  const { dir, bin, state } = fakeDockerDir("tarsd-build-image-", FAKE_DOCKER);
   const build = (env: Record<string, string> = {}) => {
     const res = Bun.spawnSync(["bash", join(root, "deploy", "build-image")], {
       env: {

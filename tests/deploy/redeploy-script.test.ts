@@ -3,13 +3,14 @@
 // removes a config that is attached, and that a second run changes nothing. Also the container
 // health check (deploy/healthcheck.ts) against the real runtime: healthy when ready, not when draining.
 import { expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
 import { repositoryFunctionBundles, sha256Of } from "../../harness/bundles.ts";
 import { startRuntime, tempDir } from "../../harness/runtime-process.ts";
 import { waitForHttp } from "../../harness/ports.ts";
 import { copyAsSharedFolder } from "../swarm/shared-folder.ts";
+import { fakeDockerDir } from "./fake-docker.ts";
 
 const FAKE_DOCKER = `#!/usr/bin/env bash
 # Minimal docker stand-in for deploy/redeploy. State: $FAKE_STATE/<service>.{env,image,configs}.
@@ -42,14 +43,8 @@ esac
 
 /** A stand-in docker and its state; deploy/redeploy is run from `root` (this repository, or a copy). */
 function setup(root = REPO_ROOT) {
-  const dir = tempDir("tarsd-redeploy-");
-  const bin = join(dir, "bin");
-  const state = join(dir, "state");
+  const { dir, bin, state } = fakeDockerDir("tarsd-redeploy-", FAKE_DOCKER);
   const artifacts = join(dir, "artifacts");
-  mkdirSync(bin);
-  mkdirSync(state);
-  writeFileSync(join(bin, "docker"), FAKE_DOCKER);
-  chmodSync(join(bin, "docker"), 0o755);
   const service = (name: string, env: string[], image: string, configs: string[]) => {
     writeFileSync(join(state, `${name}.env`), env.map((e) => `${e}\n`).join(""));
     writeFileSync(join(state, `${name}.image`), `${image}\n`);

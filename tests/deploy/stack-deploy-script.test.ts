@@ -4,12 +4,13 @@
 // environment the script set. Run from a copy laid out as the VMs' shared folder (every file 0640).
 // The real deploy is in tests/swarm.
 import { afterAll, expect, test } from "bun:test";
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { requireBinary } from "../../harness/binaries.ts";
 import { sha256Of } from "../../harness/bundles.ts";
 import { tempDir } from "../../harness/runtime-process.ts";
 import { copyAsSharedFolder } from "../swarm/shared-folder.ts";
+import { fakeDockerDir } from "./fake-docker.ts";
 
 // the rendered stack is free-form
 // deno-lint-ignore no-explicit-any
@@ -61,14 +62,10 @@ afterAll(() => {
 
 function setup() {
   const root = copyAsSharedFolder(tempDir("tarsd-shared-"));
-  const dir = tempDir("tarsd-stack-deploy-");
+  const { dir, bin, state } = fakeDockerDir("tarsd-stack-deploy-", FAKE_DOCKER);
   copies.push(root, dir);
-  const bin = join(dir, "bin");
-  const state = join(dir, "state");
   const secrets = join(dir, "secrets");
-  for (const d of [bin, state, secrets]) mkdirSync(d);
-  writeFileSync(join(bin, "docker"), FAKE_DOCKER);
-  chmodSync(join(bin, "docker"), 0o755);
+  mkdirSync(secrets);
   // The scoped InfluxDB tokens were minted already: no deploy/influx-tokens here.
   for (const bucket of ["containers", "vms"]) {
     for (const action of ["write", "read"]) {
