@@ -2,11 +2,19 @@
 //   curl -X POST -F 'name=report.pdf' HOST:5001/download > report.pdf   (the historic API, verbatim)
 //   curl -O HOST:5001/files/report.pdf                                  (REST, with ETag and Range)
 //   curl HOST:5001/files                                                (JSON list)
-import { defineFunction } from "../runtime/http/define-function.ts";
-import { HttpError, json } from "../runtime/http/errors.ts";
-import { formField } from "../runtime/http/multipart.ts";
-import { errorOf, fileBytes, FORM_FIELD_NAMES, jsonOf, nameParam, ref } from "../runtime/http/openapi-parts.ts";
-import { fileResponse } from "../runtime/http/serve-file.ts";
+import {
+  defineFunction,
+  errorOf,
+  fileBytes,
+  FORM_FIELD_NAMES,
+  formField,
+  HttpError,
+  json,
+  jsonOf,
+  nameParam,
+  ref,
+} from "@tarsd/sdk";
+import { fileResponse } from "../lib/files/serve-file.ts";
 import { fileStore, startFileStore, storeReachable } from "../lib/files/shared-store.ts";
 import { SmallBlobs } from "../lib/files/small-blobs.ts";
 

@@ -5,9 +5,9 @@
 //   INFLUX_URL set   -> InfluxDB 2 /api/v2/write (INFLUX_TOKEN[_FILE], INFLUX_ORG, INFLUX_BUCKET)
 //   INFLUX_URL unset -> $DATA_DIR/metrics/<INFLUX_BUCKET>.lp, fsynced (embedded default)
 // A 2xx is sent only after the sink has accepted the samples; see handler.ts for every status.
-import { defineFunction, type Route } from "../runtime/http/define-function.ts";
+import { defineFunction, type Route } from "@tarsd/sdk";
 import { configFromEnv } from "../lib/remote-write/config.ts";
-import { countAnswer, remoteWriteHandler } from "../runtime/http/remote-write-handler.ts";
+import { countAnswer, remoteWriteHandler } from "../lib/remote-write/handler.ts";
 import { fileSink } from "../lib/remote-write/sinks/file.ts";
 import { influxSink } from "../lib/remote-write/sinks/influx.ts";
 import type { Sink } from "../lib/remote-write/sinks/sink.ts";

@@ -5,12 +5,20 @@
 //   tus 1.0 at HOST:5001/uploads (creation, termination): resumable uploads, e.g. with tus-js-client
 // Bodies stream to disk; a file appears whole or not at all, and a request's files all or none
 // (see lib/files/file-store.ts); a full disk is 507 and leaves nothing behind.
-import { bodyChunks } from "../runtime/http/body.ts";
-import { defineFunction } from "../runtime/http/define-function.ts";
-import { HttpError, json } from "../runtime/http/errors.ts";
-import { errorOf, FORM_FIELD_NAMES, jsonOf, nameParam, ref } from "../runtime/http/openapi-parts.ts";
-import { formParts, MULTIPART_OVERHEAD_BYTES } from "../runtime/http/multipart.ts";
-import { tusRoutes } from "../runtime/http/tus.ts";
+import {
+  bodyChunks,
+  defineFunction,
+  errorOf,
+  FORM_FIELD_NAMES,
+  formParts,
+  HttpError,
+  json,
+  jsonOf,
+  MULTIPART_OVERHEAD_BYTES,
+  nameParam,
+  ref,
+} from "@tarsd/sdk";
+import { tusRoutes } from "../lib/files/tus.ts";
 import type { Staged } from "../lib/files/file-store.ts";
 import { validateName } from "../lib/files/names.ts";
 import {

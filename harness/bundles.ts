@@ -39,7 +39,9 @@ export function bundleFunctions(appDir = tempDir("tarsd-bundles-"), checkout = R
 
 /** A checkout of what a function is built from (the deploy scripts, functions, runtime, lib), to edit in tests. */
 export function copyCheckout(dir = tempDir("tarsd-checkout-")): string {
-  for (const entry of ["deploy", "functions", "runtime", "lib", "package.json", "tsconfig.json", "bunfig.toml"]) {
+  for (
+    const entry of ["deploy", "functions", "runtime", "sdk", "lib", "package.json", "tsconfig.json", "bunfig.toml"]
+  ) {
     cpSync(join(REPO_ROOT, entry), join(dir, entry), { recursive: true });
   }
   return dir;

@@ -1,14 +1,20 @@
 // Builds the Elysia server around the loaded functions. Each declared route is mounted with
 // `parse: 'none'` and handed the untouched web Request, so bodies stream straight to the function
 // (Elysia's `.mount()` rewrites URLs and buffered whole bodies; its multipart parsing buffers too).
-// Shared mechanics wrap every function here: each route's own body limit, errors as JSON, metrics,
-// one log line.
+// The host adds what every route shares: metrics, draining, one log line; each route's `handle`
+// (the SDK's contract) applies its body limit and auth and answers errors as JSON.
 import { basename } from "node:path";
 import { Elysia } from "elysia";
-import { DEFAULT_MAX_BODY_BYTES, type MountedRoute } from "./http/define-function.ts";
-import { cleanlyDecoded, type Params, routeTable } from "./http/route-table.ts";
-import { withHeaders } from "./http/response-headers.ts";
-import { errorResponse, HttpError, toErrorResponse } from "./http/errors.ts";
+import {
+  type BodyMeter,
+  cleanlyDecoded,
+  errorResponse,
+  type MountedRoute,
+  type Params,
+  routeTable,
+  toErrorResponse,
+  withHeaders,
+} from "@tarsd/sdk";
 import type { RuntimeConfig } from "./config.ts";
 import type { LoadedFunction } from "./loader.ts";
 import { functionInfo, ready, registry, RouteMetrics } from "./metrics.ts";
@@ -112,45 +118,26 @@ function wrap(
   state: RuntimeState,
   closingIfDraining: (response: Response) => Response,
 ) {
-  // The limit users configure (MAX_UPLOAD_BYTES, REMOTE_WRITE_MAX_BYTES) is the one a 413 names;
-  // the route's framing allowance (multipart) only widens what gets through.
-  const limit = route.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const allowed = limit + (route.bodyOverheadBytes ?? 0);
-  const overLimit = (bytes: number) =>
-    new HttpError(413, `request body of ${bytes} bytes is over the limit of ${limit} bytes`);
   const metrics = new RouteMetrics({ function: fn.name, method: route.method, route: route.path });
   return async (request: Request, ip: string | undefined): Promise<Response> => {
     const started = performance.now();
     // Bun's router found the route (Elysia mounts its routes there) and decoded its params
     // leniently: they are passed on only when clean; otherwise the route decodes its URL itself,
-    // strictly (a bad percent-encoding is a 400). Read before the request may be wrapped below.
+    // strictly (a bad percent-encoding is a 400).
     const params = cleanlyDecoded((request as BunRequest).params);
-    const declared = Number(request.headers.get("content-length") ?? "0") || 0;
-    // A chunked body has no Content-Length: count its bytes as the function reads them, and fail
-    // the read (413) once they pass the limit.
-    let counted = 0;
-    if (!request.headers.has("content-length") && request.body) {
-      const counter = new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, controller) {
-          counted += chunk.byteLength;
-          if (counted > allowed) controller.error(overLimit(counted));
-          else controller.enqueue(chunk);
-        },
-      });
-      request = new Request(request, { body: request.body.pipeThrough(counter), duplex: "half" } as RequestInit);
-    }
+    const body: BodyMeter = { bytes: 0 };
     state.inFlight++;
     let response: Response;
     try {
-      // The route checks auth and turns errors into their JSON answers: `handle` never throws.
-      response = declared > allowed ? toErrorResponse(overLimit(declared)) : await route.handle(request, params);
+      // The route applies its body limit, checks auth and turns errors into their JSON answers:
+      // `handle` never throws.
+      response = await route.handle(request, params, body);
     } finally {
       state.inFlight--;
     }
     const seconds = (performance.now() - started) / 1000;
-    const bytesIn = declared || counted;
     const bytesOut = Number(response.headers.get("content-length") ?? "0") || 0;
-    metrics.observe(response.status, seconds, bytesIn, bytesOut);
+    metrics.observe(response.status, seconds, body.bytes, bytesOut);
     response = closingIfDraining(response);
     if (logRequests) {
       log({
@@ -160,7 +147,7 @@ function wrap(
         route: route.path,
         status: response.status,
         ms: Math.round(seconds * 1000 * 10) / 10,
-        bytes_in: bytesIn,
+        bytes_in: body.bytes,
         bytes_out: bytesOut,
         ip,
       });

@@ -2,7 +2,7 @@
 // MAX_UPLOAD_BYTES, INFLUX_URL, ...) once when they load, so that they also work under `deno serve`;
 // the runtime never writes them back into the environment.
 import { join, resolve } from "node:path";
-import { envInt, envString } from "../lib/env.ts";
+import { envInt, envString } from "@tarsd/sdk";
 
 export interface RuntimeConfig {
   port: number;

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { FunctionModule } from "./http/define-function.ts";
+import type { FunctionModule } from "@tarsd/sdk";
 
 export interface LoadedFunction {
   name: string;

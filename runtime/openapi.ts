@@ -2,8 +2,7 @@
 // route of every loaded function (method, path, summary, auth and its optional `openapi` fragment),
 // plus the runtime's own endpoints under the tag "runtime". Nothing here knows any function.
 import { basename } from "node:path";
-import { type RouteInfo, routeNeedsAuth } from "./http/define-function.ts";
-import { COMPONENT_SCHEMAS, errorOf, jsonOf } from "./http/openapi-parts.ts";
+import { COMPONENT_SCHEMAS, errorOf, jsonOf, type RouteInfo, routeNeedsAuth } from "@tarsd/sdk";
 
 export interface DocumentedFunction {
   name: string;

@@ -1,7 +1,7 @@
 // A full disk or quota is the one storage failure a client can act on (free space, retry later):
 // it becomes DomainError "storage_full" (507 with a reason), never an anonymous 500. The caller still
 // removes what it had written, so a failed upload leaves nothing behind.
-import { DomainError } from "../errors.ts";
+import { DomainError } from "@tarsd/sdk";
 
 const FULL = new Set(["ENOSPC", "EDQUOT"]);
 

@@ -32,7 +32,7 @@ import { type FileHandle, lstat, mkdir, open, readdir, readlink, rename, rm, unl
 import { hostname } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { DomainError } from "../errors.ts";
+import { DomainError } from "@tarsd/sdk";
 import { DirectorySync } from "./directory-sync.ts";
 import { storageErrors } from "./disk-full.ts";
 import { validateName } from "./names.ts";

@@ -1,6 +1,6 @@
 // Which file names may be stored. Names map 1:1 to directory entries shared by every replica, so
 // anything that could escape the directory, hide a file, or not fit a filesystem entry is refused.
-import { DomainError } from "../errors.ts";
+import { DomainError } from "@tarsd/sdk";
 
 export const MAX_NAME_BYTES = 255;
 

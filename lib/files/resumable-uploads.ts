@@ -25,7 +25,7 @@ import { type FileHandle, link, open, readdir, readFile, rename, rm, stat } from
 import { hostname } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { DomainError } from "../errors.ts";
+import { DomainError } from "@tarsd/sdk";
 import { storageErrors } from "./disk-full.ts";
 import { syncDir } from "./directory-sync.ts";
 import { type FileStore, sha256Of } from "./file-store.ts";

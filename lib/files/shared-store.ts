@@ -11,7 +11,7 @@
 //   UPLOAD_EXPIRY_SECONDS a resumable upload untouched this long is removed (default 86400)
 import { stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { envInt, envString } from "../env.ts";
+import { envInt, envString } from "@tarsd/sdk";
 import { collectBlobs } from "./blob-collector.ts";
 import { FileStore } from "./file-store.ts";
 import { migrateLegacyLayout } from "./legacy-layout.ts";

@@ -1,5 +1,5 @@
 // Everything the remote-write function reads from the environment, in one place.
-import { envFirst, envInt, envString } from "../env.ts";
+import { envFirst, envInt, envString } from "@tarsd/sdk";
 import type { DecodeLimits } from "./decode.ts";
 
 export interface RemoteWriteConfig {

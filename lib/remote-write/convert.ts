@@ -38,7 +38,7 @@
 // `escape.tag` are the functions Point.toLineProtocol calls, tag keys are sorted as Point sorts them,
 // and a test checks the output is identical to Point's on random labels. A string with none of the
 // characters those functions escape is passed as is (they would return it unchanged).
-import { DomainError } from "../errors.ts";
+import { DomainError } from "@tarsd/sdk";
 import type { Metadata, ParsedRequest, Series } from "./decode.ts";
 import { exemplarLine, histogramLines, metadataLine } from "./histogram-lines.ts";
 import { lineStart, RESERVED_TAG_KEYS, utf8Bytes } from "./line-protocol.ts";

@@ -4,7 +4,7 @@
 // wire format itself is read in protobuf.ts).
 import { Buffer } from "node:buffer";
 import snappy from "snappy";
-import { DomainError } from "../errors.ts";
+import { DomainError } from "@tarsd/sdk";
 import {
   type FamilyMetadata,
   type ParsedRequest,

@@ -10,7 +10,7 @@
 import { escapeTag, lineStart, quoted } from "./line-protocol.ts";
 import { bucketIndexes, cumulativeBuckets, CUSTOM_BUCKETS_SCHEMA } from "./histogram-buckets.ts";
 import type { Exemplar, HistogramSample, Metadata } from "./protobuf.ts";
-import { DomainError } from "../errors.ts";
+import { DomainError } from "@tarsd/sdk";
 
 export const METADATA_MEASUREMENT = "prometheus_metadata";
 

@@ -13,7 +13,7 @@
 // decode.ts turns the former into a 400.
 import { Buffer } from "node:buffer";
 import protobuf from "protobufjs";
-import { DomainError } from "../errors.ts";
+import { DomainError } from "@tarsd/sdk";
 
 export const PROTO_V1 = "prometheus.WriteRequest";
 export const PROTO_V2 = "io.prometheus.write.v2.Request";

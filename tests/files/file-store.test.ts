@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DomainError } from "../../lib/errors.ts";
+import { DomainError } from "@tarsd/sdk";
 import { collectBlobs } from "../../lib/files/blob-collector.ts";
 import { FileStore } from "../../lib/files/file-store.ts";
 import { migrateLegacyLayout } from "../../lib/files/legacy-layout.ts";

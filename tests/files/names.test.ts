@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { DomainError } from "../../lib/errors.ts";
+import { DomainError } from "@tarsd/sdk";
 import { validateName } from "../../lib/files/names.ts";
 
 function reason(name: string): string {

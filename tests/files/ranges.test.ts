@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { HttpError } from "../../runtime/http/errors.ts";
-import { parseRange } from "../../runtime/http/ranges.ts";
+import { HttpError } from "@tarsd/sdk";
+import { parseRange } from "../../lib/files/ranges.ts";
 
 describe("parseRange", () => {
   test("no header or an ignorable one serves the whole file", () => {

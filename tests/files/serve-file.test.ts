@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ResolvedFile } from "../../lib/files/file-store.ts";
-import { fileResponse } from "../../runtime/http/serve-file.ts";
+import { fileResponse } from "../../lib/files/serve-file.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "serve-file-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, setSystemTime, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DomainError } from "../../lib/errors.ts";
+import { DomainError } from "@tarsd/sdk";
 import { collectBlobs, LOCK_STALE_MS } from "../../lib/files/blob-collector.ts";
 import { FileStore } from "../../lib/files/file-store.ts";
 import { ResumableUploads, STALE_LOCK_MS } from "../../lib/files/resumable-uploads.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { DomainError } from "../../lib/errors.ts";
+import { DomainError } from "@tarsd/sdk";
 import { linesOf, toLineProtocol } from "../../lib/remote-write/convert.ts";
 import { type HistogramSample, type Metadata, parseMessage, type Series } from "../../lib/remote-write/decode.ts";
 import { ByteWriter } from "../../lib/remote-write/byte-writer.ts";

@@ -1,6 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { DomainError } from "../../lib/errors.ts";
-import { FAILURE_STATUS } from "../../runtime/http/errors.ts";
+import { DomainError, FAILURE_STATUS } from "@tarsd/sdk";
 import {
   decodeRequest,
   decompress,

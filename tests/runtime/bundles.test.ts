@@ -1,5 +1,5 @@
 // What is deployed is what is hashed: deploy/bundle-function makes each function one file with the
-// libraries it imports (npm packages stay imports), the same bytes from any checkout, and the runtime
+// libraries it imports (packages, the SDK among them, stay imports), the same bytes from any checkout, and the runtime
 // loads that file, reports its sha256 and serves the historic API from it.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -27,7 +27,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => void (await rt?.stop()));
 
-test("each bundle is one file: its imports are npm packages and node built-ins, never a file of the repository", () => {
+test("each bundle is one file: its imports are packages (npm's and the SDK) and node built-ins, never a file of the repository", () => {
   expect(readdirSync(bundles.functionsDir).sort()).toEqual(FUNCTIONS.map((f) => `${f}.js`));
   for (const name of FUNCTIONS) {
     const code = readFileSync(bundles.path(name), "utf8");
@@ -37,8 +37,9 @@ test("each bundle is one file: its imports are npm packages and node built-ins, 
       name,
       relative: [],
     });
-    // The libraries are inside: a fix in lib/ changes the bundle, so a hot redeploy ships it.
-    expect(code).toContain("// runtime/http/define-function.ts");
+    // The SDK stays an import, like an npm package: the host and every function share its one copy.
+    expect(specifiers).toContain("@tarsd/sdk");
+    expect(code).not.toContain("// sdk/");
     expect(code).toContain(`// functions/${name}.ts`);
   }
   expect(readFileSync(bundles.path("remote-write"), "utf8")).toContain("// lib/remote-write/convert.ts");

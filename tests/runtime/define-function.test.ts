@@ -1,8 +1,6 @@
 // The contract on its own, without any server: routing, 404/405, auth and JSON errors.
 import { describe, expect, test } from "bun:test";
-import { defineFunction } from "../../runtime/http/define-function.ts";
-import { compilePath } from "../../runtime/http/route-table.ts";
-import { HttpError } from "../../runtime/http/errors.ts";
+import { compilePath, defineFunction, HttpError } from "@tarsd/sdk";
 
 const ROUTES: Parameters<typeof defineFunction>[0]["routes"] = [
   { method: "GET", path: "/things/:id", summary: "read", handler: (_r, { id }) => Response.json({ id }) },

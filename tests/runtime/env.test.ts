@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { envFirst, envInt, envString } from "../../lib/env.ts";
+import { envFirst, envInt, envString } from "@tarsd/sdk";
 import { tempDir } from "../../harness/runtime-process.ts";
 
 const names = ["TARSD_T_A", "TARSD_T_A_FILE", "TARSD_T_B", "TARSD_T_B_FILE", "TARSD_T_N"];

@@ -1,7 +1,6 @@
 // The one table from domain failures (lib/errors.ts) to HTTP answers.
 import { expect, test } from "bun:test";
-import { DomainError, type FailureKind } from "../../lib/errors.ts";
-import { FAILURE_STATUS, HttpError, toErrorResponse } from "../../runtime/http/errors.ts";
+import { DomainError, FAILURE_STATUS, type FailureKind, HttpError, toErrorResponse } from "@tarsd/sdk";
 
 test("every domain failure has one status; the answer is JSON with the library's reason", async () => {
   const expected: Record<FailureKind, number> = {

@@ -6,9 +6,7 @@
 // names the seed that reproduces it; SEEDS=1500 runs 1.5 million, about 30 s).
 import { describe, expect, test } from "bun:test";
 import { Buffer } from "node:buffer";
-import { frameForm, plainBoundary } from "../../runtime/http/form-framing.ts";
-import { busboyParts, MAX_FIELD_BYTES } from "../../runtime/http/multipart.ts";
-import { isHttpError } from "../../runtime/http/errors.ts";
+import { busboyParts, frameForm, HttpError, MAX_FIELD_BYTES, plainBoundary } from "@tarsd/sdk";
 
 type Parsed =
   | { kind: "file"; field: string; filename: string; bytes: string }
@@ -31,7 +29,7 @@ async function byBusboy(contentType: string, body: Buffer): Promise<Outcome> {
       parts.push({ kind: "file", field: part.field, filename: part.filename, bytes: hex(Buffer.concat(chunks)) });
     }
   } catch (err) {
-    if (!isHttpError(err)) throw err;
+    if (!(err instanceof HttpError)) throw err;
     return { error: `${err.status} ${err.reason}` };
   }
   return { parts };

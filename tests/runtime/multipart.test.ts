@@ -1,8 +1,7 @@
 // formField reads a small form with the platform's FormData and any other with busboy: both must give
 // the same answers (value, absent, or the same 4xx) for the same body.
 import { describe, expect, test } from "bun:test";
-import { formField } from "../../runtime/http/multipart.ts";
-import { isHttpError } from "../../runtime/http/errors.ts";
+import { formField, HttpError } from "@tarsd/sdk";
 
 const BOUNDARY = "XyZ";
 const MULTIPART = `multipart/form-data; boundary=${BOUNDARY}`;
@@ -16,7 +15,7 @@ async function answer(request: Request): Promise<Answer> {
   try {
     return { value: await formField(request, "name") };
   } catch (err) {
-    if (!isHttpError(err)) throw err;
+    if (!(err instanceof HttpError)) throw err;
     return { status: err.status, reason: err.reason };
   }
 }

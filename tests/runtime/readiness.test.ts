@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { startRuntime } from "../../harness/runtime-process.ts";
 import { buildApp } from "../../runtime/app.ts";
 import { loadConfig } from "../../runtime/config.ts";
-import { defineFunction } from "../../runtime/http/define-function.ts";
+import { defineFunction } from "@tarsd/sdk";
 import type { LoadedFunction } from "../../runtime/loader.ts";
 import { readinessChecks } from "../../runtime/readiness.ts";
 

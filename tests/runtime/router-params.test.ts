@@ -2,7 +2,7 @@
 // when they carry no U+FFFD (runtime/http/route-table.ts, cleanlyDecoded). That rests on how Bun
 // decodes: checked here against Bun itself, over the cases that matter and random bytes.
 import { afterAll, describe, expect, test } from "bun:test";
-import { cleanlyDecoded } from "../../runtime/http/route-table.ts";
+import { cleanlyDecoded } from "@tarsd/sdk";
 
 const server = Bun.serve({
   port: 0,

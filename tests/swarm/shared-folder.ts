@@ -13,6 +13,7 @@ export const DEPLOY_TREE = [
   "bunfig.toml",
   "tsconfig.json",
   "runtime",
+  "sdk",
   "lib",
   "functions",
   "web",

@@ -7,10 +7,7 @@
 //   PATCH   /uploads/:id    application/offset+octet-stream at Upload-Offset -> 204, new Upload-Offset
 //   DELETE  /uploads/:id    termination
 // Every answer carries Tus-Resumable; a request without `Tus-Resumable: 1.0.0` is refused with 412.
-import { bodyChunks } from "./body.ts";
-import type { Route } from "./define-function.ts";
-import { HttpError } from "./errors.ts";
-import { errorOf } from "./openapi-parts.ts";
+import { bodyChunks, errorOf, HttpError, type Route } from "@tarsd/sdk";
 
 export const TUS_VERSION = "1.0.0";
 export const TUS_EXTENSIONS = "creation,termination";

@@ -1,6 +1,6 @@
 // HTTP Range requests (RFC 9110 §14) for a single byte range; several ranges get the whole file,
 // which the RFC allows. An unsatisfiable range is a 416 carrying the real size.
-import { HttpError } from "./errors.ts";
+import { HttpError } from "@tarsd/sdk";
 
 export interface ByteRange {
   start: number;

@@ -1,7 +1,29 @@
-// Every failure leaves a function as JSON with a human-readable reason, so curl users
-// and retrying clients (Prometheus) both see why. Portable: web APIs only.
-// The one place where a domain library's failure (lib/errors.ts) becomes an HTTP status.
-import type { DomainError, FailureKind } from "../../lib/errors.ts";
+// Every failure leaves a function as JSON with a human-readable reason, so curl users and retrying
+// clients (Prometheus) both see why. Domain libraries throw a DomainError of a few kinds and never
+// choose a status; FAILURE_STATUS below is the one place where a kind becomes an HTTP status.
+
+/** The few ways a domain library (files, remote write) can refuse or fail, without any HTTP. */
+export type FailureKind =
+  | "not_found" //         the thing asked for does not exist
+  | "too_large" //         over a configured size limit
+  | "invalid_name" //      a name the store refuses
+  | "malformed" //         input that cannot be decoded or is inconsistent
+  | "conflict" //          the request does not match the thing's current state (e.g. a stale offset)
+  | "busy" //              another writer holds the thing right now: try again shortly
+  | "unsupported" //       a format or encoding this library does not speak
+  | "storage_full" //      the disk or the quota is full
+  | "sink_unavailable" //  the downstream store cannot take it now: try again later
+  | "sink_rejected"; //    the downstream store refuses this data: retrying cannot help
+
+export class DomainError extends Error {
+  constructor(
+    readonly kind: FailureKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = "DomainError";
+  }
+}
 
 export class HttpError extends Error {
   constructor(
@@ -12,19 +34,6 @@ export class HttpError extends Error {
     super(reason);
     this.name = "HttpError";
   }
-}
-
-// A function is deployed as a bundle with its own copy of these classes, and the host's body limit
-// throws inside the function's body read: errors are recognised by name and shape, not by identity.
-export function isHttpError(err: unknown): err is HttpError {
-  const e = err as HttpError | null;
-  return e instanceof Error && e.name === "HttpError" && typeof e.status === "number" &&
-    typeof e.reason === "string";
-}
-
-function isDomainError(err: unknown): err is DomainError {
-  const e = err as DomainError | null;
-  return e instanceof Error && e.name === "DomainError" && Object.hasOwn(FAILURE_STATUS, e.kind);
 }
 
 export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
@@ -60,8 +69,8 @@ export const FAILURE_STATUS: Record<FailureKind, { status: number; headers?: Rec
 
 /** Maps anything thrown by a handler to a response; unknown errors are 500s and are logged. */
 export function toErrorResponse(err: unknown): Response {
-  if (isHttpError(err)) return errorResponse(err.status, err.reason, err.headers ?? {});
-  if (isDomainError(err)) {
+  if (err instanceof HttpError) return errorResponse(err.status, err.reason, err.headers ?? {});
+  if (err instanceof DomainError) {
     const { status, headers } = FAILURE_STATUS[err.kind];
     return errorResponse(status, err.message, headers);
   }

@@ -8,9 +8,9 @@
 import { requireBearer } from "./auth.ts";
 import { withHeaders } from "./response-headers.ts";
 import { toErrorResponse } from "./errors.ts";
+import { type BodyMeter, limitBody } from "./body.ts";
 import { compilePath, type Params, routeTable } from "./route-table.ts";
 
-export type { Params };
 export type Handler = (request: Request, params: Params) => Response | Promise<Response>;
 
 export interface Route {
@@ -26,7 +26,7 @@ export interface Route {
   openapi?: Record<string, unknown>;
   /**
    * The largest body this route takes, in bytes, as its users configure it (MAX_UPLOAD_BYTES,
-   * REMOTE_WRITE_MAX_BYTES). The host answers 413 above it: before the handler runs when
+   * REMOTE_WRITE_MAX_BYTES). `handle` answers 413 above it: before the handler runs when
    * Content-Length says so, and as soon as a chunked body passes it. Default: DEFAULT_MAX_BODY_BYTES.
    */
   maxBodyBytes?: number;
@@ -46,11 +46,12 @@ export type RouteInfo = Omit<Route, "handler">;
 
 export interface MountedRoute extends RouteInfo {
   /**
-   * Answers a request routed here (by the host's router or by `fetch`): its params decoded strictly
-   * from the URL (a bad percent-encoding is a 400), the bearer token checked, the handler run, any
-   * error turned into its JSON answer, and `observe` shown the result. Never throws.
+   * Answers a request routed here (by the host's router or by `fetch`): its body limit applied (413),
+   * its params decoded strictly from the URL (a bad percent-encoding is a 400), the bearer token
+   * checked, the handler run, any error turned into its JSON answer, and `observe` shown the result.
+   * `meter`, when given, is told how many body bytes arrived. Never throws.
    */
-  handle(request: Request, params?: Params): Promise<Response>;
+  handle(request: Request, params?: Params, meter?: BodyMeter): Promise<Response>;
 }
 
 export interface FunctionModule {
@@ -92,11 +93,13 @@ export function defineFunction(definition: FunctionDefinition): FunctionModule {
   const routes: MountedRoute[] = definition.routes.map(({ handler, ...info }) => {
     const paramsOf = compilePath(info.path);
     const needsAuth = routeNeedsAuth(info);
+    const limit = { bytes: info.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, overhead: info.bodyOverheadBytes ?? 0 };
     return {
       ...info,
-      async handle(request, params) {
+      async handle(request, params, meter) {
         let response: Response;
         try {
+          request = limitBody(request, limit, meter);
           await start();
           const decoded = params ?? paramsOf(new URL(request.url).pathname) ?? {};
           if (needsAuth) requireBearer(request, definition.token);

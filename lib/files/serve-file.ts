@@ -3,7 +3,7 @@
 // the blob's, which never change: given in memory (a small blob, see lib/files/small-blobs.ts), or
 // under Bun the file itself (Bun.file, which the server sends with sendfile), elsewhere (Deno) a
 // stream read from it.
-import { openStream, type ResolvedFile } from "../../lib/files/file-store.ts";
+import { openStream, type ResolvedFile } from "./file-store.ts";
 import { parseRange } from "./ranges.ts";
 
 export async function fileResponse(request: Request, file: ResolvedFile, bytes?: Blob): Promise<Response> {

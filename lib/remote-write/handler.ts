@@ -10,18 +10,12 @@
 //        decompressed size over the limit
 //   415  Content-Type / Content-Encoding / proto message not supported (remote write 2.0 §415)
 //   503  sink unreachable, 5xx, 429, timeout, misconfigured: Prometheus retries, nothing is lost
-import { DomainError } from "../../lib/errors.ts";
-import { errorResponse, toErrorResponse } from "./errors.ts";
-import {
-  type DecodeLimits,
-  decodeRequest,
-  type ParsedRequest,
-  type ProtocolVersion,
-} from "../../lib/remote-write/decode.ts";
-import { type Conversion, toLineProtocol } from "../../lib/remote-write/convert.ts";
-import { type Sink, SinkError } from "../../lib/remote-write/sinks/sink.ts";
-import * as metrics from "../../lib/remote-write/metrics.ts";
-import { ByteWriter } from "../../lib/remote-write/byte-writer.ts";
+import { DomainError, errorResponse, toErrorResponse } from "@tarsd/sdk";
+import { type DecodeLimits, decodeRequest, type ParsedRequest, type ProtocolVersion } from "./decode.ts";
+import { type Conversion, toLineProtocol } from "./convert.ts";
+import { type Sink, SinkError } from "./sinks/sink.ts";
+import * as metrics from "./metrics.ts";
+import { ByteWriter } from "./byte-writer.ts";
 
 export interface HandlerOptions {
   limits: DecodeLimits;
