@@ -2,19 +2,9 @@
 //   curl -X POST -F 'name=report.pdf' HOST:5001/download > report.pdf   (the historic API, verbatim)
 //   curl -O HOST:5001/files/report.pdf                                  (REST, with ETag and Range)
 //   curl HOST:5001/files                                                (JSON list)
-import {
-  defineFunction,
-  errorOf,
-  fileBytes,
-  FORM_FIELD_NAMES,
-  formField,
-  HttpError,
-  json,
-  jsonOf,
-  nameParam,
-  ref,
-} from "@tarsd/sdk";
+import { defineFunction, errorOf, FORM_FIELD_NAMES, formField, HttpError, json, jsonOf, ref } from "@tarsd/sdk";
 import { fileResponse } from "../lib/files/serve-file.ts";
+import { FILE_SCHEMAS, fileBytes, nameParam } from "../lib/files/openapi.ts";
 import { fileStore, startFileStore, storeReachable } from "../lib/files/shared-store.ts";
 import { SmallBlobs } from "../lib/files/small-blobs.ts";
 
@@ -32,6 +22,7 @@ const notFound = errorOf("No such file");
 const nameForm = { type: "object", required: ["name"], properties: { name: ref("FileName") } };
 
 export default defineFunction({
+  schemas: FILE_SCHEMAS,
   start: () => startFileStore(),
   ready: storeReachable,
   routes: [

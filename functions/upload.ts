@@ -15,10 +15,10 @@ import {
   json,
   jsonOf,
   MULTIPART_OVERHEAD_BYTES,
-  nameParam,
   ref,
 } from "@tarsd/sdk";
 import { tusRoutes } from "../lib/files/tus.ts";
+import { FILE_SCHEMAS, nameParam } from "../lib/files/openapi.ts";
 import type { Staged } from "../lib/files/file-store.ts";
 import { validateName } from "../lib/files/names.ts";
 import {
@@ -41,6 +41,7 @@ const storedFile = (description: string) =>
   });
 
 export default defineFunction({
+  schemas: FILE_SCHEMAS,
   token: fileServiceConfig.token,
   start: () => startFileStore({ housekeeping: true }),
   ready: storeReachable,

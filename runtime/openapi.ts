@@ -2,13 +2,13 @@
 // route of every loaded function (method, path, summary, auth and its optional `openapi` fragment),
 // plus the runtime's own endpoints under the tag "runtime". Nothing here knows any function.
 import { basename } from "node:path";
-import { COMPONENT_SCHEMAS, errorOf, jsonOf, type RouteInfo, routeNeedsAuth } from "@tarsd/sdk";
+import { errorOf, jsonOf, type RouteInfo, routeNeedsAuth, SDK_SCHEMAS } from "@tarsd/sdk";
 
 export interface DocumentedFunction {
   name: string;
   file: string;
   sha256: string;
-  module: { routes: RouteInfo[] };
+  module: { routes: RouteInfo[]; schemas?: Record<string, unknown> };
 }
 
 type Operation = Record<string, unknown> & { responses?: Record<string, unknown>; parameters?: Parameter[] };
@@ -57,12 +57,26 @@ export function buildOpenApi(functions: DocumentedFunction[], info: { title?: st
     ],
     paths,
     components: {
-      schemas: COMPONENT_SCHEMAS,
+      schemas: componentSchemas(functions),
       securitySchemes: {
         bearerAuth: { type: "http", scheme: "bearer", description: "AUTH_TOKEN, when the replica sets one" },
       },
     },
   };
+}
+
+/** The SDK's schemas and every function's; two definitions of one name must be the same schema. */
+function componentSchemas(functions: DocumentedFunction[]): Record<string, unknown> {
+  const schemas: Record<string, unknown> = { ...SDK_SCHEMAS };
+  for (const fn of functions) {
+    for (const [name, schema] of Object.entries(fn.module.schemas ?? {})) {
+      if (name in schemas && JSON.stringify(schemas[name]) !== JSON.stringify(schema)) {
+        throw new Error(`function ${fn.name} declares schema ${name}, which another defines differently`);
+      }
+      schemas[name] = schema;
+    }
+  }
+  return schemas;
 }
 
 function functionOperation(fn: DocumentedFunction, route: RouteInfo): Operation {

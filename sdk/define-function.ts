@@ -56,6 +56,8 @@ export interface MountedRoute extends RouteInfo {
 
 export interface FunctionModule {
   routes: MountedRoute[];
+  /** Component schemas the routes' OpenAPI fragments refer to (`ref(name)`), by name. */
+  schemas: Record<string, unknown>;
   /** The whole function on its own (deno serve): the same routes, through the one route table. */
   fetch(request: Request): Promise<Response>;
   /** One-time preparation (e.g. clean leftovers); the runtime awaits it before listening. */
@@ -66,6 +68,8 @@ export interface FunctionModule {
 
 export interface FunctionDefinition {
   routes: Route[];
+  /** OpenAPI component schemas the routes' fragments refer to with `ref(name)`; `Error` is the SDK's. */
+  schemas?: Record<string, unknown>;
   /** Runs once, before the first request is handled; under `deno serve` on the first request. */
   start?: () => void | Promise<void>;
   /**
@@ -128,7 +132,7 @@ export function defineFunction(definition: FunctionDefinition): FunctionModule {
     await start();
     await definition.ready?.();
   };
-  return { routes, fetch, start, ready };
+  return { routes, schemas: definition.schemas ?? {}, fetch, start, ready };
 }
 
 /** Whether a route requires the bearer token (when one is configured): writes do, reads (and OPTIONS) do not. */
