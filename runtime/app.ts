@@ -17,7 +17,7 @@ import {
 } from "@tarsd/sdk";
 import type { RuntimeConfig } from "./config.ts";
 import type { LoadedFunction } from "./loader.ts";
-import { functionInfo, ready, registry, RouteMetrics } from "./metrics.ts";
+import type { HostMetrics } from "./metrics.ts";
 import { log } from "./log.ts";
 import { readinessChecks } from "./readiness.ts";
 import { webPlugin } from "./web.ts";
@@ -30,7 +30,13 @@ export interface RuntimeState {
   inFlight: number;
 }
 
-export function buildApp(config: RuntimeConfig, functions: LoadedFunction[], state: RuntimeState) {
+export function buildApp(
+  config: RuntimeConfig,
+  functions: LoadedFunction[],
+  state: RuntimeState,
+  metrics: HostMetrics,
+) {
+  const { registry } = metrics;
   const app = new Elysia({
     // Bun cuts off bodies over its own limit before any handler runs, with a bare 413 and no reason.
     // Every route enforces its own instead (wrap below), with a JSON reason.
@@ -74,11 +80,11 @@ export function buildApp(config: RuntimeConfig, functions: LoadedFunction[], sta
   // The page, /openapi.json and /docs (async: resolved by `await app.modules` before listening).
   app.use(webPlugin(functions));
 
-  ready.set(state.ready ? 1 : 0);
+  metrics.ready.set(state.ready ? 1 : 0);
   for (const fn of functions) {
-    functionInfo.set({ function: fn.name, sha256: fn.sha256 }, 1);
+    metrics.functionInfo.set({ function: fn.name, sha256: fn.sha256 }, 1);
     for (const route of fn.module.routes) {
-      const handle = wrap(fn, route, config.logRequests, state, closingIfDraining);
+      const handle = wrap(fn, route, config.logRequests, state, closingIfDraining, metrics);
       app.route(
         route.method,
         route.path,
@@ -117,8 +123,9 @@ function wrap(
   logRequests: boolean,
   state: RuntimeState,
   closingIfDraining: (response: Response) => Response,
+  hostMetrics: HostMetrics,
 ) {
-  const metrics = new RouteMetrics({ function: fn.name, method: route.method, route: route.path });
+  const metrics = hostMetrics.route({ function: fn.name, method: route.method, route: route.path });
   return async (request: Request, ip: string | undefined): Promise<Response> => {
     const started = performance.now();
     // Bun's router found the route (Elysia mounts its routes there) and decoded its params

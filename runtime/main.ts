@@ -1,13 +1,14 @@
 // Entry point: `bun runtime/main.ts` (`bun run start`). Loads the functions named in FUNCTIONS,
 // serves them, and drains gracefully on SIGTERM/SIGINT so rolling updates lose no request.
 import { loadConfig } from "./config.ts";
-import { loadFunctions } from "./loader.ts";
+import { type LoadedFunction, loadFunctions } from "./loader.ts";
 import { buildApp, type RuntimeState } from "./app.ts";
-import { ready } from "./metrics.ts";
+import { collectDefaultMetrics, register } from "prom-client";
+import { HostMetrics } from "./metrics.ts";
 import { log } from "./log.ts";
 
 const config = loadConfig();
-let functions;
+let functions: LoadedFunction[];
 try {
   functions = await loadFunctions(config.functionsDir, config.functions);
 } catch (err) {
@@ -16,8 +17,11 @@ try {
 }
 for (const fn of functions) await fn.module.start?.();
 
+// The process's default registry: the functions' own metrics (built from their settings) are there too.
+collectDefaultMetrics({ register });
+const metrics = new HostMetrics(register);
 const state: RuntimeState = { ready: true, inFlight: 0 };
-const app = buildApp(config, functions, state);
+const app = buildApp(config, functions, state, metrics);
 await app.modules; // Plugins that load asynchronously (the web front end) are mounted before the first request.
 try {
   app.listen({ port: config.port, hostname: config.host });
@@ -39,12 +43,13 @@ async function shutdown(signal: string) {
   const deadline = Date.now() + config.shutdownGraceMs;
   // Readiness first: the load balancer stops sending new requests within one health-check interval.
   state.ready = false;
-  ready.set(0);
+  metrics.ready.set(0);
   log({ msg: "draining", signal, inFlight: state.inFlight, drainDelayMs: config.drainDelayMs });
   await Bun.sleep(Math.min(config.drainDelayMs, Math.max(0, deadline - Date.now())));
   // No new connections; requests already in flight (a large upload, say) run to completion.
   void app.server?.stop(false);
   while (state.inFlight > 0 && Date.now() < deadline) await Bun.sleep(25);
+  await Promise.all(functions.map((fn) => fn.module.stop?.()));
   log({ msg: "stopped", inFlight: state.inFlight, forced: state.inFlight > 0 });
   process.exit(0);
 }

@@ -1,9 +1,7 @@
-// The runtime's Prometheus metrics, on prom-client's default registry (functions may register
-// their own there too). Label values are route templates, never raw paths, to bound cardinality.
+// The host's Prometheus metrics, on the registry it is given (the process's default one in main.ts,
+// which the functions' own metrics join). Label values are route templates, never raw paths, to bound
+// cardinality.
 import client from "prom-client";
-
-export const registry = client.register;
-client.collectDefaultMetrics({ register: registry });
 
 /** The labels of every per-route series: route templates, never raw paths, to bound cardinality. */
 export interface RouteLabels {
@@ -29,9 +27,7 @@ export class RouteMetrics {
   private bytesIn = 0;
   private bytesOut = 0;
 
-  constructor(readonly labels: RouteLabels) {
-    allRoutes.push(this);
-  }
+  constructor(readonly labels: RouteLabels) {}
 
   observe(status: number, seconds: number, bytesIn: number, bytesOut: number): void {
     this.byStatus.set(status, (this.byStatus.get(status) ?? 0) + 1);
@@ -70,77 +66,84 @@ export class RouteMetrics {
   }
 }
 
-const allRoutes: RouteMetrics[] = [];
-
 // The counters are prom-client's own, filled from the routes' numbers when scraped (reset, then
-// added: a counter has no setter); only routes that saw bytes get a bytes series, as before.
+// added: a counter has no setter); only routes that saw bytes get a bytes series.
 const routeLabelNames = ["function", "method", "route"] as const;
-
-export const requestsTotal = new client.Counter({
-  name: "tarsd_function_requests_total",
-  help: "Requests handled, by function, method, route template and status code.",
-  labelNames: [...routeLabelNames, "status"],
-  collect() {
-    this.reset();
-    for (const route of allRoutes) for (const { labels, value } of route.statusCounts()) this.inc(labels, value);
-  },
-});
-
-/** A per-route bytes counter: one series per route that saw bytes that way. */
-function bytesCounter(name: string, help: string, way: "in" | "out") {
-  return new client.Counter({
-    name,
-    help,
-    labelNames: routeLabelNames,
-    collect() {
-      this.reset();
-      for (const route of allRoutes) {
-        const bytes = route.byteCounts()[way];
-        if (bytes > 0) this.inc(route.labels, bytes);
-      }
-    },
-  });
-}
-
-export const requestBytes = bytesCounter(
-  "tarsd_function_request_bytes_total",
-  "Request body bytes received (Content-Length when given).",
-  "in",
-);
-
-export const responseBytes = bytesCounter(
-  "tarsd_function_response_bytes_total",
-  "Response body bytes sent (Content-Length when given).",
-  "out",
-);
-
-// The histogram is given to the registry as a metric of its own making: prom-client's Histogram
-// can only be fed one observation at a time. The registry asks a metric for its name, help, type,
-// aggregator (cluster mode) and `get()`.
 const DURATION_NAME = "tarsd_function_request_duration_seconds";
-const requestDuration = {
-  name: DURATION_NAME,
-  help: "Time from request to response headers; includes reading the whole upload body.",
-  type: "histogram",
-  aggregator: "sum",
-  get: () =>
-    Promise.resolve({
+
+export class HostMetrics {
+  private readonly routes: RouteMetrics[] = [];
+  readonly functionInfo: client.Gauge<"function" | "sha256">;
+  readonly ready: client.Gauge;
+
+  constructor(readonly registry: client.Registry) {
+    const routes = this.routes;
+    const registers = [registry];
+    new client.Counter({
+      name: "tarsd_function_requests_total",
+      help: "Requests handled, by function, method, route template and status code.",
+      labelNames: [...routeLabelNames, "status"],
+      registers,
+      collect() {
+        this.reset();
+        for (const route of routes) for (const { labels, value } of route.statusCounts()) this.inc(labels, value);
+      },
+    });
+    const bytesCounter = (name: string, help: string, way: "in" | "out") =>
+      new client.Counter({
+        name,
+        help,
+        labelNames: routeLabelNames,
+        registers,
+        collect() {
+          this.reset();
+          for (const route of routes) {
+            const bytes = route.byteCounts()[way];
+            if (bytes > 0) this.inc(route.labels, bytes);
+          }
+        },
+      });
+    bytesCounter(
+      "tarsd_function_request_bytes_total",
+      "Request body bytes received (Content-Length when given).",
+      "in",
+    );
+    bytesCounter("tarsd_function_response_bytes_total", "Response body bytes sent (Content-Length when given).", "out");
+    // The histogram is given to the registry as a metric of its own making: prom-client's Histogram
+    // can only be fed one observation at a time. The registry asks a metric for its name, help, type,
+    // aggregator (cluster mode) and `get()`.
+    const help = "Time from request to response headers; includes reading the whole upload body.";
+    registry.registerMetric({
       name: DURATION_NAME,
-      help: requestDuration.help,
-      type: requestDuration.type,
-      aggregator: requestDuration.aggregator,
-      values: allRoutes.flatMap((route) => route.durationSeries(DURATION_NAME)),
-    }),
-};
-registry.registerMetric(requestDuration as unknown as client.Metric);
+      help,
+      type: "histogram",
+      aggregator: "sum",
+      get: () =>
+        Promise.resolve({
+          name: DURATION_NAME,
+          help,
+          type: "histogram",
+          aggregator: "sum",
+          values: routes.flatMap((route) => route.durationSeries(DURATION_NAME)),
+        }),
+    } as unknown as client.Metric);
+    this.functionInfo = new client.Gauge({
+      name: "tarsd_function_info",
+      help: "1 for each function file this process loaded, labelled with the sha256 of its content.",
+      labelNames: ["function", "sha256"],
+      registers,
+    });
+    this.ready = new client.Gauge({
+      name: "tarsd_ready",
+      help: "1 while the process takes traffic, 0 once it is draining for shutdown.",
+      registers,
+    });
+  }
 
-export const functionInfo = new client.Gauge({
-  name: "tarsd_function_info",
-  help: "1 for each function file this process loaded, labelled with the sha256 of its content.",
-  labelNames: ["function", "sha256"],
-});
-
-export const ready = new client.Gauge({
-  name: "tarsd_ready",
-  help: "1 while the process takes traffic, 0 once it is draining for shutdown.",
-});
+  /** The metrics of one mounted route, counted from now on. */
+  route(labels: RouteLabels): RouteMetrics {
+    const route = new RouteMetrics(labels);
+    this.routes.push(route);
+    return route;
+  }
+}

@@ -64,6 +64,8 @@ export interface FunctionModule {
   start(): Promise<void>;
   /** Resolves when the function can serve; rejects with the reason, or hangs, when it cannot. */
   ready(): Promise<void>;
+  /** Ends what `start` began (timers, open handles); the host calls it once requests have drained. */
+  stop(): Promise<void>;
 }
 
 export interface FunctionDefinition {
@@ -77,6 +79,8 @@ export interface FunctionDefinition {
    * throws with the reason when not, e.g. when the storage it needs does not answer.
    */
   ready?: () => void | Promise<void>;
+  /** Ends what `start` began (a periodic pass, say); called at most once, after the last request. */
+  stop?: () => void | Promise<void>;
   /**
    * The bearer token the routes that need auth require (writes, unless a route says otherwise);
    * unset: no auth. The function reads it from its environment once, when it loads.
@@ -132,7 +136,9 @@ export function defineFunction(definition: FunctionDefinition): FunctionModule {
     await start();
     await definition.ready?.();
   };
-  return { routes, schemas: definition.schemas ?? {}, fetch, start, ready };
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= started ? started.then(() => definition.stop?.()) : Promise.resolve());
+  return { routes, schemas: definition.schemas ?? {}, fetch, start, ready, stop };
 }
 
 /** Whether a route requires the bearer token (when one is configured): writes do, reads (and OPTIONS) do not. */

@@ -10,6 +10,8 @@ import { loadConfig } from "../../runtime/config.ts";
 import { defineFunction } from "@tarsd/sdk";
 import type { LoadedFunction } from "../../runtime/loader.ts";
 import { readinessChecks } from "../../runtime/readiness.ts";
+import { HostMetrics } from "../../runtime/metrics.ts";
+import { Registry } from "prom-client";
 
 const fn = (name: string, ready?: () => Promise<void>): LoadedFunction => ({
   name,
@@ -53,7 +55,12 @@ test("GET /readyz: 200 when ready, 503 with each function's reason when not, 503
   let healthy = true;
   const store = fn("files", () => (healthy ? Promise.resolve() : new Promise<void>(() => {})));
   const state = { ready: true, inFlight: 0 };
-  const app = buildApp({ ...loadConfig(), readyTimeoutMs: 50, logRequests: false }, [store], state);
+  const app = buildApp(
+    { ...loadConfig(), readyTimeoutMs: 50, logRequests: false },
+    [store],
+    state,
+    new HostMetrics(new Registry()),
+  );
   const readyz = async () => {
     const res = await app.handle(new Request("http://localhost/readyz"));
     return { status: res.status, body: await res.json() };
