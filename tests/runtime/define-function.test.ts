@@ -1,6 +1,6 @@
 // The contract on its own, without any server: routing, 404/405, auth and JSON errors.
 import { describe, expect, test } from "bun:test";
-import { compilePath, defineFunction, HttpError } from "@tarsd/sdk";
+import { compilePath, DEFAULT_MAX_BODY_BYTES, defineFunction, HttpError } from "@tarsd/sdk";
 
 const ROUTES: Parameters<typeof defineFunction>[0]["routes"] = [
   { method: "GET", path: "/things/:id", summary: "read", handler: (_r, { id }) => Response.json({ id }) },
@@ -135,5 +135,84 @@ describe("defineFunction", () => {
     expect(match("/files")).toBeNull();
     expect(match("/files/a/b")).toBeNull();
     expect(match("/other/a")).toBeNull();
+  });
+});
+
+describe("the body limit, applied by the contract itself (so also under deno serve)", () => {
+  const received: number[] = [];
+  const limited = defineFunction({
+    routes: [{
+      method: "POST",
+      path: "/echo",
+      summary: "reads its body",
+      auth: false,
+      maxBodyBytes: 10,
+      bodyOverheadBytes: 2,
+      async handler(request) {
+        received.push(Number(request.headers.get("content-length")));
+        const bytes = new Uint8Array(await request.arrayBuffer());
+        return Response.json({ bytes: bytes.byteLength });
+      },
+    }],
+  });
+  const post = (body: Uint8Array) =>
+    limited.fetch(
+      new Request("http://fn.test/echo", {
+        method: "POST",
+        body,
+        headers: { "content-length": String(body.byteLength) },
+      }),
+    );
+  const chunked = (...chunks: number[]) =>
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const n of chunks) controller.enqueue(new Uint8Array(n));
+        controller.close();
+      },
+    });
+
+  test("a declared length up to the limit and its overhead is read; one byte more is 413 before the handler runs", async () => {
+    received.length = 0;
+    expect(await (await post(new Uint8Array(12))).json()).toEqual({ bytes: 12 });
+    const over = await post(new Uint8Array(13));
+    expect(over.status).toBe(413);
+    expect(await over.json()).toEqual({
+      error: "request body of 13 bytes is over the limit of 10 bytes",
+      status: 413,
+    });
+    expect(received).toEqual([12]);
+  });
+
+  test("a chunked body is counted as it is read: 413 once it passes the limit, and the meter says how much came", async () => {
+    const meter = { bytes: 0 };
+    const route = limited.routes[0]!;
+    const request = (body: ReadableStream<Uint8Array>) =>
+      new Request("http://fn.test/echo", { method: "POST", body, duplex: "half" } as RequestInit);
+    const ok = await route.handle(request(chunked(5, 7)), {}, meter);
+    expect(await ok.json()).toEqual({ bytes: 12 });
+    expect(meter.bytes).toBe(12);
+    const over = await route.handle(request(chunked(5, 5, 5)), {}, meter);
+    expect(over.status).toBe(413);
+    expect((await over.json()).error).toBe("request body of 15 bytes is over the limit of 10 bytes");
+  });
+
+  test("a route without a limit of its own takes DEFAULT_MAX_BODY_BYTES", async () => {
+    const open = defineFunction({
+      routes: [{
+        method: "POST",
+        path: "/x",
+        summary: "x",
+        auth: false,
+        handler: async (request) => new Response(String((await request.arrayBuffer()).byteLength)),
+      }],
+    });
+    const at = await open.fetch(
+      new Request("http://fn.test/x", { method: "POST", body: new Uint8Array(DEFAULT_MAX_BODY_BYTES) }),
+    );
+    expect(await at.text()).toBe(String(DEFAULT_MAX_BODY_BYTES));
+    const over = await open.fetch(
+      new Request("http://fn.test/x", { method: "POST", body: new Uint8Array(DEFAULT_MAX_BODY_BYTES + 1) }),
+    );
+    expect(over.status).toBe(413);
   });
 });
