@@ -48,9 +48,8 @@ export function buildApp(
   // Draining: a caller that keeps its connection open would send its next request here after this
   // replica is gone from the service (swarm takes it out of DNS and the VIP before SIGTERM); telling
   // it to close makes it connect again, to a replica that is ready. Done on the functions' answers and
-  // the runtime's own, not in an Elysia onRequest hook: a hook makes Elysia build every request's URL,
-  // which with the URL parse after it cost about 15% of a 4 KiB download's CPU (perf A/B). The page's
-  // static files are not marked: a browser whose kept-alive connection closes at stop retries a GET.
+  // the runtime's own, not in an Elysia onRequest hook: a hook makes Elysia build every request's URL
+  // (bench/NOTES.md). The page's static files are not marked: a browser whose kept-alive connection closes at stop retries a GET.
   const closingIfDraining = (response: Response) =>
     state.ready ? response : withHeaders(response, { connection: "close" });
 

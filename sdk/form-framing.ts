@@ -2,10 +2,7 @@
 // browsers and FormData send: a boundary opening the body, part headers of simple lines, a
 // Content-Disposition of `form-data; name="…"` and maybe `; filename="…"`, and the closing boundary.
 // The delimiters are found with the platform's native byte search (Buffer.indexOf) and a file's bytes
-// are handed on as one view of the body, where busboy's streaming state machine walks every byte in
-// JavaScript and hands them out through a Readable and its events (measured on a 1 MiB upload: 0.4-0.6
-// ms less CPU, about a tenth of all the runtime spends on it; 1 MiB uploads at c=8 on tmpfs went from
-// 252-288 to 294-321 req/s).
+// are handed on as one view of the body, where busboy walks every byte in JavaScript (bench/NOTES.md).
 //
 // Anything else gets `undefined`, and the caller gives the body to busboy: a preamble, a header that
 // does not parse as one plain line, an escape or a `filename*` in the disposition, an empty name or

@@ -134,8 +134,7 @@ async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
  * The first text field named `field` of a form (file parts are passed over), or undefined. A form
  * read whole (declared length up to IN_MEMORY_FORM_BYTES) is parsed by the platform's own FormData
  * parser: native, where busboy's per-request setup of streams and events was most of the time of a
- * small form (measured: POST /download of a 4 KiB file answered 1.45x as many requests per second,
- * of 1 MiB 1.07x). Only for text fields: the platform's parser reads file names more loosely than
+ * small form (bench/NOTES.md). Only for text fields: the platform's parser reads file names more loosely than
  * busboy (a `\"` stays as sent, a `filename*` part is taken for a text field), so files go through
  * `formParts`.
  */

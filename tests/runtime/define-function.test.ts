@@ -155,7 +155,7 @@ describe("the body limit, applied by the contract itself (so also under deno ser
       },
     }],
   });
-  const post = (body: Uint8Array) =>
+  const post = (body: Uint8Array<ArrayBuffer>) =>
     limited.fetch(
       new Request("http://fn.test/echo", {
         method: "POST",
