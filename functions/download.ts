@@ -2,93 +2,111 @@
 //   curl -X POST -F 'name=report.pdf' HOST:5001/download > report.pdf   (the historic API, verbatim)
 //   curl -O HOST:5001/files/report.pdf                                  (REST, with ETag and Range)
 //   curl HOST:5001/files                                                (JSON list)
-import { defineFunction, errorOf, FORM_FIELD_NAMES, formField, HttpError, json, jsonOf, ref } from "@tarsd/sdk";
-import { fileResponse } from "../lib/files/serve-file.ts";
+import {
+  defineFunction,
+  errorOf,
+  FORM_FIELD_NAMES,
+  formField,
+  type FunctionModule,
+  HttpError,
+  json,
+  jsonOf,
+  ref,
+} from "@tarsd/sdk";
+import { FileService } from "../lib/files/file-service.ts";
 import { FILE_SCHEMAS, fileBytes, nameParam } from "../lib/files/openapi.ts";
-import { fileStore, startFileStore, storeReachable } from "../lib/files/shared-store.ts";
+import { fileResponse } from "../lib/files/serve-file.ts";
+import { type FileServiceSettings, fileServiceSettingsFromEnv } from "../lib/files/settings.ts";
 import { SmallBlobs } from "../lib/files/small-blobs.ts";
-
-const smallBlobs = new SmallBlobs();
-
-const serveNamed = (request: Request, name: string | undefined) =>
-  fileStore().withResolved(name ?? "", async (file) =>
-    fileResponse(
-      request,
-      file,
-      request.method === "HEAD" ? undefined : await smallBlobs.bytes(file.sha256, file.path, file.size),
-    ));
 
 const notFound = errorOf("No such file");
 const nameForm = { type: "object", required: ["name"], properties: { name: ref("FileName") } };
 
-export default defineFunction({
-  schemas: FILE_SCHEMAS,
-  start: () => startFileStore(),
-  ready: storeReachable,
-  routes: [
-    {
-      method: "POST",
-      path: "/download",
-      summary: "Download the file named by form field `name` (multipart or urlencoded).",
-      auth: false,
-      openapi: {
-        requestBody: {
-          required: true,
-          content: {
-            "multipart/form-data": { schema: { ...nameForm, propertyNames: FORM_FIELD_NAMES } },
-            "application/x-www-form-urlencoded": { schema: nameForm },
+/** The download function over `settings`: nothing is touched until the host starts it. */
+export function downloadFunction(settings: FileServiceSettings): FunctionModule {
+  const service = new FileService(settings);
+  const { store } = service;
+  const smallBlobs = new SmallBlobs();
+  const serveNamed = (request: Request, name: string | undefined) =>
+    store.withResolved(name ?? "", async (file) =>
+      fileResponse(
+        request,
+        file,
+        request.method === "HEAD" ? undefined : await smallBlobs.bytes(file.sha256, file.path, file.size),
+      ));
+
+  return defineFunction({
+    schemas: FILE_SCHEMAS,
+    start: () => service.start(),
+    ready: () => service.reachable(),
+    stop: () => service.stop(),
+    routes: [
+      {
+        method: "POST",
+        path: "/download",
+        summary: "Download the file named by form field `name` (multipart or urlencoded).",
+        auth: false,
+        openapi: {
+          requestBody: {
+            required: true,
+            content: {
+              "multipart/form-data": { schema: { ...nameForm, propertyNames: FORM_FIELD_NAMES } },
+              "application/x-www-form-urlencoded": { schema: nameForm },
+            },
+          },
+          responses: { "200": fileBytes("The file"), "400": errorOf("Form field `name` missing"), "404": notFound },
+        },
+        async handler(request) {
+          const name = await formField(request, "name");
+          if (name === undefined) throw new HttpError(400, "form field 'name' is missing");
+          return serveNamed(request, name);
+        },
+      },
+      {
+        method: "GET",
+        path: "/files/:name",
+        summary: "Download a file; supports Range, If-None-Match and If-Range.",
+        openapi: {
+          parameters: [nameParam],
+          responses: {
+            "200": fileBytes("The file"),
+            "206": fileBytes("The requested range"),
+            "304": { description: "Not modified (If-None-Match matched the sha256 ETag)" },
+            "404": notFound,
+            "416": errorOf("Range not satisfiable"),
           },
         },
-        responses: { "200": fileBytes("The file"), "400": errorOf("Form field `name` missing"), "404": notFound },
+        handler: (request, { name }) => serveNamed(request, name),
       },
-      async handler(request) {
-        const name = await formField(request, "name");
-        if (name === undefined) throw new HttpError(400, "form field 'name' is missing");
-        return serveNamed(request, name);
+      {
+        method: "HEAD",
+        path: "/files/:name",
+        summary: "Size, sha256 ETag and modification time of a file, without its bytes.",
+        openapi: {
+          parameters: [nameParam],
+          responses: { "200": { description: "The file exists" }, "404": { description: "No such file" } },
+        },
+        handler: (request, { name }) => serveNamed(request, name),
       },
-    },
-    {
-      method: "GET",
-      path: "/files/:name",
-      summary: "Download a file; supports Range, If-None-Match and If-Range.",
-      openapi: {
-        parameters: [nameParam],
-        responses: {
-          "200": fileBytes("The file"),
-          "206": fileBytes("The requested range"),
-          "304": { description: "Not modified (If-None-Match matched the sha256 ETag)" },
-          "404": notFound,
-          "416": errorOf("Range not satisfiable"),
+      {
+        method: "GET",
+        path: "/files",
+        summary: "List stored files: name, size, sha256, modified.",
+        openapi: {
+          responses: {
+            "200": jsonOf("Stored files", {
+              type: "object",
+              required: ["files"],
+              properties: { files: { type: "array", items: ref("StoredFile") } },
+            }),
+          },
+        },
+        async handler() {
+          return json({ files: await store.list() });
         },
       },
-      handler: (request, { name }) => serveNamed(request, name),
-    },
-    {
-      method: "HEAD",
-      path: "/files/:name",
-      summary: "Size, sha256 ETag and modification time of a file, without its bytes.",
-      openapi: {
-        parameters: [nameParam],
-        responses: { "200": { description: "The file exists" }, "404": { description: "No such file" } },
-      },
-      handler: (request, { name }) => serveNamed(request, name),
-    },
-    {
-      method: "GET",
-      path: "/files",
-      summary: "List stored files: name, size, sha256, modified.",
-      openapi: {
-        responses: {
-          "200": jsonOf("Stored files", {
-            type: "object",
-            required: ["files"],
-            properties: { files: { type: "array", items: ref("StoredFile") } },
-          }),
-        },
-      },
-      async handler() {
-        return json({ files: await fileStore().list() });
-      },
-    },
-  ],
-});
+    ],
+  });
+}
+
+export default downloadFunction(fileServiceSettingsFromEnv());

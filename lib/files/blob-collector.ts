@@ -27,7 +27,8 @@
 import { randomUUID } from "node:crypto";
 import { lstat, mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type FileStore, isSha256 } from "./file-store.ts";
+import type { FileStore } from "./file-store.ts";
+import { isSha256 } from "./store-layout.ts";
 import type { Clock } from "./store-clock.ts";
 
 export interface CollectResult {

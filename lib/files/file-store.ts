@@ -1,23 +1,11 @@
-// Files on a directory that several replicas share (a swarm volume over NFS), content-addressed:
-//
-//   blobs/ab/abcdef...   each version's bytes, once, immutable, named by their sha256
-//   names/<name>         a symlink to ../blobs/ab/<sha256>: the name's current version
-//   tmp/                 uploads being received, pointers being made, the clock's probe for a moment
-//                        (<host>-<pid>-<uuid>[.suffix]; store-clock.ts)
-//   gc/                  the collector's marks and lock (blob-collector.ts)
-//   uploads/             resumable (tus) uploads in progress (resumable-uploads.ts)
-//
-// An upload streams into tmp/ while its sha256 is computed, is fsynced, becomes its blob (a hard link,
-// or a touch when those bytes are already stored), and only then is the name pointed at it, by
-// renaming a new symlink over the old one: readers see the old version or the new one, whole.
-// Since a blob never changes, a reader can hand its path to the kernel (sendfile) and its ETag is
-// its name. Blobs no name points to are removed by the collector (blob-collector.ts); what a writer
-// does for it: touch the blob before pointing a name at it (`adopt`), and keep its own staged copy
-// until the name is in place and the blob checked to be there (`settle`).
-import { Buffer } from "node:buffer";
-import { createHash, randomUUID } from "node:crypto";
+// Files on a directory that several replicas share, content-addressed (store-layout.ts). An upload is
+// staged in tmp/ (staging.ts), fsynced, becomes its blob, and only then is the name pointed at it by
+// renaming a new symlink over the old one: readers see the old version or the new one, whole. A blob
+// never changes, so a reader can hand its path to the kernel (sendfile) and its ETag is its name.
+// Blobs no name points to go by the collector (blob-collector.ts); what a writer does for it: touch
+// the blob before pointing a name at it (`adopt`), and keep its staged copy until the name is in place
+// and the blob checked to be there (`settle`). Names are checked here, at every public method.
 import {
-  constants,
   existsSync,
   linkSync,
   lstatSync,
@@ -28,18 +16,17 @@ import {
   statSync,
   symlinkSync,
 } from "node:fs";
-import { type FileHandle, lstat, mkdir, open, readdir, readlink, rename, rm, unlink } from "node:fs/promises";
-import { hostname } from "node:os";
+import { mkdir, readdir, readlink, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import process from "node:process";
 import { DomainError } from "@tarsd/sdk";
 import { DirectorySync } from "./directory-sync.ts";
 import { storageErrors } from "./disk-full.ts";
 import { validateName } from "./names.ts";
-import type { OpenFile } from "./open-file.ts";
-import { createStagingWriter } from "./staging-writer.ts";
-import { BodyHash } from "./body-hash.ts";
+import { BoundedCache } from "./store-caches.ts";
 import { type Clock, stamp, storeClock, touchNow } from "./store-clock.ts";
+import { pointerTarget, shaOfTarget, StoreLayout } from "./store-layout.ts";
+import { closeStaged, discardStaged, stageBody, type Staged, type StagedFile } from "./staging.ts";
+import { cleanupTemps } from "./temp-cleanup.ts";
 
 export interface StoredFile {
   name: string;
@@ -55,38 +42,6 @@ export interface ResolvedFile extends StoredFile {
   path: string;
 }
 
-export interface OpenedFile extends ResolvedFile {
-  /** Streams bytes [start, end] (inclusive) from the already opened blob, then closes it. */
-  stream(start?: number, end?: number): ReadableStream<Uint8Array>;
-  close(): Promise<void>;
-}
-
-/** Bytes received and fsynced in tmp/, not yet a blob. */
-export interface Staged {
-  tmp: string;
-  sha256: string;
-  size: number;
-  /**
-   * The staged file, still open and not yet fsynced (`stage` leaves it so): `adopt` fsyncs it only
-   * when it becomes a new blob. When the same bytes are stored already, that blob is durable and the
-   * staged copy is only thrown away: no fsync is waited for. Absent: the bytes are durable already.
-   */
-  unsynced?: OpenFile;
-  /** The staged file being closed (set once `adopt` or `discard` starts closing it). */
-  closing?: Promise<void>;
-}
-
-export const READ_CHUNK_BYTES = 1024 * 1024;
-/**
- * Temp files untouched this long (by the store's clock: store-clock.ts) belong to a dead upload (Bun's
- * idle timeout ends live ones sooner).
- */
-const STALE_TEMP_MS = 10 * 60 * 1000;
-const SHA256 = /^[0-9a-f]{64}$/;
-
-/** Whether a file name in blobs/ is a blob's (a sha256 in hex). */
-export const isSha256 = (name: string): boolean => SHA256.test(name);
-
 export interface FileStoreOptions {
   /**
    * The directory's own time, that file times are compared with (by this store, the blob collector
@@ -96,27 +51,17 @@ export interface FileStoreOptions {
   clock?: Clock;
 }
 
-export class FileStore {
-  readonly blobsDir: string;
-  readonly namesDir: string;
-  readonly tmpDir: string;
-  readonly gcDir: string;
-  readonly uploadsDir: string;
-  private readonly tempPrefix = `${hostname()}-${process.pid}-`;
+export class FileStore extends StoreLayout {
   /** Blob sizes: a blob never changes, so its size is looked up once. */
-  private readonly sizes = new Map<string, number>();
-  private readonly directorySyncs = new Map<string, DirectorySync>();
+  private readonly sizes = new BoundedCache<string, number>();
   /** Where each name pointed when last resolved here, and since when. */
-  private readonly pointers = new Map<string, { target: string; modified: Date }>();
+  private readonly pointers = new BoundedCache<string, { target: string; modified: Date }>();
+  private readonly directorySyncs = new Map<string, DirectorySync>();
   /** The store's clock (store-clock.ts): the only time file times are compared with. */
   readonly clock: Clock;
 
-  constructor(readonly dir: string, options: FileStoreOptions = {}) {
-    this.blobsDir = join(dir, "blobs");
-    this.namesDir = join(dir, "names");
-    this.tmpDir = join(dir, "tmp");
-    this.gcDir = join(dir, "gc");
-    this.uploadsDir = join(dir, "uploads");
+  constructor(dir: string, options: FileStoreOptions = {}) {
+    super(dir);
     this.clock = options.clock ?? storeClock(() => this.tempPath(".clock"));
   }
 
@@ -127,85 +72,25 @@ export class FileStore {
     await this.cleanupTemps();
   }
 
-  blobPath(sha256: string): string {
-    return join(this.blobsDir, sha256.slice(0, 2), sha256);
+  /** Removes what dead uploads left in tmp/ (temp-cleanup.ts). */
+  cleanupTemps(): Promise<string[]> {
+    return cleanupTemps(this, this.clock);
   }
 
-  /** A fresh path in tmp/ that names this process (so a restart can tell its own leftovers). */
-  tempPath(suffix = ""): string {
-    return join(this.tmpDir, `${this.tempPrefix}${randomUUID()}${suffix}`);
-  }
-
-  /**
-   * Removes temp files left by a crashed upload: those of a dead process on this host at once,
-   * anyone's once stale by the store's clock (other replicas' live uploads keep their temp files
-   * fresh). A store whose clock cannot be read (a probe file cannot be made) has none judged stale.
-   */
-  async cleanupTemps(): Promise<string[]> {
-    const removed: string[] = [];
-    const host = hostname();
-    // Before any file's time is looked at (they can only look younger than they are).
-    const now = await this.clock().catch(() => undefined);
-    for (const entry of await readdir(this.tmpDir).catch(() => [] as string[])) {
-      const path = join(this.tmpDir, entry);
-      const [entryHost, pidText] = splitTempName(entry);
-      const deadHere = entryHost === host && pidText !== undefined && !processAlive(Number(pidText));
-      const info = await lstat(path).catch(() => null);
-      if (!info) continue;
-      if (deadHere || (now !== undefined && now - info.mtimeMs > STALE_TEMP_MS)) {
-        await rm(path, { force: true });
-        removed.push(entry);
-      }
-    }
-    return removed;
-  }
-
-  /** Stores `body` as `name`, never exceeding `maxBytes`. */
-  async put(
-    name: string,
-    body: AsyncIterable<Uint8Array>,
-    maxBytes: number,
-  ): Promise<StoredFile & { replaced: boolean }> {
-    validateName(name);
-    const [stored] = await this.commit([{ name, staged: await this.stage(body, maxBytes) }]);
+  /** Stores `body` as `name`. */
+  async put(name: string, body: AsyncIterable<Uint8Array>): Promise<StoredFile & { replaced: boolean }> {
+    const [stored] = await this.commit([await this.stage(name, body)]);
     return stored!;
   }
 
   /**
-   * Streams `body` into a private temp file (hashing as it goes), left open for `adopt` to fsync;
-   * nothing is visible until `commit`. Split from commit so a request carrying several files stores
-   * all or none. The caller commits or discards what it staged. Each chunk's write is in flight while
-   * the next chunk is read and while the hash runs: the disk's wait overlaps the rest. So a chunk is
-   * read after the body has handed on the next one: `body` must give each chunk memory of its own.
+   * Streams `body` into a private temp file to be stored as `name` (staging.ts); nothing is visible
+   * until `commit`. A bad name is refused before anything is read or written. The caller commits or
+   * discards what it staged.
    */
-  async stage(body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<Staged> {
-    const tmp = this.tempPath();
-    const hash = new BodyHash();
-    let size = 0;
-    const writer = await storageErrors(() => createStagingWriter(tmp));
-    let writing: Promise<void> | undefined;
-    let digest: Promise<string> | undefined;
-    try {
-      for await (const chunk of body) {
-        size += chunk.byteLength;
-        if (size > maxBytes) throw new DomainError("too_large", `file is over the limit of ${maxBytes} bytes`);
-        await writing; // one write at a time: the writer gathers into one buffer
-        writing = storageErrors(() => writer.write(chunk));
-        hash.add(chunk);
-      }
-      digest = hash.hex();
-      await writing;
-      await storageErrors(() => writer.finish());
-      return { tmp, sha256: await digest, size, unsynced: writer.handle };
-    } catch (err) {
-      // The buffer goes back to the pool only once no write reads from it.
-      await Promise.allSettled([writing, digest]);
-      await writer.handle.close().catch(() => {});
-      await rm(tmp, { force: true });
-      throw err;
-    } finally {
-      writer.release();
-    }
+  async stage(name: string, body: AsyncIterable<Uint8Array>): Promise<StagedFile> {
+    validateName(name);
+    return { name, staged: await stageBody(this.tempPath(), body) };
   }
 
   /**
@@ -215,13 +100,10 @@ export class FileStore {
    * their own). The staged file stays until `settle`: until a name points at the blob, this writer
    * can always put the bytes back, whatever a collector pass does meanwhile.
    *
-   * Its metadata calls (touch, link, and in `stage`, `commit` and `settle` the staged file's creation,
-   * the pointer's symlink and rename, readlink and unlink) are made in place: tens of microseconds
-   * in the kernel on a local disk, where a promise-based call waits in the thread pool's queue behind
-   * the uploads' fsyncs and direct writes, 3 ms on average (measured: 1 MiB uploads at c=8). What
-   * waits for the disk (fsync, writes, close) stays in the pool. On NFS each in-place call is a round
-   * trip the event loop waits for; on a disk where many files were just deleted an inode takes up to
-   * a millisecond to find (ext4 without a journal skips those freed in the last minute).
+   * Its metadata calls (touch, link, and in `commit` and `settle` the pointer's symlink and rename,
+   * readlink and unlink) are made in place: a promise-based call would wait in the thread pool's
+   * queue behind the uploads' fsyncs and direct writes. What waits for the disk (fsync, writes,
+   * close) stays in the pool. On NFS each in-place call is a round trip the event loop waits for.
    */
   async adopt(staged: Staged): Promise<string> {
     const blob = this.blobPath(staged.sha256);
@@ -267,9 +149,10 @@ export class FileStore {
    * (and the pointer each replaced name had, for undoing) is made in tmp/ first, which is where a
    * full disk fails; then the pointers are renamed into names/ one by one, and if one rename fails
    * the ones already made are put back. A reader may see the first names of a request a moment
-   * before the last; after the request every name is new, or every name is as it was.
+   * before the last; after the request every name is new, or every name is as it was. What it was
+   * given is discarded when it fails.
    */
-  async commit(files: { name: string; staged: Staged }[]): Promise<(StoredFile & { replaced: boolean })[]> {
+  async commit(files: StagedFile[]): Promise<(StoredFile & { replaced: boolean })[]> {
     const leftovers: string[] = []; // pointers made in tmp/ and not (or no longer) needed
     try {
       const steps = [];
@@ -327,10 +210,8 @@ export class FileStore {
     return syncer.sync();
   }
 
-  async discard(staged: Staged): Promise<void> {
-    closeStaged(staged);
-    await staged.closing;
-    await rm(staged.tmp, { force: true });
+  discard(staged: Staged): Promise<void> {
+    return discardStaged(staged);
   }
 
   /**
@@ -343,11 +224,10 @@ export class FileStore {
     // touched while it was removing it): ask again a few times before calling the file absent.
     for (let attempt = 0;; attempt++) {
       // Synchronous on purpose: metadata calls served from the kernel's (or the NFS client's attribute)
-      // cache, about 2 µs each here, where each promise-based call costs about 100 µs of thread-pool
-      // round trip (measured under Bun): most of a small download's time. And only the readlink when
-      // the name still points where it did last time: its modification time is then the one already
-      // known (only a re-upload of the very same bytes through another replica goes unseen: the
-      // Last-Modified of a GET stays the earlier one; listings always look).
+      // cache cost far less in place than a round trip through the thread pool. And only the readlink
+      // when the name still points where it did last time: its modification time is then the one
+      // already known (only a re-upload of the very same bytes through another replica goes unseen:
+      // the Last-Modified of a GET stays the earlier one; listings always look).
       const pointer = join(this.namesDir, name);
       let target: string, modified: Date;
       try {
@@ -357,7 +237,6 @@ export class FileStore {
           modified = known.modified;
         } else {
           modified = lstatSync(pointer).mtime;
-          if (this.pointers.size > 100_000) this.pointers.clear();
           this.pointers.set(name, { target, modified });
         }
       } catch (err) {
@@ -372,7 +251,6 @@ export class FileStore {
       const path = this.blobPath(sha256);
       const size = this.sizes.get(sha256) ?? statSync(path, { throwIfNoEntry: false })?.size;
       if (size !== undefined) {
-        if (this.sizes.size > 100_000) this.sizes.clear();
         this.sizes.set(sha256, size);
         return { name, sha256, size, path, modified };
       }
@@ -396,24 +274,6 @@ export class FileStore {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 2) throw err;
       }
     }
-  }
-
-  /** Resolves and opens `name`: the stream serves that version even if the name changes meanwhile. */
-  open(name: string): Promise<OpenedFile> {
-    return this.withResolved(name, async (file) => {
-      const handle = await open(file.path, constants.O_RDONLY);
-      let closed = false;
-      const close = async () => {
-        if (closed) return;
-        closed = true;
-        await handle.close().catch(() => {});
-      };
-      return {
-        ...file,
-        close,
-        stream: (start = 0, end = file.size - 1) => fileStream(handle, start, end, close),
-      };
-    });
   }
 
   async list(): Promise<StoredFile[]> {
@@ -451,13 +311,6 @@ export class FileStore {
   }
 }
 
-/** Starts closing the staged file; `closing` settles when it is closed (removing it waits for that). */
-function closeStaged(staged: Staged): void {
-  const handle = staged.unsynced;
-  staged.unsynced = undefined;
-  if (handle) staged.closing = handle.close().catch(() => {});
-}
-
 function readlinkOrUndefined(path: string): string | undefined {
   try {
     return readlinkSync(path);
@@ -476,88 +329,4 @@ function linkOnce(from: string, to: string): "made" | "no directory" {
     if (code !== "EEXIST") throw err;
   }
   return "made";
-}
-
-/** A pointer's target, relative so the directory can be moved or mounted elsewhere. */
-export function pointerTarget(sha256: string): string {
-  return `../blobs/${sha256.slice(0, 2)}/${sha256}`;
-}
-
-function shaOfTarget(target: string): string | undefined {
-  const sha256 = target.slice(target.lastIndexOf("/") + 1);
-  return isSha256(sha256) ? sha256 : undefined;
-}
-
-/** The sha256 of an open file's bytes, read in chunks: a multi-GiB file is never in memory. */
-export async function sha256Of(handle: FileHandle): Promise<string> {
-  const hash = createHash("sha256");
-  const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
-  for (let position = 0;;) {
-    const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, position);
-    if (bytesRead === 0) return hash.digest("hex");
-    hash.update(buffer.subarray(0, bytesRead));
-    position += bytesRead;
-  }
-}
-
-/** Bytes [start, end] of the file at `path`, as a stream (where Bun.file is not there to do it). */
-export async function openStream(path: string, start: number, end: number): Promise<ReadableStream<Uint8Array>> {
-  const handle = await open(path, constants.O_RDONLY);
-  return fileStream(handle, start, end, () => handle.close().catch(() => {}));
-}
-
-/** Pull-based stream over an open handle: reads only as fast as the client takes bytes. */
-function fileStream(
-  handle: FileHandle,
-  start: number,
-  end: number,
-  close: () => Promise<void>,
-): ReadableStream<Uint8Array> {
-  let position = start;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const remaining = end - position + 1;
-      if (remaining <= 0) {
-        controller.close();
-        await close();
-        return;
-      }
-      const buffer = new Uint8Array(Math.min(READ_CHUNK_BYTES, remaining));
-      try {
-        const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, position);
-        if (bytesRead === 0) throw new Error("file shrank while being read");
-        position += bytesRead;
-        controller.enqueue(bytesRead === buffer.byteLength ? buffer : buffer.subarray(0, bytesRead));
-        if (position > end) {
-          controller.close();
-          await close();
-        }
-      } catch (err) {
-        controller.error(err);
-        await close();
-      }
-    },
-    async cancel() {
-      await close();
-    },
-  });
-}
-
-function splitTempName(entry: string): [string | undefined, string | undefined] {
-  // <host>-<pid>-<uuid>[.suffix]; host names may contain '-', the uuid has exactly four.
-  const parts = entry.replace(/\.[a-z]+$/, "").split("-");
-  if (parts.length < 7) return [undefined, undefined];
-  const pid = parts[parts.length - 6];
-  const host = parts.slice(0, parts.length - 6).join("-");
-  return [host, pid];
-}
-
-function processAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

@@ -7,7 +7,9 @@
 import { link, lstat, lutimes, open, readdir, rm, rmdir, symlink, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { syncDir } from "./directory-sync.ts";
-import { type FileStore, pointerTarget, sha256Of } from "./file-store.ts";
+import type { FileStore } from "./file-store.ts";
+import { pointerTarget } from "./store-layout.ts";
+import { sha256Of } from "./stream-utils.ts";
 import { validateName } from "./names.ts";
 
 export interface Migration {

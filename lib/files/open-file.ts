@@ -1,10 +1,9 @@
 // A file opened in place (openSync), with promise-based calls for what waits on the disk. Why:
 // promise-based file calls run on Bun's pool threads, and under concurrent uploads those are busy
-// with fsyncs and direct writes; a promise-based open waited behind them for 3 ms on average (with
-// Bun's default of two threads), where the open itself (a path lookup and a new inode) is tens of
-// microseconds in the kernel on a local disk (measured at c=8, 1 MiB uploads). Its writes,
-// fdatasync, truncate and close still go to the pool: those can wait for the device (close too: on
-// NFS it writes back what is cached).
+// with fsyncs and direct writes, which a promise-based open would wait behind, where the open itself
+// (a path lookup and a new inode) is quick in the kernel on a local disk. Its writes, fdatasync,
+// truncate and close still go to the pool: those can wait for the device (close too: on NFS it
+// writes back what is cached).
 import { close, fdatasync, ftruncate, openSync, write } from "node:fs";
 import { promisify } from "node:util";
 

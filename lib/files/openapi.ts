@@ -4,7 +4,7 @@ import { ref } from "@tarsd/sdk";
 import { CONTROL_CHARS, MAX_NAME_BYTES, SEPARATOR_CHARS } from "./names.ts";
 
 /** One stored file as listed by GET /files and returned by uploads. */
-export const STORED_FILE_SCHEMA = {
+const STORED_FILE_SCHEMA = {
   type: "object",
   required: ["name", "size", "sha256", "modified"],
   properties: {
@@ -16,7 +16,7 @@ export const STORED_FILE_SCHEMA = {
 } as const;
 
 /** The names lib/files/names.ts accepts (JSON Schema cannot count UTF-8 bytes: see maxLength). */
-export const FILE_NAME_SCHEMA = {
+const FILE_NAME_SCHEMA = {
   type: "string",
   minLength: 1,
   maxLength: MAX_NAME_BYTES,

@@ -1,23 +1,12 @@
-// Resumable uploads (the storage side of tus, runtime/http/tus.ts). Their whole state lives in the
-// store's shared uploads/ directory, so any replica can continue an upload another one began:
-//
-//   uploads/<id>             the bytes received so far; its size *is* the upload's offset
-//   uploads/<id>.json        what is being uploaded: {length, filename, created}
-//   uploads/<id>.lock        the one request appending (or completing) right now: open "wx" is
-//                            exclusive across hosts, NFS included; taken over once stale
-//   uploads/<id>.done.json   the upload completed, its file committed: {length, filename, sha256, ...}
-//
-// A request appends at the offset it names, only when that is the data file's size, and fsyncs
-// before answering, so an offset a client was told is on disk. A body cut off midway keeps what
-// arrived: the next HEAD gives that offset and the client goes on from there (that is the resume).
-// When the last byte is in, the data file is hashed and committed under its file name like any
-// upload (FileStore.commit: the name points at the whole file at once, or at its old version).
-// Completing is idempotent, so a replica dying after the last byte leaves it to the next HEAD or
-// PATCH. The one window: dying between the commit and writing <id>.done.json means the commit is
-// done again later, which would put back these bytes over a version written in between.
-// Whether an upload is abandoned or a lock stale is judged by the store's clock (store-clock.ts: the
-// time the file server stamps on files, read once per request or pass), never by this host's clock,
-// which may disagree with the server's by any amount: its files' times are all the server's.
+// Resumable uploads: the storage side of tus (tus.ts). Their whole state lives in the store's shared
+// uploads/ directory, so any replica can continue an upload another one began; an offset a client was
+// told is on disk (fsynced before the answer), and a body cut off midway keeps what arrived: the next
+// HEAD gives that offset (that is the resume). The last byte in, the data file is committed under its
+// name like any upload (FileStore.commit). Completing is idempotent, so a replica dying after the last
+// byte leaves it to the next HEAD or PATCH. The one window: dying between the commit and writing
+// <id>.done.json means the commit is done again later, which would put back these bytes over a
+// version written in between. Abandoned uploads and stale locks are judged by the store's clock
+// (store-clock.ts), never by this host's.
 import { Buffer } from "node:buffer";
 import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";
@@ -28,9 +17,10 @@ import process from "node:process";
 import { DomainError } from "@tarsd/sdk";
 import { storageErrors } from "./disk-full.ts";
 import { syncDir } from "./directory-sync.ts";
-import { type FileStore, sha256Of } from "./file-store.ts";
+import type { FileStore } from "./file-store.ts";
 import { type Clock, perPass } from "./store-clock.ts";
 import { WRITE_CHUNK_BYTES } from "./staging-writer.ts";
+import { sha256Of } from "./stream-utils.ts";
 import { validateName } from "./names.ts";
 
 export interface UploadInfo {
@@ -50,8 +40,6 @@ export interface UploadStatus {
 }
 
 export interface ResumableUploadOptions {
-  /** The largest upload (MAX_UPLOAD_BYTES). */
-  maxBytes: number;
   /** An upload none of whose files changed for this long is gone (UPLOAD_EXPIRY_SECONDS). */
   expiryMs: number;
   /** A lock this old, on an upload whose bytes did not grow for as long, belongs to a dead request. */
@@ -84,12 +72,6 @@ export class ResumableUploads {
     validateName(filename);
     if (!Number.isSafeInteger(length) || length < 0) {
       throw new DomainError("malformed", "the upload length must be a non-negative integer");
-    }
-    if (length > this.options.maxBytes) {
-      throw new DomainError(
-        "too_large",
-        `an upload of ${length} bytes is over the limit of ${this.options.maxBytes} bytes`,
-      );
     }
     const id = randomUUID().replaceAll("-", "");
     const paths = this.paths(id);
@@ -200,6 +182,12 @@ export class ResumableUploads {
     return removed;
   }
 
+  /**
+   * An upload's files: <id> the bytes received so far (its size *is* the offset); <id>.json what is
+   * being uploaded ({length, filename, created}); <id>.lock the one request appending or completing
+   * now (open "wx" is exclusive across hosts, NFS included; taken over once stale); <id>.done.json
+   * the upload completed, its file committed.
+   */
   private paths(id: string) {
     const data = join(this.store.uploadsDir, id);
     return { data, info: `${data}.json`, lock: `${data}.lock`, done: `${data}.done.json` };

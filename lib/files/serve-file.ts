@@ -3,7 +3,8 @@
 // the blob's, which never change: given in memory (a small blob, see lib/files/small-blobs.ts), or
 // under Bun the file itself (Bun.file, which the server sends with sendfile), elsewhere (Deno) a
 // stream read from it.
-import { openStream, type ResolvedFile } from "./file-store.ts";
+import type { ResolvedFile } from "./file-store.ts";
+import { openStream } from "./stream-utils.ts";
 import { parseRange } from "./ranges.ts";
 
 export async function fileResponse(request: Request, file: ResolvedFile, bytes?: Blob): Promise<Response> {
@@ -50,9 +51,9 @@ function baseHeaders(file: ResolvedFile, etag: string): Record<string, string> {
 
 /**
  * The headers of each name's whole-file answer, kept while the name points at the same blob with
- * the same time: a Response copies a Headers object it is given (about 1 µs) where it parses a
- * record (about 4 µs, with the date and the disposition to format): a tenth of a 4 KiB GET.
- * Bounded by entries; a version's headers are small.
+ * the same time: a Response copies a Headers object it is given, where it would parse a record
+ * (with the date and the disposition to format) several times slower. Bounded by entries; a
+ * version's headers are small.
  */
 class WholeFileHeaders {
   private readonly byName = new Map<string, { sha256: string; time: number; headers: Headers }>();
@@ -74,7 +75,7 @@ class WholeFileHeaders {
 const wholeFileHeaders = new WholeFileHeaders();
 
 /** RFC 6266: an ASCII fallback plus the exact UTF-8 name, so any name survives the header. */
-export function contentDisposition(name: string): string {
+function contentDisposition(name: string): string {
   const ascii = name.replace(/[^\x20-\x7e]|["\\%]/g, "_");
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }

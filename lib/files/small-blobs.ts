@@ -1,7 +1,7 @@
 // Small blobs kept in memory. A blob is named by its sha256 and never changes, so a copy in memory
 // can never be stale: no invalidation, whatever other replicas do. Serving a 4 KiB file from memory
-// skips the open/sendfile/close a file response costs, which for small files is most of the work
-// (measured: about twice the requests per second). Bounded by entry size and by total bytes;
+// skips the open/sendfile/close a file response costs, which for small files is most of the work.
+// Bounded by entry size and by total bytes;
 // least recently used go first. Kept as Blobs: a Response over a Blob shares its bytes, where one
 // over a Uint8Array copies them.
 import { readFile } from "node:fs/promises";

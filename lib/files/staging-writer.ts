@@ -1,9 +1,8 @@
 // Writes an upload's bytes into its staged file. Where the filesystem takes it, the file is opened with
 // O_DIRECT (as object stores such as MinIO write objects): the bytes go from one reused buffer to the
 // disk, which the fsync that follows waits for anyway, instead of being copied into the page cache
-// first. That copy was most of an upload's kernel time (measured: 1 MiB uploads at c=8 spent a quarter
-// of all CPU in it), and it fills memory with pages of files nobody has asked for yet; a download
-// reads the blob into the cache when it is wanted.
+// first. That copy was most of an upload's kernel time, and it fills memory with pages of files nobody
+// has asked for yet; a download reads the blob into the cache when it is wanted.
 //
 // Direct I/O needs the buffer's address, every write's offset and its length aligned to the device's
 // block: the bytes are gathered in a 4 KiB-aligned buffer of 1 MiB and written whole; the last block

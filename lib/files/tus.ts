@@ -9,9 +9,9 @@
 // Every answer carries Tus-Resumable; a request without `Tus-Resumable: 1.0.0` is refused with 412.
 import { bodyChunks, errorOf, HttpError, type Route } from "@tarsd/sdk";
 
-export const TUS_VERSION = "1.0.0";
-export const TUS_EXTENSIONS = "creation,termination";
-export const OFFSET_OCTET_STREAM = "application/offset+octet-stream";
+const TUS_VERSION = "1.0.0";
+const TUS_EXTENSIONS = "creation,termination";
+const OFFSET_OCTET_STREAM = "application/offset+octet-stream";
 
 export interface TusUpload {
   id: string;
@@ -20,7 +20,10 @@ export interface TusUpload {
   filename: string;
 }
 
-/** Where uploads live: errors it throws (not found, conflict, busy, too large, full) are answered as they map. */
+/**
+ * Where uploads live: errors it throws (not found, conflict, busy, a body past the upload's length,
+ * full) are answered as they map. The largest upload is the protocol's to refuse (Tus-Max-Size).
+ */
 export interface TusStorage {
   create(length: number, filename: string): Promise<TusUpload>;
   status(id: string): Promise<TusUpload>;
@@ -31,8 +34,8 @@ export interface TusStorage {
 export interface TusOptions {
   /** Where uploads are created; each one is at `${path}/<id>`. */
   path: string;
-  storage: () => TusStorage;
-  /** The largest upload (Tus-Max-Size), also the PATCH body limit. */
+  storage: TusStorage;
+  /** The largest upload (Tus-Max-Size): a larger Upload-Length is refused (413); also the PATCH body limit. */
   maxSize: number;
 }
 
@@ -41,7 +44,7 @@ const METADATA_KEY = /^[^\s,]+$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** `Upload-Metadata: key base64,key2 base64,flag`: each value decoded as UTF-8, strictly. */
-export function parseMetadata(header: string | null): Map<string, string> {
+function parseMetadata(header: string | null): Map<string, string> {
   const metadata = new Map<string, string>();
   if (header === null || header.trim() === "") return metadata;
   for (const pair of header.split(",")) {
@@ -181,7 +184,11 @@ export function tusRoutes({ path, storage, maxSize }: TusOptions): Route[] {
         if (filename === undefined) {
           throw new HttpError(400, "Upload-Metadata must carry the file name: filename <base64>");
         }
-        const upload = await storage().create(length, filename); // over the size limit: 413 from there
+        // Over Tus-Max-Size: 413. (A length past 2^53 is no length at all: the storage refuses it, 400.)
+        if (Number.isSafeInteger(length) && length > maxSize) {
+          throw new HttpError(413, `an upload of ${length} bytes is over the limit of ${maxSize} bytes`);
+        }
+        const upload = await storage.create(length, filename);
         return new Response(null, {
           status: 201,
           headers: { location: `${path}/${upload.id}`, "upload-offset": String(upload.offset) },
@@ -206,7 +213,7 @@ export function tusRoutes({ path, storage, maxSize }: TusOptions): Route[] {
       },
       async handler(request, { id }) {
         requireTusResumable(request);
-        const upload = await storage().status(id!);
+        const upload = await storage.status(id!);
         return new Response(null, {
           status: 200,
           headers: {
@@ -251,7 +258,7 @@ export function tusRoutes({ path, storage, maxSize }: TusOptions): Route[] {
         if (type !== OFFSET_OCTET_STREAM) throw new HttpError(415, `Content-Type must be ${OFFSET_OCTET_STREAM}`);
         const offset = integerHeader(request, "upload-offset");
         const declared = request.headers.has("content-length") ? integerHeader(request, "content-length") : undefined;
-        const upload = await storage().append(id!, offset, bodyChunks(request), declared);
+        const upload = await storage.append(id!, offset, bodyChunks(request), declared);
         return new Response(null, { status: 204, headers: uploadHeaders(upload) });
       },
     },
@@ -271,7 +278,7 @@ export function tusRoutes({ path, storage, maxSize }: TusOptions): Route[] {
       },
       async handler(request, { id }) {
         requireTusResumable(request);
-        await storage().terminate(id!);
+        await storage.terminate(id!);
         return new Response(null, { status: 204 });
       },
     },

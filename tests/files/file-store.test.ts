@@ -6,6 +6,7 @@ import { DomainError } from "@tarsd/sdk";
 import { collectBlobs } from "../../lib/files/blob-collector.ts";
 import { FileStore } from "../../lib/files/file-store.ts";
 import { migrateLegacyLayout } from "../../lib/files/legacy-layout.ts";
+import { openStream } from "../../lib/files/stream-utils.ts";
 import { tempDir } from "../../harness/runtime-process.ts";
 
 const sha = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex");
@@ -18,6 +19,12 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
   return await new Response(stream).text();
 }
 
+/** The bytes of the version `name` points at now, read from its blob. */
+async function current(store: FileStore, name: string): Promise<string> {
+  const file = await store.resolve(name);
+  return await readAll(await openStream(file.path, 0, file.size - 1));
+}
+
 async function newStore(): Promise<FileStore> {
   const store = new FileStore(join(tempDir(), "files"));
   await store.init();
@@ -27,26 +34,31 @@ async function newStore(): Promise<FileStore> {
 describe("FileStore", () => {
   test("put stores the bytes with their sha256 and reports replacement", async () => {
     const store = await newStore();
-    const first = await store.put("a.txt", chunks("hello ", "world"), 1000);
+    const first = await store.put("a.txt", chunks("hello ", "world"));
     expect(first).toMatchObject({ name: "a.txt", size: 11, sha256: sha("hello world"), replaced: false });
     expect(readFileSync(join(store.namesDir, "a.txt"), "utf8")).toBe("hello world");
-    const second = await store.put("a.txt", chunks("bye"), 1000);
+    const second = await store.put("a.txt", chunks("bye"));
     expect(second).toMatchObject({ size: 3, sha256: sha("bye"), replaced: true });
-    const opened = await store.open("a.txt");
-    expect(opened.sha256).toBe(sha("bye"));
-    expect(await readAll(opened.stream())).toBe("bye");
+    expect((await store.resolve("a.txt")).sha256).toBe(sha("bye"));
+    expect(await current(store, "a.txt")).toBe("bye");
   });
 
-  test("over the limit: 413 and nothing left behind, older version intact", async () => {
+  test("a bad name is refused before the body is read or anything written; the older version stays", async () => {
     const store = await newStore();
-    await store.put("keep.bin", chunks("old"), 10);
-    let error: unknown;
-    try {
-      await store.put("keep.bin", chunks("123456", "789012"), 10);
-    } catch (err) {
-      error = err;
+    await store.put("keep.bin", chunks("old"));
+    for (const name of [".keep.bin", "a/b", "a\\b", "", "x".repeat(256)]) {
+      let read = false;
+      const body = async function* (): AsyncGenerator<Uint8Array> {
+        read = true;
+        yield new TextEncoder().encode("new");
+      };
+      const error = await store.stage(name, body()).catch((err) => err);
+      expect(error).toBeInstanceOf(DomainError);
+      expect({ name, kind: error.kind, read }).toEqual({ name, kind: "invalid_name", read: false });
+      expect(await store.put(name, body()).catch((err) => err.kind)).toBe("invalid_name");
+      expect(read).toBe(false);
     }
-    expect((error as DomainError).kind).toBe("too_large");
+    expect(readdirSync(store.namesDir)).toEqual(["keep.bin"]);
     expect(readFileSync(join(store.namesDir, "keep.bin"), "utf8")).toBe("old");
     expect(readdirSync(store.tmpDir)).toEqual([]);
   });
@@ -57,31 +69,32 @@ describe("FileStore", () => {
       yield new Uint8Array(1000);
       throw new Error("client went away");
     }
-    await expect(store.put("half.bin", broken(), 1e6)).rejects.toThrow("client went away");
+    await expect(store.put("half.bin", broken())).rejects.toThrow("client went away");
     expect(existsSync(join(store.namesDir, "half.bin"))).toBe(false);
     expect(readdirSync(store.tmpDir)).toEqual([]);
   });
 
-  test("streams a byte range of the version that was opened, even if replaced meanwhile", async () => {
+  test("a byte range of the version that was resolved, even if replaced meanwhile", async () => {
     const store = await newStore();
-    await store.put("r.txt", chunks("0123456789"), 100);
-    const opened = await store.open("r.txt");
-    await store.put("r.txt", chunks("abcdefghijklmnop"), 100);
-    expect(opened.size).toBe(10);
-    expect(await readAll(opened.stream(2, 5))).toBe("2345");
+    await store.put("r.txt", chunks("0123456789"));
+    const resolved = await store.resolve("r.txt");
+    await store.put("r.txt", chunks("abcdefghijklmnop"));
+    expect(resolved.size).toBe(10);
+    expect(await readAll(await openStream(resolved.path, 2, 5))).toBe("2345");
+    expect(await current(store, "r.txt")).toBe("abcdefghijklmnop");
   });
 
   test("list; delete removes the name (its blob stays for the collector); unknown names are 404", async () => {
     const store = await newStore();
-    await store.put("x.txt", chunks("x"), 10);
-    await store.put("y.txt", chunks("yy"), 10);
+    await store.put("x.txt", chunks("x"));
+    await store.put("y.txt", chunks("yy"));
     expect((await store.list()).map((f) => f.name)).toEqual(["x.txt", "y.txt"]);
     await store.delete("x.txt");
     expect(existsSync(join(store.namesDir, "x.txt"))).toBe(false);
     expect(existsSync(store.blobPath(sha("x")))).toBe(true);
     expect((await store.list()).map((f) => f.name)).toEqual(["y.txt"]);
     await expect(store.delete("x.txt")).rejects.toMatchObject({ kind: "not_found" });
-    await expect(store.open("nope")).rejects.toMatchObject({ kind: "not_found" });
+    await expect(store.resolve("nope")).rejects.toMatchObject({ kind: "not_found" });
   });
 
   test("cleanupTemps removes a dead process's temp files and stale ones, keeps live ones", async () => {
@@ -107,8 +120,8 @@ describe("content addressing", () => {
 
   test("identical uploads are stored once; a name points at the blob named by its sha256", async () => {
     const store = await newStore();
-    await store.put("one.txt", chunks("same bytes"), 100);
-    await store.put("two.txt", chunks("same ", "bytes"), 100);
+    await store.put("one.txt", chunks("same bytes"));
+    await store.put("two.txt", chunks("same ", "bytes"));
     expect(blobCount(store)).toBe(1);
     const resolved = await store.resolve("two.txt");
     expect(resolved.path).toBe(store.blobPath(sha("same bytes")));
@@ -120,22 +133,22 @@ describe("content addressing", () => {
 
   test("replacing a name leaves the blob a reader resolved untouched", async () => {
     const store = await newStore();
-    await store.put("v.txt", chunks("version 1"), 100);
+    await store.put("v.txt", chunks("version 1"));
     const first = await store.resolve("v.txt");
-    await store.put("v.txt", chunks("version 2"), 100);
+    await store.put("v.txt", chunks("version 2"));
     expect(readFileSync(first.path, "utf8")).toBe("version 1");
     expect((await store.resolve("v.txt")).sha256).toBe(sha("version 2"));
   });
 
   test("all or none: a name that cannot be committed undoes the names committed before it", async () => {
     const store = await newStore();
-    await store.put("kept.txt", chunks("old kept"), 100);
+    await store.put("kept.txt", chunks("old kept"));
     // A directory where the third pointer must go: its rename fails after the first two succeeded.
     mkdirSync(join(store.namesDir, "blocked.txt", "inside"), { recursive: true });
     const staged = [
-      { name: "kept.txt", staged: await store.stage(chunks("new kept"), 100) },
-      { name: "fresh.txt", staged: await store.stage(chunks("fresh"), 100) },
-      { name: "blocked.txt", staged: await store.stage(chunks("blocked"), 100) },
+      await store.stage("kept.txt", chunks("new kept")),
+      await store.stage("fresh.txt", chunks("fresh")),
+      await store.stage("blocked.txt", chunks("blocked")),
     ];
     await expect(store.commit(staged)).rejects.toThrow();
     expect(readFileSync(join(store.namesDir, "kept.txt"), "utf8")).toBe("old kept");
@@ -147,8 +160,8 @@ describe("content addressing", () => {
 describe("blob collector", () => {
   test("a blob no name points to is marked, and removed only a full grace later", async () => {
     const store = await newStore();
-    await store.put("a.txt", chunks("doomed"), 100);
-    await store.put("b.txt", chunks("kept"), 100);
+    await store.put("a.txt", chunks("doomed"));
+    await store.put("b.txt", chunks("kept"));
     await store.delete("a.txt");
     const first = await collectBlobs(store, 200);
     expect(first).toMatchObject({ removed: [], marked: 1 });
@@ -162,17 +175,17 @@ describe("blob collector", () => {
 
   test("a blob touched after its mark (a writer about to point a name at it) stays", async () => {
     const store = await newStore();
-    await store.put("a.txt", chunks("reused"), 100);
+    await store.put("a.txt", chunks("reused"));
     await store.delete("a.txt");
     await collectBlobs(store, 100);
     await Bun.sleep(150);
-    const staged = await store.stage(chunks("reused"), 100);
+    const { staged } = await store.stage("again.txt", chunks("reused"));
     await store.adopt(staged); // the touch; the pointer would follow
     expect((await collectBlobs(store, 100)).removed).toEqual([]);
-    await store.commit([{ name: "again.txt", staged: await store.stage(chunks("reused"), 100) }]);
+    await store.commit([await store.stage("again.txt", chunks("reused"))]);
     await Bun.sleep(150);
     expect((await collectBlobs(store, 100)).removed).toEqual([]);
-    expect(await readAll((await store.open("again.txt")).stream())).toBe("reused");
+    expect(await current(store, "again.txt")).toBe("reused");
   });
 
   test("one pass at a time: a live lock makes another replica's pass skip", async () => {
@@ -222,10 +235,9 @@ describe("the layout before the store", () => {
     const store = new FileStore(join(dataDir, "store"));
     await store.init();
     // As if a first run had made report.pdf's name and died before unlinking the old file...
-    const staged = await store.stage(chunks("pdf bytes"), 100);
-    await store.commit([{ name: "report.pdf", staged }]);
+    await store.commit([await store.stage("report.pdf", chunks("pdf bytes"))]);
     // ...and a client had uploaded a newer notes.txt through the store since.
-    await store.put("notes.txt", chunks("newer notes"), 100);
+    await store.put("notes.txt", chunks("newer notes"));
     await migrateLegacyLayout(legacyDir, store);
     expect(readFileSync(join(store.namesDir, "report.pdf"), "utf8")).toBe("pdf bytes");
     expect(readFileSync(join(store.namesDir, "notes.txt"), "utf8")).toBe("newer notes");

@@ -13,14 +13,13 @@ import { collectBlobs, LOCK_STALE_MS } from "../../lib/files/blob-collector.ts";
 import { FileStore } from "../../lib/files/file-store.ts";
 import { ResumableUploads, STALE_LOCK_MS } from "../../lib/files/resumable-uploads.ts";
 import type { Clock } from "../../lib/files/store-clock.ts";
+import { STALE_TEMP_MS } from "../../lib/files/temp-cleanup.ts";
 import { tempDir } from "../../harness/runtime-process.ts";
 
 const MINUTE = 60 * 1000;
 const HOUR = 60 * MINUTE;
 /** The file server's clock against this process's: behind by two hours, and ahead by two hours. */
 const SKEWS = [-2 * HOUR, 2 * HOUR];
-/** What cleanupTemps calls stale (file-store.ts). */
-const STALE_TEMP_MS = 10 * MINUTE;
 
 const sha = (data: string) => createHash("sha256").update(data).digest("hex");
 const setTime = (path: string, ms: number) => utimesSync(path, new Date(ms), new Date(ms));
@@ -107,9 +106,9 @@ describe("decisions take file times against the store's clock only, hours away f
       const server = serverClock(Date.now() + skew);
       const store = await newStore(server.clock);
       const marked = server.now;
-      await store.put("doomed.txt", chunks("doomed"), 100);
-      await store.put("wanted.txt", chunks("wanted"), 100);
-      await store.put("kept.txt", chunks("kept"), 100);
+      await store.put("doomed.txt", chunks("doomed"));
+      await store.put("wanted.txt", chunks("wanted"));
+      await store.put("kept.txt", chunks("kept"));
       for (const name of ["doomed", "wanted", "kept"]) setTime(store.blobPath(sha(name)), marked - 5 * MINUTE);
       await store.delete("doomed.txt");
       await store.delete("wanted.txt");
@@ -139,7 +138,7 @@ describe("decisions take file times against the store's clock only, hours away f
     test(`blob collector (${label}): a mark ahead of the store's time counts from the store's now`, async () => {
       const server = serverClock(Date.now() + skew);
       const store = await newStore(server.clock);
-      await store.put("old.txt", chunks("old"), 100);
+      await store.put("old.txt", chunks("old"));
       setTime(store.blobPath(sha("old")), server.now - 3 * HOUR);
       await store.delete("old.txt");
       // As a replica whose own clock ran 3 h ahead wrote it, before marks were in the store's time.
@@ -167,7 +166,7 @@ describe("decisions take file times against the store's clock only, hours away f
     test(`resumable uploads (${label}): an upload expires by the store's clock, in requests and in the pass`, async () => {
       const server = serverClock(Date.now() + skew);
       const store = await newStore(); // the clock given to the uploads, not the store's
-      const uploads = new ResumableUploads(store, { maxBytes: 1000, expiryMs: HOUR, clock: server.clock });
+      const uploads = new ResumableUploads(store, { expiryMs: HOUR, clock: server.clock });
       const idle = await uploads.create(100, "idle.bin");
       const other = await uploads.create(100, "other.bin");
       const files = (id: string) => readdirSync(store.uploadsDir).filter((entry) => entry.startsWith(id));
@@ -197,7 +196,7 @@ describe("decisions take file times against the store's clock only, hours away f
     test(`resumable uploads (${label}): a lock is taken over only once stale by the store's clock`, async () => {
       const server = serverClock(Date.now() + skew);
       const store = await newStore(server.clock); // the uploads use the store's clock
-      const uploads = new ResumableUploads(store, { maxBytes: 1000, expiryMs: HOUR });
+      const uploads = new ResumableUploads(store, { expiryMs: HOUR });
       const { id } = await uploads.create(10, "locked.bin");
       const data = join(store.uploadsDir, id);
       const lock = `${data}.lock`;
@@ -233,7 +232,7 @@ describe("a replica whose own clock is off (this process's Date mocked; the stor
 
     test(`a writer's touch and a new blob carry the disk's time (${label})`, async () => {
       const store = await newStore();
-      await store.put("first.txt", chunks("same bytes"), 100);
+      await store.put("first.txt", chunks("same bytes"));
       const blob = store.blobPath(sha("same bytes"));
       setTime(blob, statSync(blob).mtimeMs - 3 * HOUR);
       // A staged file whose bytes are old (as a tus upload's or the older layout's), given without a handle.
@@ -245,8 +244,8 @@ describe("a replica whose own clock is off (this process's Date mocked; the stor
       const after = join(store.dir, "after");
       writeFileSync(before, "x");
       setSystemTime(new Date(Date.now() - skew));
-      await store.put("second.txt", chunks("same bytes"), 100); // touches the existing blob
-      await store.put("third.txt", chunks("new bytes"), 100); // a new blob from a staged file just written
+      await store.put("second.txt", chunks("same bytes")); // touches the existing blob
+      await store.put("third.txt", chunks("new bytes")); // a new blob from a staged file just written
       const staged = { tmp: oldBytes, sha256: sha("old bytes"), size: 9 };
       await store.adopt(staged);
       await store.settle(staged);
@@ -262,7 +261,7 @@ describe("a replica whose own clock is off (this process's Date mocked; the stor
 
     test(`blob collector (${label}): a mark made by a replica with the right clock keeps its grace`, async () => {
       const store = await newStore();
-      await store.put("a.txt", chunks("unreferenced"), 100);
+      await store.put("a.txt", chunks("unreferenced"));
       await store.delete("a.txt");
       expect(await collectBlobs(store, HOUR)).toMatchObject({ removed: [], marked: 1 });
       setSystemTime(new Date(Date.now() - skew));
