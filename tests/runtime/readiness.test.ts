@@ -1,10 +1,8 @@
 // /readyz asks every function whether it can serve, and bounds how long it waits: a function whose
 // storage hangs (an NFS server gone) makes the replica answer 503 with the reason, in time, instead
-// of making /readyz hang with it; and the hung check is not started again while it hangs.
+// of making /readyz hang with it; and the hung check is not started again while it hangs. (The file
+// functions' own check, a store gone, is tests/files/file-service.test.ts's.)
 import { expect, test } from "bun:test";
-import { renameSync } from "node:fs";
-import { join } from "node:path";
-import { startRuntime } from "../../harness/runtime-process.ts";
 import { buildApp } from "../../runtime/app.ts";
 import { loadConfig } from "../../runtime/config.ts";
 import { defineFunction } from "@tarsd/sdk";
@@ -73,23 +71,4 @@ test("GET /readyz: 200 when ready, 503 with each function's reason when not, 503
   });
   state.ready = false;
   expect(await readyz()).toEqual({ status: 503, body: { status: "draining" } });
-});
-
-test("upload and download are not ready while their file store does not answer, and ready again when it does", async () => {
-  const rt = await startRuntime({ FUNCTIONS: "upload,download" });
-  try {
-    expect(await (await fetch(`${rt.url}/readyz`)).json()).toEqual({ status: "ready" });
-    const names = join(rt.dataDir, "store", "names");
-    renameSync(names, `${names}.gone`); // what a stat through a dead NFS mount ends in (soft mount: an error)
-    const res = await fetch(`${rt.url}/readyz`);
-    const body = (await res.json()) as { status: string; functions: Record<string, string> };
-    expect(res.status).toBe(503);
-    expect(body.status).toBe("unavailable");
-    expect(Object.keys(body.functions).sort()).toEqual(["download", "upload"]);
-    expect(body.functions.upload).toContain("ENOENT");
-    renameSync(`${names}.gone`, names);
-    expect((await fetch(`${rt.url}/readyz`)).status).toBe(200);
-  } finally {
-    await rt.stop();
-  }
 });
