@@ -42,7 +42,11 @@ export function copyCheckout(dir = tempDir("tarsd-checkout-")): string {
   for (
     const entry of ["deploy", "functions", "runtime", "sdk", "lib", "package.json", "tsconfig.json", "bunfig.toml"]
   ) {
-    cpSync(join(REPO_ROOT, entry), join(dir, entry), { recursive: true });
+    // Not sdk/node_modules: bun install's links, which point out of a copy.
+    cpSync(join(REPO_ROOT, entry), join(dir, entry), {
+      recursive: true,
+      filter: (path) => !path.includes("/node_modules"),
+    });
   }
   return dir;
 }

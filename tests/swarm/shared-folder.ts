@@ -39,6 +39,9 @@ export function asSharedFolder(dir: string): string {
 
 /** Copies `entries` of this repository into `dest` with the shared folder's modes; returns `dest`. */
 export function copyAsSharedFolder(dest: string, entries: string[] = DEPLOY_TREE): string {
-  for (const entry of entries) cpSync(join(REPO_ROOT, entry), join(dest, entry), { recursive: true });
+  const notInstalled = (path: string) => !path.split("/").includes("node_modules"); // sdk/node_modules: bun install's
+  for (const entry of entries) {
+    cpSync(join(REPO_ROOT, entry), join(dest, entry), { recursive: true, filter: notInstalled });
+  }
   return asSharedFolder(dest);
 }
