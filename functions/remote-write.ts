@@ -1,73 +1,82 @@
-// Prometheus remote write (1.0 and 2.0) into InfluxDB 2: APP 2 (container metrics) and APP 3
-// (VM metrics) run this same function with different env. Decode, convert and write live in
-// lib/remote-write/ (the HTTP side in runtime/http/remote-write-handler.ts); this file only
-// declares the routes and picks the sink from env:
-//   INFLUX_URL set   -> InfluxDB 2 /api/v2/write (INFLUX_TOKEN[_FILE], INFLUX_ORG, INFLUX_BUCKET)
-//   INFLUX_URL unset -> $DATA_DIR/metrics/<INFLUX_BUCKET>.lp, fsynced (embedded default)
-// A 2xx is sent only after the sink has accepted the samples; see handler.ts for every status.
-import { defineFunction, type Route } from "@tarsd/sdk";
-import { configFromEnv } from "../lib/remote-write/config.ts";
-import { countAnswer, remoteWriteHandler } from "../lib/remote-write/handler.ts";
+// Prometheus remote write (1.0 and 2.0) into InfluxDB 2 or, without INFLUX_URL, a fsynced line-protocol
+// file: APP 2 (container metrics) and APP 3 (VM metrics) run this one function with different settings.
+// The request's way is lib/remote-write/handler.ts, its answers lib/remote-write/statuses.ts; this file
+// declares the routes and their documentation, built from explicit settings (tests build their own).
+import { defineFunction, errorOf, type FunctionModule, type Route } from "@tarsd/sdk";
+import { register, type Registry } from "prom-client";
+import { createRemoteWriteHandler } from "../lib/remote-write/handler.ts";
+import { remoteWriteMetrics } from "../lib/remote-write/metrics.ts";
+import { type RemoteWriteSettings, remoteWriteSettingsFromEnv } from "../lib/remote-write/settings.ts";
+import { REMOTE_WRITE_STATUSES, WRITTEN_HEADERS } from "../lib/remote-write/statuses.ts";
 import { fileSink } from "../lib/remote-write/sinks/file.ts";
 import { influxSink } from "../lib/remote-write/sinks/influx.ts";
 import type { Sink } from "../lib/remote-write/sinks/sink.ts";
 
-const config = configFromEnv();
+export function remoteWriteFunction(
+  settings: RemoteWriteSettings,
+  deps: { registry: Registry; sink?: Sink },
+): FunctionModule {
+  const metrics = remoteWriteMetrics(deps.registry);
+  const handler = createRemoteWriteHandler({
+    limits: { maxDecodedBytes: settings.maxDecodedBytes },
+    sink: deps.sink ?? sinkOf(settings),
+    metrics,
+  });
 
-let sink: Sink | undefined;
-function currentSink(): Sink {
-  sink ??= config.influxUrl
-    ? influxSink({
-      url: config.influxUrl,
-      token: config.influxToken,
-      org: config.influxOrg,
-      bucket: config.influxBucket,
-      timeoutMs: config.influxTimeoutMs,
-    })
-    : fileSink(config.dataDir, config.influxBucket);
-  return sink;
+  // /api/v1/write is what Prometheus-compatible receivers usually serve; /api/v1/prom/write is the
+  // old InfluxDB 1.x endpoint path, so migrating a Prometheus config only means changing the host.
+  const paths = [...new Set([settings.path, "/api/v1/prom/write"])];
+  const routes: Route[] = paths.map((path) => ({
+    method: "POST",
+    path,
+    summary:
+      "Prometheus remote write 1.0/2.0 (snappy protobuf) into InfluxDB; 204 once stored, 503 to make Prometheus retry",
+    maxBodyBytes: settings.maxBodyBytes,
+    handler,
+    openapi: { requestBody: REQUEST_BODY, responses: RESPONSES },
+  }));
+
+  // Every answer, the contract's own 401s and 413s included, is counted by its status.
+  return defineFunction({
+    token: settings.token,
+    routes,
+    observe: (response) => metrics.requestsTotal.inc({ status: String(response.status) }),
+  });
 }
 
-const handler = remoteWriteHandler({ limits: config.limits, sink: currentSink });
+/** InfluxDB when the settings name one, else the embedded file sink; neither does any I/O until a write. */
+function sinkOf(settings: RemoteWriteSettings): Sink {
+  if (!settings.influxUrl) return fileSink(settings.dataDir, settings.influxBucket);
+  return influxSink({
+    url: settings.influxUrl,
+    token: settings.influxToken,
+    org: settings.influxOrg,
+    bucket: settings.influxBucket,
+    timeoutMs: settings.influxTimeoutMs,
+  });
+}
 
-// /api/v1/write is what Prometheus-compatible receivers usually serve; /api/v1/prom/write is the
-// old InfluxDB 1.x endpoint path, so migrating a Prometheus config only means changing the host.
-const paths = [...new Set([config.path, "/api/v1/prom/write"])];
-
-const routes: Route[] = paths.map((path) => ({
-  method: "POST",
-  path,
-  summary:
-    "Prometheus remote write 1.0/2.0 (snappy protobuf) into InfluxDB; 204 once stored, 503 to make Prometheus retry",
-  maxBodyBytes: config.limits.maxBodyBytes,
-  handler,
-  openapi: {
-    requestBody: {
-      required: true,
-      content: {
-        "application/x-protobuf": {
-          schema: { type: "string", format: "binary", description: "snappy block-compressed prometheus.WriteRequest" },
-        },
-        "application/x-protobuf;proto=io.prometheus.write.v2.Request": { schema: { type: "string", format: "binary" } },
-      },
+const REQUEST_BODY = {
+  required: true,
+  content: {
+    "application/x-protobuf": {
+      schema: { type: "string", format: "binary", description: "snappy block-compressed prometheus.WriteRequest" },
     },
-    responses: {
-      "204": {
-        description: "All samples, histograms, exemplars and metadata stored (NaN/Inf/stale markers dropped by design)",
-      },
-      "400": {
-        description:
-          "Malformed snappy/protobuf, duplicate labels (2.0), an invalid native histogram, data refused by InfluxDB, " +
-          "or series without a metric name (the rest of the request is written)",
-      },
-      "401": { description: "Bearer token missing or wrong" },
-      "413": { description: "Body or announced decompressed size over the limit" },
-      "415": { description: "Unsupported Content-Type, Content-Encoding or proto message" },
-      "503": { description: "InfluxDB unavailable; Prometheus retries" },
-    },
+    "application/x-protobuf;proto=io.prometheus.write.v2.Request": { schema: { type: "string", format: "binary" } },
   },
-}));
+};
 
-// The bearer token: REMOTE_WRITE_TOKEN[_FILE], else AUTH_TOKEN[_FILE]. Every answer, 401s included,
-// is counted in tarsd_remote_write_requests_total{status}.
-export default defineFunction({ token: config.token, routes, observe: countAnswer });
+// A 2.0 answer given once the message is decoded says how much of it was written (0 on failure).
+const WRITTEN = Object.fromEntries(
+  Object.values(WRITTEN_HEADERS).map((name) => [name, { description: "2.0 only", schema: { type: "integer" } }]),
+);
+const AFTER_DECODING = new Set(["204", "400", "503"]);
+
+const RESPONSES = Object.fromEntries(
+  Object.entries(REMOTE_WRITE_STATUSES).map(([status, meaning]) => {
+    const response = status === "204" ? { description: meaning } : errorOf(meaning);
+    return [status, AFTER_DECODING.has(status) ? { ...response, headers: WRITTEN } : response];
+  }),
+);
+
+export default remoteWriteFunction(remoteWriteSettingsFromEnv(), { registry: register });

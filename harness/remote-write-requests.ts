@@ -1,9 +1,9 @@
 // Builds remote-write requests the way a sender does: protobufjs reflection over the repo's .proto
 // files (not the receiver's hand-written decoder), then snappy block compression.
 import snappy from "snappy";
-import { CONTENT_TYPE_V1, CONTENT_TYPE_V2, writeRequestV1, writeRequestV2 } from "../lib/remote-write/schema.ts";
+import { CONTENT_TYPE_V1, CONTENT_TYPE_V2, writeRequestV1, writeRequestV2 } from "./remote-write-schema.ts";
 
-export const STALE_NAN_BITS = [0x02, 0, 0, 0, 0, 0, 0xf0, 0x7f]; // 0x7ff0000000000002, little endian
+const STALE_NAN_BITS = [0x02, 0, 0, 0, 0, 0, 0xf0, 0x7f]; // 0x7ff0000000000002, little endian
 /** A value no test uses otherwise; replaced by the raw staleness-marker bytes after encoding. */
 export const STALE = 7.291122019556398e-304;
 

@@ -1,4 +1,4 @@
-// Differential fuzzing of the hand-written remote-write wire parser (lib/remote-write/protobuf.ts)
+// Differential fuzzing of the hand-written remote-write wire parsers (lib/remote-write/parse-v1.ts, parse-v2.ts)
 // against a reference built from the .proto files alone:
 //   1. a schema-driven structure check (protobufjs reflection): every field of a known number has a
 //      wire type its declared type allows (repeated numbers also packed), every length stays inside
@@ -17,8 +17,7 @@ import { decompress, parseMessage } from "../lib/remote-write/decode.ts";
 import { encodeV2, STALE } from "./remote-write-requests.ts";
 import { REPO_ROOT } from "./binaries.ts";
 import { tempDir } from "./runtime-process.ts";
-
-const PROTO_DIR = join(REPO_ROOT, "lib", "remote-write", "proto");
+import { PROTO_DIR } from "./remote-write-schema.ts";
 const STALE_BITS = 0x7ff0000000000002n;
 
 // ---- the reference ---------------------------------------------------------------------------
@@ -157,7 +156,7 @@ function histogramPlain(h: Plain) {
 }
 
 /** The reference decoding, in the plain shape; throws when the body is refused. */
-export function referenceDecode(message: Uint8Array, version: 1 | 2): Plain {
+function referenceDecode(message: Uint8Array, version: 1 | 2): Plain {
   const types = referenceTypes();
   const type = version === 1 ? types.v1 : types.v2;
   checkStructure(message, 0, message.length, type);
@@ -222,7 +221,7 @@ export function referenceDecode(message: Uint8Array, version: 1 | 2): Plain {
 }
 
 /** The receiver's decoding, in the same plain shape; throws when it refuses the body. */
-export function receiverDecode(message: Uint8Array, version: 1 | 2): Plain {
+function receiverDecode(message: Uint8Array, version: 1 | 2): Plain {
   const parsed = parseMessage(message, version);
   return {
     series: parsed.series.map((s) => {
@@ -248,7 +247,7 @@ export function receiverDecode(message: Uint8Array, version: 1 | 2): Plain {
   };
 }
 
-export type Verdict = { agree: true; accepted: boolean } | { agree: false; detail: string };
+type Verdict = { agree: true; accepted: boolean } | { agree: false; detail: string };
 
 /** Both decoders on one body: both refuse, or both give the same shape. */
 export function compareDecoders(message: Uint8Array, version: 1 | 2): Verdict {

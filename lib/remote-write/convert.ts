@@ -39,7 +39,7 @@
 // and a test checks the output is identical to Point's on random labels. A string with none of the
 // characters those functions escape is passed as is (they would return it unchanged).
 import { DomainError } from "@tarsd/sdk";
-import type { Metadata, ParsedRequest, Series } from "./decode.ts";
+import type { Metadata, ParsedRequest, Series } from "./model.ts";
 import { exemplarLine, histogramLines, metadataLine } from "./histogram-lines.ts";
 import { lineStart, RESERVED_TAG_KEYS, utf8Bytes } from "./line-protocol.ts";
 import { ByteWriter } from "./byte-writer.ts";
@@ -56,7 +56,7 @@ export const DROP_REASONS = [
   "unencodable_label",
 ] as const;
 
-export type DropReason = (typeof DROP_REASONS)[number];
+type DropReason = (typeof DROP_REASONS)[number];
 
 /** `head` is the UTF-8 of `measurement,tag=value,... value=`: everything before the number. */
 type Prefix = { ok: true; head: Uint8Array } | { ok: false; reason: DropReason };
@@ -78,12 +78,12 @@ export interface Conversion {
   nameless: { series: number; samples: number; histograms: number; exemplars: number; metadata: number };
 }
 
-export interface ConvertOptions {
+interface ConvertOptions {
   /** 1.0 skips a series with duplicate label names; 2.0 rejects the request (400). */
   duplicateLabels: "skip" | "reject";
 }
 
-export const FIELD = "value";
+const FIELD = "value";
 const METRIC_NAME_LABEL = "__name__";
 const RESERVED_KEYS = new Set(RESERVED_TAG_KEYS);
 const RENAME_PREFIX = "exported_";
@@ -229,7 +229,7 @@ function computePrefix(labels: readonly string[], options: ConvertOptions): Pref
   return { ok: true, head: utf8Bytes(`${lineStart(key.measurement, key.tags)} ${FIELD}=`) };
 }
 
-export type SeriesKey = { ok: true; measurement: string; tags: string[] } | { ok: false; reason: DropReason };
+type SeriesKey = { ok: true; measurement: string; tags: string[] } | { ok: false; reason: DropReason };
 
 /** The measurement and the tags (flat [key, value, ...], sorted by key, reserved names renamed), or why not. */
 function computeKey(labels: readonly string[], options: ConvertOptions): SeriesKey {

@@ -1,44 +1,18 @@
-// Decoding half of the receiver: HTTP request -> a list of series, independent of any backend.
-// Order matters and is the point of this module: negotiate the message type from headers, bound
-// the body, bound the *announced* decompressed size, only then decompress and parse (the protobuf
-// wire format itself is read in protobuf.ts).
+// Decoding half of the receiver: header values and body bytes -> a list of series, independent of
+// any backend and of HTTP. Order matters and is the point of this module: negotiate the message type
+// from the headers, bound the *announced* decompressed size, only then decompress and parse (the
+// protobuf wire format itself is read in parse-v1.ts and parse-v2.ts). The body's own size is the
+// route's limit, applied by the function contract before these bytes exist.
 import { Buffer } from "node:buffer";
 import snappy from "snappy";
 import { DomainError } from "@tarsd/sdk";
-import {
-  type FamilyMetadata,
-  type ParsedRequest,
-  parseV1,
-  parseV2,
-  PROTO_V1,
-  PROTO_V2,
-  type Series,
-} from "./protobuf.ts";
-
-export {
-  type Exemplar,
-  type FamilyMetadata,
-  type HistogramSample,
-  type Metadata,
-  type ParsedRequest,
-  PROTO_V1,
-  PROTO_V2,
-  type Sample,
-  type Series,
-} from "./protobuf.ts";
+import { type ParsedRequest, PROTO_V1, PROTO_V2 } from "./model.ts";
+import { parseV1 } from "./parse-v1.ts";
+import { parseV2 } from "./parse-v2.ts";
 
 export type ProtocolVersion = 1 | 2;
 
-export interface DecodedRequest {
-  version: ProtocolVersion;
-  series: Series[];
-  /** 1.0 metadata entries (2.0 carries metadata on each series). */
-  metadata: FamilyMetadata[];
-}
-
 export interface DecodeLimits {
-  /** Largest accepted request body (compressed), in bytes. */
-  maxBodyBytes: number;
   /** Largest accepted decompressed message, in bytes, as announced by the snappy header. */
   maxDecodedBytes: number;
 }
@@ -48,15 +22,14 @@ export interface DecodeLimits {
  * A missing Content-Type or Content-Encoding means 1.0/snappy, as Prometheus' own receiver assumes;
  * anything else we cannot decode is 415, so a 2.0 sender can fall back to 1.0.
  */
-export function negotiate(headers: Headers): ProtocolVersion {
-  const encoding = (headers.get("content-encoding") ?? "").trim().toLowerCase();
+export function negotiate(contentType: string | null, contentEncoding: string | null): ProtocolVersion {
+  const encoding = (contentEncoding ?? "").trim().toLowerCase();
   if (encoding !== "" && encoding !== "snappy") {
     throw new DomainError(
       "unsupported",
       `unsupported Content-Encoding ${JSON.stringify(encoding)}: only snappy (block format) is accepted`,
     );
   }
-  const contentType = headers.get("content-type");
   if (contentType === null || contentType.trim() === "") return 1;
   const [mediaType, ...params] = contentType.split(";").map((part) => part.trim());
   if (mediaType!.toLowerCase() !== "application/x-protobuf") {
@@ -78,32 +51,6 @@ export function negotiate(headers: Headers): ProtocolVersion {
     "unsupported",
     `unsupported remote write message ${JSON.stringify(proto)}: expected ${PROTO_V1} or ${PROTO_V2}`,
   );
-}
-
-/** Reads the body, refusing (413) as soon as it is known to exceed `maxBytes`, without buffering more. */
-export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
-  const declared = Number(request.headers.get("content-length") ?? "NaN");
-  if (declared > maxBytes) {
-    throw new DomainError("too_large", `request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`);
-  }
-  if (!request.body) return new Uint8Array(0);
-  // A declared length within the limit is what the body will be (HTTP framing): one native read.
-  if (declared >= 0) return new Uint8Array(await request.arrayBuffer());
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) {
-    total += chunk.byteLength;
-    if (total > maxBytes) throw new DomainError("too_large", `request body exceeds the limit of ${maxBytes} bytes`);
-    chunks.push(chunk);
-  }
-  if (chunks.length === 1) return chunks[0]!;
-  const body = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
 }
 
 /** The uncompressed length a snappy block announces in its varint header (at most 2^32 - 1). */
@@ -154,13 +101,7 @@ export function parseMessage(message: Uint8Array, version: ProtocolVersion): Par
   }
 }
 
-/** The whole decoding half: headers, limits, snappy, protobuf. Also returns the body size for metrics. */
-export async function decodeRequest(
-  request: Request,
-  limits: DecodeLimits,
-): Promise<DecodedRequest & { bodyBytes: number }> {
-  const version = negotiate(request.headers);
-  const body = await readBody(request, limits.maxBodyBytes);
-  const { series, metadata } = parseMessage(decompress(body, limits.maxDecodedBytes), version);
-  return { version, series, metadata, bodyBytes: body.byteLength };
+/** A request body (a snappy block) as the series it carries: decompressed within the limit, then parsed. */
+export function decodeBody(body: Uint8Array, version: ProtocolVersion, limits: DecodeLimits): ParsedRequest {
+  return parseMessage(decompress(body, limits.maxDecodedBytes), version);
 }

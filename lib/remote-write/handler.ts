@@ -1,60 +1,62 @@
-// The remote-write request pipeline: decode, convert, write, answer. Each step lives
-// in its own module (decode.ts, convert.ts, sinks/*); this file only wires them and turns outcomes
-// into the status codes Prometheus' retry logic depends on:
-//   204  every sample, histogram, exemplar and metadata entry is in the sink (or deliberately
-//        dropped by the documented scheme)
-//   400  the request itself is bad (snappy, protobuf, duplicate labels in 2.0, an invalid native
-//        histogram, sink refused the data), or some series have no metric name (the others are
-//        written): retrying cannot help
-//   401  bearer token missing or wrong (the function contract checks it);  413  body or announced
-//        decompressed size over the limit
-//   415  Content-Type / Content-Encoding / proto message not supported (remote write 2.0 §415)
-//   503  sink unreachable, 5xx, 429, timeout, misconfigured: Prometheus retries, nothing is lost
-import { DomainError, errorResponse, toErrorResponse } from "@tarsd/sdk";
-import { type DecodeLimits, decodeRequest, type ParsedRequest, type ProtocolVersion } from "./decode.ts";
+// One remote-write request, in data-flow order: negotiate the message from the headers, read the
+// body, decompress and parse it (decode.ts), convert it to line protocol (convert.ts), write it to
+// the sink (sinks/), answer. Each outcome is one status of the table in statuses.ts; the body limit
+// and the bearer token are the function contract's, before this runs.
+import { bodyCutOff, DomainError, errorResponse, toErrorResponse } from "@tarsd/sdk";
+import { decodeBody, type DecodeLimits, negotiate, type ProtocolVersion } from "./decode.ts";
 import { type Conversion, toLineProtocol } from "./convert.ts";
 import { type Sink, SinkError } from "./sinks/sink.ts";
-import * as metrics from "./metrics.ts";
+import type { RemoteWriteMetrics } from "./metrics.ts";
 import { ByteWriter } from "./byte-writer.ts";
+import { WRITTEN_HEADERS } from "./statuses.ts";
 
-export interface HandlerOptions {
+interface RemoteWriteHandlerOptions {
   limits: DecodeLimits;
-  /** Resolved per request so a lazily built sink (from env) is fine. */
-  sink: () => Sink;
+  sink: Sink;
+  /** Where the request's samples, drops, bytes and sink writes are counted (its answers: the function's observe). */
+  metrics: RemoteWriteMetrics;
 }
 
-/** Counts an answer of the function by status: every one, the contract's 401s included (its `observe`). */
-export function countAnswer(response: Response): void {
-  metrics.requestsTotal.inc({ status: String(response.status) });
-}
-
-export function remoteWriteHandler(options: HandlerOptions): (request: Request) => Promise<Response> {
+export function createRemoteWriteHandler(
+  { limits, sink, metrics }: RemoteWriteHandlerOptions,
+): (request: Request) => Promise<Response> {
   const out = new ByteWriter(256 * 1024); // the body being built, reused by every request
   return async (request) => {
-    let version: ProtocolVersion | undefined;
-    let response: Response;
+    // Set once the message is decoded: from then on a 2.0 answer says how much was written.
+    let decoded: ProtocolVersion | undefined;
     try {
-      const decoded = await decodeRequest(request, options.limits);
-      version = decoded.version;
-      metrics.requestBytesTotal.inc(decoded.bodyBytes);
-      response = await convertAndWrite(decoded, version, options.sink(), out);
+      const version = negotiate(request.headers.get("content-type"), request.headers.get("content-encoding"));
+      const body = await readBody(request);
+      const parsed = decodeBody(body, version, limits);
+      decoded = version;
+      metrics.requestBytesTotal.inc(body.byteLength);
+
+      const conversion = toLineProtocol(parsed, { duplicateLabels: version === 1 ? "skip" : "reject" }, out);
+      metrics.samplesReceivedTotal.inc(conversion.samplesReceived);
+      await write(sink, conversion, metrics);
+      return answer(conversion, version);
     } catch (err) {
-      response = toErrorResponse(err);
-      if (version === 2) writtenHeaders(response.headers, 0, 0, 0);
+      const response = toErrorResponse(err);
+      if (decoded === 2) writtenHeaders(response.headers, 0, 0, 0);
+      return response;
     }
-    return response;
   };
 }
 
-async function convertAndWrite(
-  request: ParsedRequest,
-  version: ProtocolVersion,
-  sink: Sink,
-  out: ByteWriter,
-): Promise<Response> {
-  const conversion = toLineProtocol(request, { duplicateLabels: version === 1 ? "skip" : "reject" }, out);
-  metrics.samplesReceivedTotal.inc(conversion.samplesReceived);
+/**
+ * The whole body (its size already bounded by the contract, which fails the read with its 413 as soon
+ * as a chunked body passes the limit: that passes through as it is); a body cut off is a 400.
+ */
+async function readBody(request: Request): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await request.arrayBuffer());
+  } catch (err) {
+    throw bodyCutOff(err);
+  }
+}
 
+/** Resolves once the sink holds every line; otherwise throws what the sender must do (retry or not). */
+async function write(sink: Sink, conversion: Conversion, metrics: RemoteWriteMetrics): Promise<void> {
   const stop = metrics.influxWriteDuration.startTimer();
   try {
     await sink.write(conversion.body);
@@ -80,41 +82,35 @@ async function convertAndWrite(
   metrics.samplesWrittenTotal.inc(conversion.written);
   metrics.histogramsWrittenTotal.inc(conversion.histogramsWritten);
   metrics.exemplarsWrittenTotal.inc(conversion.exemplarsWritten);
-  countDrops(conversion);
+  for (const [reason, count] of Object.entries(conversion.dropped)) metrics.samplesDroppedTotal.inc({ reason }, count);
+  const nameless = conversion.nameless.samples + conversion.nameless.histograms;
+  if (nameless > 0) metrics.samplesDroppedTotal.inc({ reason: "missing_metric_name" }, nameless);
+}
 
+/** 204 once everything is written; 400 naming the series without a metric name when there were some. */
+function answer(conversion: Conversion, version: ProtocolVersion): Response {
   // Written = received less what was refused: samples deliberately dropped (stale markers etc.)
   // count as written for the 2.0 sender, there is nothing to retry.
   const { nameless } = conversion;
   const samples = conversion.samplesReceived - nameless.samples;
   const histograms = conversion.histogramsReceived - nameless.histograms;
   const exemplars = conversion.exemplarsWritten;
-  if (nameless.series + nameless.metadata > 0) {
+  const response = nameless.series + nameless.metadata > 0
     // Every series needs a metric name; Prometheus' own receiver answers 400 for one without.
-    const response = errorResponse(
+    ? errorResponse(
       400,
       `${nameless.series} series without a metric name (__name__)` +
         (nameless.metadata > 0 ? ` and ${nameless.metadata} metadata entries without a metric family name` : "") +
         `: ${nameless.samples} samples, ${nameless.histograms} histograms and ${nameless.exemplars} exemplars of them not written; ` +
         `the rest of the request was written (${samples} samples, ${histograms} histograms, ${exemplars} exemplars)`,
-    );
-    if (version === 2) writtenHeaders(response.headers, samples, histograms, exemplars);
-    return response;
-  }
-  const response = new Response(null, { status: 204 });
+    )
+    : new Response(null, { status: 204 });
   if (version === 2) writtenHeaders(response.headers, samples, histograms, exemplars);
   return response;
 }
 
-function countDrops(conversion: Conversion): void {
-  for (const [reason, count] of Object.entries(conversion.dropped)) metrics.samplesDroppedTotal.inc({ reason }, count);
-  const nameless = conversion.nameless.samples + conversion.nameless.histograms;
-  if (nameless > 0) metrics.samplesDroppedTotal.inc({ reason: "missing_metric_name" }, nameless);
-}
-
 function writtenHeaders(headers: Headers, samples: number, histograms: number, exemplars: number): void {
-  headers.set("X-Prometheus-Remote-Write-Samples-Written", String(samples));
-  headers.set("X-Prometheus-Remote-Write-Histograms-Written", String(histograms));
-  headers.set("X-Prometheus-Remote-Write-Exemplars-Written", String(exemplars));
+  headers.set(WRITTEN_HEADERS.samples, String(samples));
+  headers.set(WRITTEN_HEADERS.histograms, String(histograms));
+  headers.set(WRITTEN_HEADERS.exemplars, String(exemplars));
 }
-
-export type { Sink };

@@ -14,11 +14,11 @@
 //   - a negative or positive bucket that overlaps the zero bucket ends at the zero threshold.
 // `le` labels are written as Prometheus' text format writes them (Go's strconv 'g', shortest).
 import { BOUND_FRACTIONS } from "./histogram-bounds.ts";
-import type { HistogramSample } from "./protobuf.ts";
+import type { HistogramSample } from "./model.ts";
 
 export const CUSTOM_BUCKETS_SCHEMA = -53;
 
-export interface CumulativeBucket {
+interface CumulativeBucket {
   le: string;
   cumulative: number;
 }

@@ -9,10 +9,10 @@
 // Exemplar labels are fields, never tags: trace ids are unbounded and would explode the series.
 import { escapeTag, lineStart, quoted } from "./line-protocol.ts";
 import { bucketIndexes, cumulativeBuckets, CUSTOM_BUCKETS_SCHEMA } from "./histogram-buckets.ts";
-import type { Exemplar, HistogramSample, Metadata } from "./protobuf.ts";
+import type { Exemplar, HistogramSample, Metadata } from "./model.ts";
 import { DomainError } from "@tarsd/sdk";
 
-export const METADATA_MEASUREMENT = "prometheus_metadata";
+const METADATA_MEASUREMENT = "prometheus_metadata";
 
 /** Point's float: only finite numbers; String() is what Point.floatField writes. */
 const float = (value: number) => String(value);

@@ -15,7 +15,7 @@ function special(text: string, withEquals: boolean): boolean {
 
 /** A tag key, tag value or field key. */
 export const escapeTag = (text: string) => (special(text, true) ? escape.tag(text) : text);
-export const escapeMeasurement = (text: string) => (special(text, false) ? escape.measurement(text) : text);
+const escapeMeasurement = (text: string) => (special(text, false) ? escape.measurement(text) : text);
 /** A string field value, quotes included. */
 export const quoted = (text: string) => escape.quoted(text);
 

@@ -6,7 +6,7 @@
 // series never seen before as cheap as one seen every interval: there is nothing to remember.
 import type { ByteWriter } from "./byte-writer.ts";
 import { RESERVED_TAG_KEYS } from "./line-protocol.ts";
-import type { LabelBytes } from "./protobuf.ts";
+import type { LabelBytes } from "./model.ts";
 
 /** What each byte needs: 0 nothing; 1 escaped in a tag (`=`); 2 escaped everywhere; 3 the general path decides. */
 const CLASS = new Uint8Array(256);

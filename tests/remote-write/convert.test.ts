@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { DomainError } from "@tarsd/sdk";
 import { linesOf, toLineProtocol } from "../../lib/remote-write/convert.ts";
-import { type HistogramSample, type Metadata, parseMessage, type Series } from "../../lib/remote-write/decode.ts";
+import { parseMessage } from "../../lib/remote-write/decode.ts";
+import type { HistogramSample, Metadata, Series } from "../../lib/remote-write/model.ts";
 import { ByteWriter } from "../../lib/remote-write/byte-writer.ts";
 import { writePlainPrefix } from "../../lib/remote-write/plain-prefix.ts";
 import { encodeV1 } from "../../harness/remote-write-requests.ts";

@@ -1,22 +1,27 @@
-// Every status code of the durability contract, through the real handler, the real sinks and a
-// real HTTP server standing in for InfluxDB (so the client's actual behaviour is what is tested).
+// Every status code of the durability contract (lib/remote-write/statuses.ts), through the real handler,
+// the real sinks and a real HTTP server standing in for InfluxDB (so the client's actual behaviour is
+// what is tested). Each handler counts on a registry of its own.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { register } from "prom-client";
+import { Registry } from "prom-client";
 import { linesOf } from "../../lib/remote-write/convert.ts";
-import { defineFunction } from "@tarsd/sdk";
-import { countAnswer, remoteWriteHandler } from "../../lib/remote-write/handler.ts";
-import { fileSink } from "../../lib/remote-write/sinks/file.ts";
+import { createRemoteWriteHandler } from "../../lib/remote-write/handler.ts";
+import { remoteWriteMetrics } from "../../lib/remote-write/metrics.ts";
+import { DEFAULT_REMOTE_WRITE_SETTINGS } from "../../lib/remote-write/settings.ts";
+import { fileSink, fileSinkPath } from "../../lib/remote-write/sinks/file.ts";
 import { influxSink } from "../../lib/remote-write/sinks/influx.ts";
 import type { Sink } from "../../lib/remote-write/sinks/sink.ts";
+import { remoteWriteFunction } from "../../functions/remote-write.ts";
+import { seriesValue } from "../../harness/metric-series.ts";
 import { freePort } from "../../harness/ports.ts";
 import { tempDir } from "../../harness/runtime-process.ts";
 import { compress, encodeV1, STALE, type TestSeries, writeRequest } from "../../harness/remote-write-requests.ts";
 
 const URL = "http://test/api/v1/write";
-const LIMITS = { maxBodyBytes: 64 * 1024, maxDecodedBytes: 256 * 1024 };
+const LIMITS = { maxDecodedBytes: 256 * 1024 };
+const MAX_BODY_BYTES = 64 * 1024;
 const SERIES: TestSeries[] = [
   {
     labels: [["__name__", "job_instance:node_cpu_usage:percent"], ["instance", "vm1:9100"], ["job", "node"]],
@@ -27,6 +32,13 @@ const SERIES: TestSeries[] = [
     samples: [{ value: 1, timestamp: 1_700_000_000_000 }, { value: NaN, timestamp: 1_700_000_001_000 }],
   },
 ];
+
+/** The handler over `sink`, counting on a registry of its own (`handler.registry`). */
+function handlerOver(sink: Sink) {
+  const registry = new Registry();
+  const handler = createRemoteWriteHandler({ limits: LIMITS, sink, metrics: remoteWriteMetrics(registry) });
+  return Object.assign(handler, { registry });
+}
 
 /** A fake InfluxDB /api/v2/write whose answer each test sets; records what it received. */
 let influx: Server<undefined>;
@@ -52,17 +64,7 @@ beforeAll(() => {
 afterAll(() => influx.stop(true));
 
 function viaInflux(timeoutMs = 2000) {
-  return remoteWriteHandler({
-    limits: LIMITS,
-    sink: () => influxSink({ url: influxUrl, token: "influx-secret", org: "tarsd", bucket: "vms", timeoutMs }),
-  });
-}
-
-async function metric(name: string, labels: Record<string, string> = {}): Promise<number> {
-  const found = (await register.getSingleMetric(name)?.get())?.values.find((v) =>
-    Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want)
-  );
-  return found?.value ?? 0;
+  return handlerOver(influxSink({ url: influxUrl, token: "influx-secret", org: "tarsd", bucket: "vms", timeoutMs }));
 }
 
 describe("InfluxDB outcomes -> status codes", () => {
@@ -74,8 +76,8 @@ describe("InfluxDB outcomes -> status codes", () => {
       await held;
       return new Response(null, { status: 204 });
     };
-    const before = await metric("tarsd_remote_write_samples_written_total");
-    const pending = viaInflux()(writeRequest(URL, SERIES));
+    const handler = viaInflux();
+    const pending = handler(writeRequest(URL, SERIES));
     let settled = false;
     void pending.then(() => (settled = true));
     while (received.length === 0) await Bun.sleep(5);
@@ -93,30 +95,30 @@ describe("InfluxDB outcomes -> status codes", () => {
       "job_instance:node_cpu_usage:percent,instance=vm1:9100,job=node value=12.5 1700000000000",
       "up,job=node value=1 1700000000000",
     ]);
-    expect((await metric("tarsd_remote_write_samples_written_total")) - before).toBe(2);
+    expect(await seriesValue(handler.registry, "tarsd_remote_write_samples_written_total")).toBe(2);
+    expect(await seriesValue(handler.registry, "tarsd_influx_write_duration_seconds_count")).toBe(1);
   });
 
   test.each([400, 422])("InfluxDB %i -> 400 with InfluxDB's reason", async (code) => {
     answer = () => Response.json({ code: "invalid", message: "unable to parse 'x': bad timestamp" }, { status: code });
-    const res = await viaInflux()(writeRequest(URL, SERIES));
+    const handler = viaInflux();
+    const res = await handler(writeRequest(URL, SERIES));
     expect(res.status).toBe(400);
     expect((await res.json()).error).toContain("unable to parse 'x': bad timestamp");
+    expect(await seriesValue(handler.registry, "tarsd_influx_write_errors_total", { kind: "rejected" })).toBe(1);
+    expect(await seriesValue(handler.registry, "tarsd_remote_write_samples_written_total")).toBe(0);
   });
 
   test.each([429, 500, 503, 401, 404])("InfluxDB %i -> 503 so Prometheus retries", async (code) => {
-    const before = await metric("tarsd_influx_write_errors_total", {
-      kind: code === 429 ? "throttled" : code >= 500 ? "server_error" : "config",
-    });
     received.length = 0;
     answer = () => Response.json({ code: "x", message: "nope" }, { status: code });
-    const res = await viaInflux()(writeRequest(URL, SERIES));
+    const handler = viaInflux();
+    const res = await handler(writeRequest(URL, SERIES));
     expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("1");
     expect(received).toHaveLength(1); // the client did not retry on its own
-    expect(
-      await metric("tarsd_influx_write_errors_total", {
-        kind: code === 429 ? "throttled" : code >= 500 ? "server_error" : "config",
-      }),
-    ).toBe(before + 1);
+    const kind = code === 429 ? "throttled" : code >= 500 ? "server_error" : "config";
+    expect(await seriesValue(handler.registry, "tarsd_influx_write_errors_total", { kind })).toBe(1);
   });
 
   test("InfluxDB not answering in time -> 503", async () => {
@@ -131,10 +133,9 @@ describe("InfluxDB outcomes -> status codes", () => {
 
   test("InfluxDB unreachable -> 503", async () => {
     const port = await freePort();
-    const handler = remoteWriteHandler({
-      limits: LIMITS,
-      sink: () => influxSink({ url: `http://127.0.0.1:${port}`, org: "o", bucket: "b", timeoutMs: 2000 }),
-    });
+    const handler = handlerOver(
+      influxSink({ url: `http://127.0.0.1:${port}`, org: "o", bucket: "b", timeoutMs: 2000 }),
+    );
     const res = await handler(writeRequest(URL, SERIES));
     expect(res.status).toBe(503);
     expect((await res.json()).error).toContain("unreachable");
@@ -143,8 +144,7 @@ describe("InfluxDB outcomes -> status codes", () => {
 
 describe("request problems -> status codes", () => {
   const never: Sink = { describe: "never", write: () => Promise.reject(new Error("must not be called")) };
-  const handler = remoteWriteHandler({ limits: LIMITS, sink: () => never });
-  const auth = { authorization: "Bearer s3cret" };
+  const handler = handlerOver(never);
 
   test("400 for corrupt snappy and for snappy-wrapped garbage", async () => {
     const corrupt = compress(encodeV1(SERIES));
@@ -153,7 +153,7 @@ describe("request problems -> status codes", () => {
       new Request(URL, {
         method: "POST",
         body: corrupt,
-        headers: { ...auth, "content-type": "application/x-protobuf", "content-encoding": "snappy" },
+        headers: { "content-type": "application/x-protobuf", "content-encoding": "snappy" },
       }),
     );
     expect(res.status).toBe(400);
@@ -163,11 +163,30 @@ describe("request problems -> status codes", () => {
       new Request(URL, {
         method: "POST",
         body: garbage,
-        headers: { ...auth, "content-type": "application/x-protobuf", "content-encoding": "snappy" },
+        headers: { "content-type": "application/x-protobuf", "content-encoding": "snappy" },
       }),
     );
     expect(res2.status).toBe(400);
     expect((await res2.json()).error).toContain("protobuf");
+  });
+
+  test("400 for a body cut off before its end", async () => {
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(compress(encodeV1(SERIES)).subarray(0, 10));
+        controller.error(new Error("connection reset"));
+      },
+    });
+    const res = await handler(
+      new Request(URL, {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/x-protobuf" },
+        duplex: "half",
+      } as RequestInit),
+    );
+    expect(res.status).toBe(400);
+    expect((await res.json()).error).toBe("request body was cut off: connection reset");
   });
 
   test("415 for an unsupported content type, encoding or proto message", async () => {
@@ -176,28 +195,21 @@ describe("request problems -> status codes", () => {
         "content-encoding": "gzip",
       }, { "content-type": "application/x-protobuf;proto=foo.Bar" }]
     ) {
-      expect((await handler(writeRequest(URL, SERIES, { headers: { ...auth, ...headers } }))).status).toBe(415);
+      expect((await handler(writeRequest(URL, SERIES, { headers }))).status).toBe(415);
     }
   });
 
-  test("413 for a body over the limit and for a snappy header announcing too much", async () => {
-    const big = new Uint8Array(LIMITS.maxBodyBytes + 1);
-    expect(
-      (await handler(
-        new Request(URL, { method: "POST", body: big, headers: { ...auth, "content-type": "application/x-protobuf" } }),
-      )).status,
-    ).toBe(413);
+  test("413 for a snappy header announcing more than the decoded limit", async () => {
     const bomb = compress(new Uint8Array(LIMITS.maxDecodedBytes + 1)); // ~12 KiB compressed
-    expect(bomb.length).toBeLessThan(LIMITS.maxBodyBytes);
-    expect(
-      (await handler(
-        new Request(URL, {
-          method: "POST",
-          body: bomb,
-          headers: { ...auth, "content-type": "application/x-protobuf" },
-        }),
-      )).status,
-    ).toBe(413);
+    const res = await handler(
+      new Request(URL, { method: "POST", body: bomb, headers: { "content-type": "application/x-protobuf" } }),
+    );
+    expect(res.status).toBe(413);
+    expect((await res.json()).error).toBe(
+      `snappy block announces ${
+        LIMITS.maxDecodedBytes + 1
+      } uncompressed bytes, over the limit of ${LIMITS.maxDecodedBytes} bytes`,
+    );
   });
 
   test("2.0 duplicate label names -> 400 with the written headers at 0", async () => {
@@ -205,7 +217,7 @@ describe("request problems -> status codes", () => {
       writeRequest(URL, [{
         labels: [["__name__", "m"], ["a", "1"], ["a", "2"]],
         samples: [{ value: 1, timestamp: 1 }],
-      }], { version: 2, headers: auth }),
+      }], { version: 2 }),
     );
     expect(res.status).toBe(400);
     expect(res.headers.get("x-prometheus-remote-write-samples-written")).toBe("0");
@@ -215,9 +227,9 @@ describe("request problems -> status codes", () => {
 /** A handler whose sink keeps the lines it is given, in `lines`. */
 function capturing() {
   const lines: string[] = [];
-  const handler = remoteWriteHandler({
-    limits: LIMITS,
-    sink: () => ({ describe: "mem", write: (body) => Promise.resolve(void lines.push(...linesOf({ body }))) }),
+  const handler = handlerOver({
+    describe: "mem",
+    write: (body) => Promise.resolve(void lines.push(...linesOf({ body }))),
   });
   return { lines, handler };
 }
@@ -244,11 +256,18 @@ describe("2.0 responses and partial data", () => {
     expect(res.headers.get("x-prometheus-remote-write-samples-written")).toBe("5");
     expect(res.headers.get("x-prometheus-remote-write-histograms-written")).toBe("0");
     expect(res.headers.get("x-prometheus-remote-write-exemplars-written")).toBe("2");
+    expect(await seriesValue(handler.registry, "tarsd_remote_write_exemplars_written_total")).toBe(2);
+  });
+
+  test("1.0 answers carry no written headers", async () => {
+    const { handler } = capturing();
+    const res = await handler(writeRequest(URL, SERIES));
+    expect(res.status).toBe(204);
+    expect(res.headers.get("x-prometheus-remote-write-samples-written")).toBeNull();
   });
 
   test("native histograms are written beside the float samples, and counted in their header", async () => {
     const { lines, handler } = capturing();
-    const before = await metric("tarsd_remote_write_histograms_written_total");
     const res = await handler(
       writeRequest(URL, [{ labels: [["__name__", "f"]], samples: [{ value: 1, timestamp: 1 }] }, {
         labels: [["__name__", "h"]],
@@ -265,7 +284,7 @@ describe("2.0 responses and partial data", () => {
     ]);
     expect(res.headers.get("x-prometheus-remote-write-samples-written")).toBe("1");
     expect(res.headers.get("x-prometheus-remote-write-histograms-written")).toBe("2");
-    expect(await metric("tarsd_remote_write_histograms_written_total")).toBe(before + 2);
+    expect(await seriesValue(handler.registry, "tarsd_remote_write_histograms_written_total")).toBe(2);
   });
 
   test("series without a metric name: 400 naming them and their count; the others written; headers exact", async () => {
@@ -287,15 +306,19 @@ describe("2.0 responses and partial data", () => {
     expect(res.headers.get("x-prometheus-remote-write-samples-written")).toBe("1");
     expect(res.headers.get("x-prometheus-remote-write-histograms-written")).toBe("0");
     expect(res.headers.get("x-prometheus-remote-write-exemplars-written")).toBe("0");
+    expect(
+      await seriesValue(handler.registry, "tarsd_remote_write_samples_dropped_total", {
+        reason: "missing_metric_name",
+      }),
+    ).toBe(4);
   });
 });
 
 describe("embedded file sink", () => {
   test("appends line protocol to $DATA_DIR/metrics/<bucket>.lp before answering; concurrent requests never interleave", async () => {
     const dir = tempDir();
-    const handler = remoteWriteHandler({ limits: LIMITS, sink: () => fileSink(dir, "vms") });
-    const sink = fileSink(dir, "vms");
-    const many = remoteWriteHandler({ limits: LIMITS, sink: () => sink });
+    const handler = handlerOver(fileSink(dir, "vms"));
+    const many = handlerOver(fileSink(dir, "vms"));
     expect((await handler(writeRequest(URL, SERIES))).status).toBe(204);
     const path = join(dir, "metrics", "vms.lp");
     expect(readFileSync(path, "utf8")).toBe(
@@ -318,63 +341,79 @@ describe("embedded file sink", () => {
     }
   });
 
-  test("the bucket name cannot escape the metrics directory", async () => {
-    const { fileSinkPath } = await import("../../lib/remote-write/sinks/file.ts");
+  test("the bucket name cannot escape the metrics directory", () => {
     expect(fileSinkPath("/data", "../../etc/passwd")).toBe("/data/metrics/__.._etc_passwd.lp");
   });
 });
 
-describe("through the function contract, as functions/remote-write.ts wires it", () => {
-  // The contract checks the token (REMOTE_WRITE_TOKEN, then AUTH_TOKEN) and shows every answer,
-  // its own 401s included, to countAnswer.
-  const wired = (token?: string) =>
-    defineFunction({
-      token,
-      observe: countAnswer,
-      routes: [{
-        method: "POST",
-        path: "/api/v1/write",
-        summary: "",
-        handler: remoteWriteHandler({
-          limits: LIMITS,
-          sink: () => ({ describe: "mem", write: () => Promise.resolve() }),
-        }),
-      }],
-    });
+describe("through the function contract, as functions/remote-write.ts builds it", () => {
+  // The contract applies the route's body limit and checks the token (REMOTE_WRITE_TOKEN, then
+  // AUTH_TOKEN), and shows every answer, its own 401s and 413s included, to the function's counter.
+  const built = (token?: string) => {
+    const registry = new Registry();
+    const fn = remoteWriteFunction(
+      { ...DEFAULT_REMOTE_WRITE_SETTINGS, ...LIMITS, maxBodyBytes: MAX_BODY_BYTES, dataDir: tempDir(), token },
+      { registry, sink: { describe: "mem", write: () => Promise.resolve() } },
+    );
+    return { fn, registry };
+  };
 
   test("401 without or with a wrong bearer token, counted like every other answer", async () => {
-    const fn = wired("s3cret");
-    const before = await metric("tarsd_remote_write_requests_total", { status: "401" });
+    const { fn, registry } = built("s3cret");
     expect((await fn.fetch(writeRequest(URL, SERIES))).status).toBe(401);
     expect((await fn.fetch(writeRequest(URL, SERIES, { headers: { authorization: "Bearer nope" } }))).status).toBe(401);
     expect((await fn.fetch(writeRequest(URL, SERIES, { headers: { authorization: "Bearer s3cret" } }))).status).toBe(
       204,
     );
-    expect(await metric("tarsd_remote_write_requests_total", { status: "401" })).toBe(before + 2);
+    expect(await seriesValue(registry, "tarsd_remote_write_requests_total", { status: "401" })).toBe(2);
+    expect(await seriesValue(registry, "tarsd_remote_write_requests_total", { status: "204" })).toBe(1);
+  });
+
+  test("413 for a body over the route's limit, by Content-Length and by counting a chunked body", async () => {
+    const { fn, registry } = built();
+    const big = new Uint8Array(MAX_BODY_BYTES + 1);
+    const declared = await fn.fetch(
+      new Request(URL, { method: "POST", body: big, headers: { "content-type": "application/x-protobuf" } }),
+    );
+    expect(declared.status).toBe(413);
+    expect((await declared.json()).error).toBe(
+      `request body of ${MAX_BODY_BYTES + 1} bytes is over the limit of ${MAX_BODY_BYTES} bytes`,
+    );
+    const chunked = await fn.fetch(
+      new Request(URL, {
+        method: "POST",
+        body: new ReadableStream<Uint8Array>({
+          start(controller) {
+            for (let i = 0; i < 4; i++) controller.enqueue(new Uint8Array(MAX_BODY_BYTES / 2));
+            controller.close();
+          },
+        }),
+        headers: { "content-type": "application/x-protobuf" },
+        duplex: "half",
+      } as RequestInit),
+    );
+    expect(chunked.status).toBe(413);
+    expect((await chunked.json()).error).toContain(`over the limit of ${MAX_BODY_BYTES} bytes`);
+    expect(await seriesValue(registry, "tarsd_remote_write_requests_total", { status: "413" })).toBe(2);
   });
 
   test("requests by status, received/dropped samples and request bytes are counted", async () => {
-    const fn = wired();
-    const handler = (request: Request) => fn.fetch(request);
-    const before = {
-      r204: await metric("tarsd_remote_write_requests_total", { status: "204" }),
-      r415: await metric("tarsd_remote_write_requests_total", { status: "415" }),
-      received: await metric("tarsd_remote_write_samples_received_total"),
-      stale: await metric("tarsd_remote_write_samples_dropped_total", { reason: "stale" }),
-      nan: await metric("tarsd_remote_write_samples_dropped_total", { reason: "nan" }),
-      bytes: await metric("tarsd_remote_write_request_bytes_total"),
-    };
+    const { fn, registry } = built();
     const request = writeRequest(URL, SERIES);
     const size = (await request.clone().arrayBuffer()).byteLength;
-    expect((await handler(request)).status).toBe(204);
-    expect((await handler(writeRequest(URL, SERIES, { headers: { "content-type": "text/plain" } }))).status).toBe(415);
-    expect(await metric("tarsd_remote_write_requests_total", { status: "204" })).toBe(before.r204 + 1);
-    expect(await metric("tarsd_remote_write_requests_total", { status: "415" })).toBe(before.r415 + 1);
-    expect(await metric("tarsd_remote_write_samples_received_total")).toBe(before.received + 4);
-    expect(await metric("tarsd_remote_write_samples_dropped_total", { reason: "stale" })).toBe(before.stale + 1);
-    expect(await metric("tarsd_remote_write_samples_dropped_total", { reason: "nan" })).toBe(before.nan + 1);
-    expect(await metric("tarsd_remote_write_request_bytes_total")).toBe(before.bytes + size);
-    const text = await register.metrics();
-    expect(text).toContain("tarsd_influx_write_duration_seconds_bucket");
+    expect((await fn.fetch(request)).status).toBe(204);
+    expect((await fn.fetch(writeRequest(URL, SERIES, { headers: { "content-type": "text/plain" } }))).status).toBe(
+      415,
+    );
+    const value = (name: string, labels?: Record<string, string>) => seriesValue(registry, name, labels);
+    expect(await value("tarsd_remote_write_requests_total", { status: "204" })).toBe(1);
+    expect(await value("tarsd_remote_write_requests_total", { status: "415" })).toBe(1);
+    expect(await value("tarsd_remote_write_samples_received_total")).toBe(4);
+    expect(await value("tarsd_remote_write_samples_written_total")).toBe(2);
+    expect(await value("tarsd_remote_write_samples_dropped_total", { reason: "stale" })).toBe(1);
+    expect(await value("tarsd_remote_write_samples_dropped_total", { reason: "nan" })).toBe(1);
+    expect(await value("tarsd_remote_write_samples_dropped_total", { reason: "inf" })).toBe(0);
+    expect(await value("tarsd_remote_write_request_bytes_total")).toBe(size);
+    expect(await value("tarsd_influx_write_duration_seconds_count")).toBe(1);
   });
 });

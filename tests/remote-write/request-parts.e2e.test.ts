@@ -10,7 +10,7 @@ import { REPO_ROOT } from "../../harness/binaries.ts";
 import { type InfluxDb, startInfluxDb } from "../../harness/influxdb.ts";
 import { compress, writeRequest } from "../../harness/remote-write-requests.ts";
 import { type RuntimeProcess, startRuntime } from "../../harness/runtime-process.ts";
-import { CONTENT_TYPE_V1, CONTENT_TYPE_V2 } from "../../lib/remote-write/schema.ts";
+import { CONTENT_TYPE_V1, CONTENT_TYPE_V2 } from "../../harness/remote-write-schema.ts";
 
 interface Case {
   name: string;

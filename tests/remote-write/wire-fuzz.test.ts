@@ -1,13 +1,16 @@
-// The hand-written wire parser against a decoder made from the .proto files alone (harness/wire-fuzz.ts),
+// The hand-written wire parsers against a decoder made from the .proto files alone (harness/wire-fuzz.ts),
 // on bodies mutated from real ones: a captured Prometheus 2.42 request (1.0), Prometheus-built native
 // histogram requests (1.0 and 2.0) and 2.0 requests built here. Bounded and seeded: the same run
 // every time (FUZZ_SEED to explore others, bench/wire-fuzz.ts for a long run). Then mutated bodies
-// through the real runtime: never a 5xx, never a hang.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+// through the whole function (its contract, the handler, the embedded file sink): never a 5xx.
+import { expect, test } from "bun:test";
+import { Registry } from "prom-client";
 import { compareDecoders, mutate, random, seedBodies } from "../../harness/wire-fuzz.ts";
 import { compress } from "../../harness/remote-write-requests.ts";
-import { type RuntimeProcess, startRuntime } from "../../harness/runtime-process.ts";
-import { CONTENT_TYPE_V1, CONTENT_TYPE_V2 } from "../../lib/remote-write/schema.ts";
+import { CONTENT_TYPE_V1, CONTENT_TYPE_V2 } from "../../harness/remote-write-schema.ts";
+import { tempDir } from "../../harness/runtime-process.ts";
+import { remoteWriteFunction } from "../../functions/remote-write.ts";
+import { DEFAULT_REMOTE_WRITE_SETTINGS } from "../../lib/remote-write/settings.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261127);
 const ROUNDS = 4000;
@@ -38,15 +41,12 @@ test(`${ROUNDS} mutated bodies: the receiver and the reference agree on every on
   expect(accepted).toBeGreaterThan(ROUNDS / 20); // the mutations do not only make garbage
 }, 120_000);
 
-let app: RuntimeProcess;
-beforeAll(async () => {
-  app = await startRuntime({ FUNCTIONS: "remote-write", LOG_REQUESTS: "0" }); // the embedded file sink
-}, 30_000);
-afterAll(async () => void (await app?.stop()));
-
 test(
-  "mutated bodies through the runtime: 204 only for what the reference accepts, else 400/413/415, never 5xx",
+  "mutated bodies through the function: 204 only for what the reference accepts, else 400/413/415, never 5xx",
   async () => {
+    const fn = remoteWriteFunction({ ...DEFAULT_REMOTE_WRITE_SETTINGS, dataDir: tempDir() }, {
+      registry: new Registry(),
+    });
     const seeds = seedBodies();
     const rnd = random(SEED + 1);
     const statuses: Record<number, number> = {};
@@ -57,12 +57,13 @@ test(
       // Mostly valid snappy around a mutated message; sometimes the snappy block itself is mutated.
       const intact = rnd() < 0.8;
       const body = new Uint8Array(intact ? compress(message) : mutate(compress(message), [], rnd));
-      const res = await fetch(`${app.url}/api/v1/write`, {
-        method: "POST",
-        body,
-        headers: { "content-type": version === 1 ? CONTENT_TYPE_V1 : CONTENT_TYPE_V2, "content-encoding": "snappy" },
-        signal: AbortSignal.timeout(10_000),
-      });
+      const res = await fn.fetch(
+        new Request("http://test/api/v1/write", {
+          method: "POST",
+          body,
+          headers: { "content-type": version === 1 ? CONTENT_TYPE_V1 : CONTENT_TYPE_V2, "content-encoding": "snappy" },
+        }),
+      );
       await res.arrayBuffer();
       statuses[res.status] = (statuses[res.status] ?? 0) + 1;
       expect([204, 400, 413, 415]).toContain(res.status);
@@ -73,7 +74,7 @@ test(
         if (res.status === 204) expect(verdict).toEqual({ agree: true, accepted: true });
       }
     }
-    console.log(`wire fuzz over HTTP: ${JSON.stringify(statuses)}`);
+    console.log(`wire fuzz through the function: ${JSON.stringify(statuses)}`);
     expect(statuses[400] ?? 0).toBeGreaterThan(0);
   },
   120_000,

@@ -10,7 +10,7 @@ import {
   type Transport,
 } from "@influxdata/influxdb-client";
 
-export interface FetchSendOptions {
+interface FetchSendOptions {
   url: string;
   token?: string;
   timeoutMs: number;

@@ -9,7 +9,7 @@ import { HttpError, InfluxDB, RequestTimedOutError, setLogger } from "@influxdat
 import { withFetchSend } from "./fetch-transport.ts";
 import { type Sink, SinkError } from "./sink.ts";
 
-export interface InfluxSinkOptions {
+interface InfluxSinkOptions {
   url: string;
   token?: string;
   org: string;
@@ -17,11 +17,10 @@ export interface InfluxSinkOptions {
   timeoutMs: number;
 }
 
-// The client logs every failed write on its own; the handler already logs each failure once (with
-// the sink, kind and line count) and counts it, so the client's duplicate lines are silenced.
-setLogger({ error: () => {}, warn: () => {} });
-
 export function influxSink(options: InfluxSinkOptions): Sink {
+  // The client logs every failed write on its own; the handler already logs each failure once (with
+  // the sink, kind and line count) and counts it, so the client's duplicate lines are silenced.
+  setLogger({ error: () => {}, warn: () => {} });
   const base = new InfluxDB({ url: options.url, token: options.token, timeout: options.timeoutMs }).transport;
   const client = new InfluxDB({
     url: options.url,
@@ -55,7 +54,7 @@ export function influxSink(options: InfluxSinkOptions): Sink {
 }
 
 /** Maps a client failure to "the data is bad" (400 upstream) or "try again later" (503 upstream). */
-export function classify(err: unknown): SinkError {
+function classify(err: unknown): SinkError {
   if (err instanceof HttpError) {
     const detail = typeof err.json?.message === "string" ? err.json.message : (err.body || err.message);
     const reason = `InfluxDB answered ${err.statusCode}: ${String(detail).slice(0, 500)}`;

@@ -19,7 +19,7 @@ export const SINK_ERROR_KINDS = [
   "io",
 ] as const;
 
-export type SinkErrorKind = (typeof SINK_ERROR_KINDS)[number];
+type SinkErrorKind = (typeof SINK_ERROR_KINDS)[number];
 
 export class SinkError extends Error {
   constructor(

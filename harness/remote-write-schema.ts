@@ -1,11 +1,13 @@
-// The remote-write .proto files loaded with protobufjs reflection. The receiver's hot path uses the
-// hand-written decoder in decode.ts (measured faster, and it can see the raw bits of every double);
-// this module is the schema of record for everything that *builds* requests: tests, the benchmark's
-// load generator, tools. Tests encode with it and decode with decode.ts, so the two cannot drift.
+// The remote-write .proto files (lib/remote-write/proto/, the schema of record) loaded with protobufjs
+// reflection: what builds requests here (tests, the benchmark's load generator), as a sender would. The
+// receiver reads the wire with its own hand-written parsers (lib/remote-write/parse-v1.ts, parse-v2.ts);
+// tests encode with this and decode with those, so the two cannot drift.
 import protobuf from "protobufjs";
 import { join } from "node:path";
+import { REPO_ROOT } from "./binaries.ts";
 
-const PROTO_DIR = join(import.meta.dir, "proto");
+/** The .proto files, beside the parsers that read their messages. */
+export const PROTO_DIR = join(REPO_ROOT, "lib", "remote-write", "proto");
 
 let root: protobuf.Root | undefined;
 

@@ -1,0 +1,24 @@
+// The receiver's answers, written once: what each status means to the sender. Prometheus' retry logic
+// depends on them (a 5xx is retried, a 4xx drops the batch), so each outcome has exactly one. The
+// function's OpenAPI responses are built from this table; the handler (handler.ts) produces them.
+
+/** Every status the remote-write routes answer with, and what it means. */
+export const REMOTE_WRITE_STATUSES = {
+  204: "Every sample, histogram, exemplar and metadata entry is in the sink (stale markers, NaN and ±Inf " +
+    "samples are dropped by design); a 2.0 answer says how many in its X-Prometheus-Remote-Write-*-Written headers",
+  400: "The request itself is bad, retrying cannot help: malformed snappy or protobuf, duplicate label names " +
+    "(2.0), an invalid native histogram, data the sink refused; or series without a metric name, whose " +
+    "data is not written while the rest of the request is (a 2.0 answer's headers count what was)",
+  401: "Bearer token missing or wrong (REMOTE_WRITE_TOKEN, else AUTH_TOKEN, when set)",
+  413: "Body over REMOTE_WRITE_MAX_BYTES, or a snappy block announcing more than REMOTE_WRITE_MAX_DECODED_BYTES",
+  415: "Unsupported Content-Type, Content-Encoding or proto message: a 2.0 sender falls back to 1.0",
+  503: "The sink is unreachable, answered 5xx or 429, timed out or is misconfigured: Prometheus retries " +
+    "(Retry-After), nothing is lost",
+} as const;
+
+/** What a 2.0 answer was written of (remote write 2.0 §Written Count Headers). */
+export const WRITTEN_HEADERS = {
+  samples: "X-Prometheus-Remote-Write-Samples-Written",
+  histograms: "X-Prometheus-Remote-Write-Histograms-Written",
+  exemplars: "X-Prometheus-Remote-Write-Exemplars-Written",
+} as const;
