@@ -1,12 +1,18 @@
 // Each route has its own body limit, declared by its function: with every function loaded, the file
 // limit (MAX_UPLOAD_BYTES) is not applied to remote write (REMOTE_WRITE_MAX_BYTES) and the other way
 // round. A 413 names the limit of the route that refused, as its users configured it.
-// The same with the functions as they are deployed (bundles): the host's limit is thrown inside the
-// function's own body read, and the bundle's copy of the error mapping must still answer 413.
+// The same with the functions as they are deployed (bundles, configured by the environment): the
+// contract's limit is thrown inside the function's own body read and must still answer 413.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { repositoryFunctionBundles } from "../../harness/bundles.ts";
 import { randomBytes } from "node:crypto";
-import { type RuntimeProcess, startRuntime } from "../../harness/runtime-process.ts";
+import { startRuntime, tempDir } from "../../harness/runtime-process.ts";
+import { newRegistry, startInProcess } from "../../harness/in-process.ts";
+import { defaultSettings } from "../files/serve-files.ts";
+import { uploadFunction } from "../../functions/upload.ts";
+import { downloadFunction } from "../../functions/download.ts";
+import { remoteWriteFunction } from "../../functions/remote-write.ts";
+import { DEFAULT_REMOTE_WRITE_SETTINGS } from "../../lib/remote-write/settings.ts";
 import { type TestSeries, writeRequest } from "../../harness/remote-write-requests.ts";
 
 const MiB = 1024 * 1024;
@@ -22,20 +28,35 @@ function seriesOf(bytes: number): TestSeries[] {
   }));
 }
 
-const FUNCTION_FORMS = {
-  sources: () => ({}),
-  bundles: () => ({ FUNCTIONS_DIR: repositoryFunctionBundles().functionsDir }),
-};
-
-describe.each(Object.keys(FUNCTION_FORMS) as (keyof typeof FUNCTION_FORMS)[])("functions as %s", (form) => {
-  let rt: RuntimeProcess;
-  beforeAll(async () => {
-    // No FUNCTIONS: every function, as `bash scripts/start` runs them.
-    rt = await startRuntime({
-      ...FUNCTION_FORMS[form](),
+const FUNCTION_FORMS: Record<string, () => Promise<{ url: string; stop(): Promise<unknown> }>> = {
+  // Every function built from its settings, served in this process.
+  "sources, in process": async () => {
+    const dataDir = tempDir();
+    const registry = newRegistry();
+    const files = { ...defaultSettings(dataDir), maxUploadBytes: MiB };
+    return await startInProcess({
+      upload: uploadFunction(files),
+      download: downloadFunction(files),
+      "remote-write": remoteWriteFunction(
+        { ...DEFAULT_REMOTE_WRITE_SETTINGS, dataDir, maxBodyBytes: 3 * MiB },
+        { registry },
+      ),
+    }, { registry });
+  },
+  // The deployed bundles in a runtime process, configured by its environment; no FUNCTIONS: every
+  // function, as `bash scripts/start` runs them.
+  "bundles, in a runtime process": () =>
+    startRuntime({
+      FUNCTIONS_DIR: repositoryFunctionBundles().functionsDir,
       MAX_UPLOAD_BYTES: String(MiB),
       REMOTE_WRITE_MAX_BYTES: String(3 * MiB),
-    });
+    }),
+};
+
+describe.each(Object.keys(FUNCTION_FORMS))("functions as %s", (form) => {
+  let rt: { url: string; stop(): Promise<unknown> };
+  beforeAll(async () => {
+    rt = await FUNCTION_FORMS[form]!();
   }, 60_000);
   afterAll(async () => void (await rt?.stop()));
 
