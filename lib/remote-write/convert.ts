@@ -1,43 +1,12 @@
-// Converting half: decoded series -> InfluxDB line protocol, the shape of InfluxDB 1.x's own
-// /api/v1/prom/write so existing queries keep working:
-//   measurement = metric name (__name__), tags = the other labels, one float field `value`,
-//   timestamp in milliseconds (writes use precision=ms).
-// Escaping is the client's (`Point` from @influxdata/influxdb-client), never hand-rolled. What
-// Point cannot express safely is decided here, per series, so that no single series can make the
-// backend reject the whole batch (InfluxDB rejects a request when one line does not parse):
-//   - empty label values are not tags (Prometheus treats them as absent; Point drops them too);
-//   - label names InfluxDB reserves (`time`, `_measurement`, `_field`) are renamed `exported_<name>`
-//     (Prometheus' own convention for conflicting labels); a series already carrying that
-//     `exported_` name is dropped (reason label_conflict);
-//   - a label named `value` stays a tag: tags and the field are separate in line protocol, so it
-//     cannot clobber the field;
-//   - a backslash that would escape the separator Point puts after it (at the end of a name or
-//     value, or before a `,` ` ` `=` that Point escapes) cannot be encoded: series dropped
-//     (reason unencodable_label);
-//   - empty label names or a missing/empty metric name: series dropped (invalid_label_name,
-//     missing_metric_name);
-//   - duplicate label names: series dropped (duplicate_label) in 1.0, as Prometheus' receiver
-//     does; the caller answers 400 for 2.0 (`duplicateLabels: "reject"`);
-//   - stale markers, other NaNs and ±Inf cannot be stored: dropped (stale, nan, inf); every finite
-//     sample of the same request is still written.
-// A series without a metric name is refused, not dropped: nothing of it is written and the caller
-// answers 400 (as Prometheus' own receiver does), while the other series are written.
-// Beside the float samples (see histogram-lines.ts for the shapes):
-//   - native histograms: `<name>` with fields count, sum, schema, zero_threshold, zero_count and
-//     counter_reset_hint, and `<name>_bucket` with tag `le` and field `value` = cumulative count;
-//   - exemplars: the series' own measurement and tags, fields `exemplar` (its value) and
-//     `exemplar_<label>` (its labels, e.g. exemplar_trace_id: strings, never tags);
-//   - metadata (2.0 per series, 1.0 per family): `prometheus_metadata`, tag `metric`, fields type,
-//     help, unit.
-//
-// Speed: a series' measurement and tags are written once per request into one byte buffer, then each
-// further sample copies them and appends ` value=<v> <ms>\n`: the body goes to the sink as is, with no
-// per-line strings to join or re-encode. The plain series (nearly all) are copied from the request's
-// own bytes (plain-prefix.ts), so a series costs the same whether it was seen before or not, and the
-// receiver keeps no state between requests. The escaping is still the client's own: `escape.measurement` and
-// `escape.tag` are the functions Point.toLineProtocol calls, tag keys are sorted as Point sorts them,
-// and a test checks the output is identical to Point's on random labels. A string with none of the
-// characters those functions escape is passed as is (they would return it unchanged).
+// Decoded series -> InfluxDB line protocol, in the shape of InfluxDB 1.x's own /api/v1/prom/write
+// (measurement = metric name, tags = the other labels, one field `value`, ms timestamps) so existing
+// queries keep working; histograms, exemplars and metadata in histogram-lines.ts. The README's "What
+// happens to each part of a request" is the mapping rule by rule: what is renamed, dropped (counted by
+// reason) or refused, decided per series so that no single series can make InfluxDB reject the batch.
+// Escaping is the client's own (`escape.measurement` / `escape.tag`, what Point calls; a test compares
+// with Point on random labels). A series' measurement and tags are written once per request into one
+// byte buffer and copied for each further sample (plain-prefix.ts): no per-line strings, no state kept
+// between requests.
 import { DomainError } from "@tarsd/sdk";
 import type { Metadata, ParsedRequest, Series } from "./model.ts";
 import { exemplarLine, histogramLines, metadataLine } from "./histogram-lines.ts";
@@ -201,12 +170,6 @@ function latestTimestamp(series: Series): number {
   for (const sample of series.samples) latest = Math.max(latest, sample.timestamp);
   for (const histogram of series.histograms) latest = Math.max(latest, histogram.timestamp);
   return latest || Date.now();
-}
-
-/** The lines of a conversion's body, as strings (for logs, tests and tools). */
-export function linesOf(conversion: Pick<Conversion, "body">): string[] {
-  const text = new TextDecoder().decode(conversion.body);
-  return text === "" ? [] : text.slice(0, -1).split("\n");
 }
 
 const utf8 = new TextEncoder();

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { DomainError } from "@tarsd/sdk";
-import { linesOf, toLineProtocol } from "../../lib/remote-write/convert.ts";
+import { toLineProtocol } from "../../lib/remote-write/convert.ts";
+import { linesOf } from "./lines.ts";
 import { parseMessage } from "../../lib/remote-write/decode.ts";
 import type { HistogramSample, Metadata, Series } from "../../lib/remote-write/model.ts";
 import { ByteWriter } from "../../lib/remote-write/byte-writer.ts";

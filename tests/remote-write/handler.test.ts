@@ -6,7 +6,7 @@ import type { Server } from "bun";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Registry } from "prom-client";
-import { linesOf } from "../../lib/remote-write/convert.ts";
+import { linesOf } from "./lines.ts";
 import { createRemoteWriteHandler } from "../../lib/remote-write/handler.ts";
 import { remoteWriteMetrics } from "../../lib/remote-write/metrics.ts";
 import { DEFAULT_REMOTE_WRITE_SETTINGS } from "../../lib/remote-write/settings.ts";
