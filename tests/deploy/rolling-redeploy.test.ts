@@ -3,7 +3,8 @@
 // function file changed. Each replica is replaced start-first, as `deploy/redeploy` makes swarm do:
 // start the new process on the new file, wait until /readyz says ready, put it into the upstream and
 // take the old one out (nginx reload), then SIGTERM the old one (it drains, finishes in-flight
-// requests and exits). Zero failed requests, and /metrics shows the new sha256.
+// requests and exits). Zero failed requests, each sent once (nginx does not retry), and /metrics shows
+// the new sha256.
 import { expect, test } from "bun:test";
 import { appendFileSync, chmodSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -43,9 +44,9 @@ ${servers}
     location / {
       proxy_pass http://functions;
       proxy_http_version 1.1;
-      # like the routing mesh: a replica that refuses or is draining is skipped, the request goes on
-      proxy_next_upstream error timeout http_502 http_503;
-      proxy_next_upstream_tries 3;
+      # No retries: every request is sent once, so a replica that refused or failed one during the
+      # rollout shows as a failure here instead of being hidden by a second try elsewhere.
+      proxy_next_upstream off;
       proxy_connect_timeout 2s;
       proxy_read_timeout 30s;
     }
