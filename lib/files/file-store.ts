@@ -19,7 +19,7 @@ import {
 import { mkdir, readdir, readlink, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { DomainError } from "@tarsd/sdk";
-import { DirectorySync } from "./directory-sync.ts";
+import { DirectorySync, type FsyncFd } from "./directory-sync.ts";
 import { storageErrors } from "./disk-full.ts";
 import { validateName } from "./names.ts";
 import { BoundedCache } from "./store-caches.ts";
@@ -49,6 +49,11 @@ export interface FileStoreOptions {
    * host's clock. Tests give one that disagrees with Date.now().
    */
   clock?: Clock;
+  /**
+   * How a directory's descriptor is fsynced (directory-sync.ts; default: fsync(2)). Tests give one
+   * that fails, to see a failed fsync refuse the upload.
+   */
+  fsyncDirectory?: FsyncFd;
 }
 
 export class FileStore extends StoreLayout {
@@ -59,10 +64,12 @@ export class FileStore extends StoreLayout {
   private readonly directorySyncs = new Map<string, DirectorySync>();
   /** The store's clock (store-clock.ts): the only time file times are compared with. */
   readonly clock: Clock;
+  private readonly fsyncDirectory: FsyncFd | undefined;
 
   constructor(dir: string, options: FileStoreOptions = {}) {
     super(dir);
     this.clock = options.clock ?? storeClock(() => this.tempPath(".clock"));
+    this.fsyncDirectory = options.fsyncDirectory;
   }
 
   async init(): Promise<void> {
@@ -147,10 +154,10 @@ export class FileStore extends StoreLayout {
   /**
    * Points each name at its staged bytes, all or none: every blob is adopted and every new pointer
    * (and the pointer each replaced name had, for undoing) is made in tmp/ first, which is where a
-   * full disk fails; then the pointers are renamed into names/ one by one, and if one rename fails
-   * the ones already made are put back. A reader may see the first names of a request a moment
-   * before the last; after the request every name is new, or every name is as it was. What it was
-   * given is discarded when it fails.
+   * full disk fails; then the pointers are renamed into names/ one by one and names/ is fsynced, and
+   * if a rename or the fsync fails the renames already made are put back. A reader may see the first
+   * names of a request a moment before the last; after the request every name is new, or every name
+   * is as it was. What it was given is discarded when it fails.
    */
   async commit(files: StagedFile[]): Promise<(StoredFile & { replaced: boolean })[]> {
     const leftovers: string[] = []; // pointers made in tmp/ and not (or no longer) needed
@@ -164,14 +171,15 @@ export class FileStore extends StoreLayout {
         await storageErrors(() => symlinkSync(pointerTarget(staged.sha256), pointer));
         leftovers.push(pointer);
         const previous = readlinkOrUndefined(target);
-        // Undoing is for requests of several names; one name alone has nothing to undo.
+        // Undo copies are for requests of several names (a later rename may fail); one name alone is
+        // undone only when the fsync of names/ fails, and its old pointer is made again then.
         let undo: string | undefined;
         if (previous !== undefined && files.length > 1) {
           undo = this.tempPath(".link");
           await storageErrors(() => symlinkSync(previous, undo!));
           leftovers.push(undo);
         }
-        steps.push({ name, staged, target, pointer, undo, replaced: previous !== undefined });
+        steps.push({ name, staged, target, pointer, undo, previous, replaced: previous !== undefined });
       }
       const done: typeof steps = [];
       try {
@@ -179,14 +187,13 @@ export class FileStore extends StoreLayout {
           await storageErrors(() => renameSync(step.pointer, step.target));
           done.push(step);
         }
+        // The renames are on disk once names/ is fsynced: if that fails, none may be acknowledged,
+        // and they are undone like a failed rename.
+        await this.syncDirectory(this.namesDir);
       } catch (err) {
-        for (const step of done.reverse()) {
-          if (step.undo) await rename(step.undo, step.target).catch(() => {});
-          else await unlink(step.target).catch(() => {});
-        }
+        for (const step of done.reverse()) await this.undoPointer(step);
         throw err;
       }
-      await this.syncDirectory(this.namesDir);
       for (const step of steps) await this.settle(step.staged);
       return steps.map((step) => ({
         name: step.name,
@@ -204,10 +211,30 @@ export class FileStore extends StoreLayout {
     }
   }
 
+  /**
+   * Puts back what a name pointed at before `commit` renamed its new pointer over it (nothing: the
+   * name goes), unless another writer has pointed it elsewhere since: that version stays. The undo
+   * copy made beforehand is used when there is one; else (one name: only a failed fsync gets here)
+   * the old pointer is made again now.
+   */
+  private async undoPointer(step: { target: string; staged: Staged; undo?: string; previous?: string }) {
+    if (readlinkOrUndefined(step.target) !== pointerTarget(step.staged.sha256)) return;
+    if (step.undo) return await rename(step.undo, step.target).catch(() => {});
+    if (step.previous === undefined) return await unlink(step.target).catch(() => {});
+    const again = this.tempPath(".link");
+    try {
+      symlinkSync(step.previous, again);
+      renameSync(again, step.target);
+    } catch {
+      rmSync(again, { force: true });
+    }
+  }
+
+  /** fsync of `dir`, shared with the concurrent callers (directory-sync.ts); a full disk is 507. */
   private syncDirectory(dir: string): Promise<void> {
     let syncer = this.directorySyncs.get(dir);
-    if (syncer === undefined) this.directorySyncs.set(dir, syncer = new DirectorySync(dir));
-    return syncer.sync();
+    if (syncer === undefined) this.directorySyncs.set(dir, syncer = new DirectorySync(dir, this.fsyncDirectory));
+    return storageErrors(() => syncer.sync());
   }
 
   discard(staged: Staged): Promise<void> {
