@@ -1,15 +1,20 @@
-// The servers under test: the runtime, Debian's nginx (one worker, and auto) and the seed, each on a
-// loopback port, each stopped by cleanup if the run ends early.
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+// The servers under test: the runtime, Debian's nginx (one worker, and auto), the seed (as shipped, on
+// Bottle's single-threaded wsgiref, and on waitress, threaded) and dufs, each on a loopback port, each
+// stopped by cleanup if the run ends early.
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
+import { REPO_ROOT, requireBinary, SETUP_COMMAND } from "../../harness/binaries.ts";
 import { spawnChild } from "../../harness/child-process.ts";
 import { freePort } from "../../harness/ports.ts";
 import { startRuntime as startRuntimeProcess } from "../../harness/runtime-process.ts";
-import { MiB, SEED_LABEL } from "./config.ts";
+import { DUFS_LABEL, MiB, SEED_LABEL, SEED_THREADED_LABEL } from "./config.ts";
 import { run, stopOnCleanup } from "./processes.ts";
 
 export const NGINX = requireBinary("nginx");
+/** dufs, built from crates.io by `bash scripts/setup --test` (cargo install --root .tools/cargo dufs). */
+export const DUFS = join(REPO_ROOT, ".tools", "cargo", "bin", "dufs");
+/** Debian's python3, where python3-bottle and python3-waitress install, whatever python3 comes first on PATH. */
+export const PYTHON = "/usr/bin/python3";
 
 export interface Runtime {
   url: string;
@@ -21,12 +26,25 @@ export interface Runtime {
 
 export interface Seed {
   url: string;
+  label: string;
+  /** Where it keeps its files. */
+  dir: string;
+  stop(): Promise<void>;
+}
+
+export interface Dufs {
+  url: string;
+  label: string;
+  /** The directory it serves and PUT writes into. */
+  dir: string;
   stop(): Promise<void>;
 }
 
 export interface Nginx {
   url: string;
   label: string;
+  /** Where its DAV PUT (/put/) writes. */
+  putDir: string;
   stop(): Promise<void>;
 }
 
@@ -35,24 +53,31 @@ export interface Servers {
   runtime: Runtime;
   /** worker_processes 1, then auto. */
   nginxes: Nginx[];
-  seed: Seed;
-  /** Where the seed keeps its files. */
-  seedDir: string;
+  /** The seed as shipped (wsgiref, single-threaded), then on waitress (threaded). */
+  seeds: Seed[];
+  dufs: Dufs;
 }
 
-/** The runtime with its data in `dir`/data, both nginx configurations serving its store, and the seed. */
+/** The runtime with its data in `dir`/data, both nginx configurations serving its store, the seeds, dufs. */
 export async function startServers(dir: string): Promise<Servers> {
+  if (!existsSync(DUFS)) {
+    throw new Error(`the PUT peer dufs is not installed at ${DUFS}: run \`${SETUP_COMMAND}\` first`);
+  }
   const runtime = await startRuntime(join(dir, "data"));
   const nginxes = [await startNginx(dir, runtime.filesDir, "1"), await startNginx(dir, runtime.filesDir, "auto")];
-  const seedDir = join(dir, "seed");
-  const seed = await startSeed(seedDir);
-  return { runtime, nginxes, seed, seedDir };
+  const seeds = [
+    await startSeed(join(dir, "seed-wsgiref"), "wsgiref", SEED_LABEL),
+    await startSeed(join(dir, "seed-waitress"), "waitress", SEED_THREADED_LABEL),
+  ];
+  const dufs = await startDufs(join(dir, "dufs"));
+  return { runtime, nginxes, seeds, dufs };
 }
 
 /** Stops them all and removes the runtime's data before the RSS half starts runtimes of its own. */
-export async function stopServers({ runtime, nginxes, seed }: Servers): Promise<void> {
+export async function stopServers({ runtime, nginxes, seeds, dufs }: Servers): Promise<void> {
   for (const ngx of nginxes) await ngx.stop();
-  await seed.stop();
+  for (const seed of seeds) await seed.stop();
+  await dufs.stop();
   await runtime.stop();
   rmSync(runtime.dataDir, { recursive: true, force: true });
 }
@@ -69,28 +94,41 @@ export async function startRuntime(dataDir: string): Promise<Runtime> {
   return { url: runtime.url, pid: runtime.proc.pid, dataDir, filesDir: join(dataDir, "store", "names"), stop };
 }
 
-/** The seed app on a free port, keeping its files in `filesDir`. */
-async function startSeed(filesDir: string): Promise<Seed> {
-  // Debian's python3 (where python3-bottle installs), whatever python3 comes first on PATH.
-  const python = "/usr/bin/python3";
-  const probe = await run([python, "-c", "import bottle"]).catch(() => ({ code: 1 }));
+/** The seed app on a free port under Bottle's `server` adapter, keeping its files in `filesDir`. */
+async function startSeed(filesDir: string, server: "wsgiref" | "waitress", label: string): Promise<Seed> {
+  const module = server === "waitress" ? "waitress" : "bottle";
+  const probe = await run([PYTHON, "-c", `import bottle, ${module}`]).catch(() => ({ code: 1 }));
   if (probe.code !== 0) {
-    throw new Error("the seed needs Debian's python3-bottle: run `bash scripts/setup --test` first");
+    throw new Error(
+      `the seed on ${server} needs Debian's python3-bottle and python3-waitress: run \`${SETUP_COMMAND}\` first`,
+    );
   }
   mkdirSync(filesDir, { recursive: true });
-  const port = await freePort(); // Bottle's wsgiref server cannot report a port it picked
+  const port = await freePort(); // neither server can report a port it picked
   const seed = await spawnChild(
-    SEED_LABEL,
-    [python, join(REPO_ROOT, "bench", "seed", "app_server.py"), String(port), filesDir],
+    label,
+    [PYTHON, join(REPO_ROOT, "bench", "seed", "app_server.py"), String(port), filesDir, server],
     "/download",
-    {
-      port,
-      readyStatus: 405,
-    },
+    { port, readyStatus: 405 },
   );
   const stop = () => seed.stop();
   stopOnCleanup(stop);
-  return { url: seed.url, stop };
+  return { url: seed.url, label, dir: filesDir, stop };
+}
+
+/** dufs serving `dir`, uploads and overwrites allowed (PUT of an existing name needs --allow-delete), no log. */
+async function startDufs(dir: string): Promise<Dufs> {
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const dufs = await spawnChild(
+    DUFS_LABEL,
+    [DUFS, "--bind", "127.0.0.1", "--port", String(port), "--allow-upload", "--allow-delete", "--log-format", "", dir],
+    "/",
+    { port, readyStatus: 200 },
+  );
+  const stop = () => dufs.stop();
+  stopOnCleanup(stop);
+  return { url: dufs.url, label: DUFS_LABEL, dir, stop };
 }
 
 async function startNginx(dir: string, filesDir: string, workers: "1" | "auto"): Promise<Nginx> {
@@ -149,5 +187,5 @@ http {
   const stop = () => nginx.stop();
   stopOnCleanup(stop);
   const url = nginx.url;
-  return { url, label: `nginx (worker_processes ${workers})`, stop };
+  return { url, label: `nginx (worker_processes ${workers})`, putDir, stop };
 }
