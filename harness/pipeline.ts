@@ -316,8 +316,47 @@ export function seriesKey(labels: Record<string, string>): string {
   return JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-/** Sums the samples of one metric on a /metrics page whose labels include `labels` (web/prom.js parses). */
+/**
+ * Sums the samples of one metric on `url`'s /metrics page whose labels include `labels` (web/prom.js
+ * parses). No such sample is an error naming the metric, the labels and what the page has of that name:
+ * a renamed metric or label must fail a check, not read as 0. Where a series is legitimately absent
+ * (a counter label value nothing has counted yet), the call site says so with `scrapeValueOr`.
+ */
 export async function scrapeValue(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const samples = parseMetrics(await (await fetch(`${url}/metrics`)).text());
-  return select(samples, name, labels).reduce((sum, sample) => sum + sample.value, 0);
+  const found = await scrapeSamples(url, name, labels);
+  if (found.matching.length === 0) {
+    const labelText = Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(",");
+    const near = found.sameName.slice(0, 10).map((s) => JSON.stringify(s.labels)).join(", ");
+    throw new Error(
+      `${url}/metrics has no ${name}{${labelText}}: ` +
+        (found.sameName.length > 0
+          ? `${found.sameName.length} ${name} series with other labels (${near})`
+          : `no ${name} series at all`),
+    );
+  }
+  return sum(found.matching);
 }
+
+/**
+ * `scrapeValue`, with `fallback` when no sample matches: only for a series whose absence is a
+ * documented state (e.g. `tarsd_remote_write_requests_total{status="503"}` before the first 503:
+ * requests are counted by the statuses answered, none is pre-set). The caller says why in a comment.
+ */
+export async function scrapeValueOr(
+  url: string,
+  name: string,
+  labels: Record<string, string>,
+  fallback: number,
+): Promise<number> {
+  const found = await scrapeSamples(url, name, labels);
+  return found.matching.length === 0 ? fallback : sum(found.matching);
+}
+
+async function scrapeSamples(url: string, name: string, labels: Record<string, string>) {
+  const res = await fetch(`${url}/metrics`);
+  if (!res.ok) throw new Error(`${url}/metrics answered ${res.status}`);
+  const sameName = select(parseMetrics(await res.text()), name);
+  return { sameName, matching: select(sameName, name, labels) };
+}
+
+const sum = (samples: { value: number }[]) => samples.reduce((total, sample) => total + sample.value, 0);

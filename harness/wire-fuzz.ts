@@ -351,3 +351,53 @@ export function mutate(body: Uint8Array, others: Uint8Array[], rnd: () => number
   }
   return out;
 }
+
+// ---- a bounded run ---------------------------------------------------------------------------
+
+export interface FuzzRun {
+  /** Rounds asked for. */
+  planned: number;
+  /** Rounds actually run: `planned` unless the deadline stopped the run first. */
+  rounds: number;
+  /** Bodies both decoders accepted, identically. */
+  accepted: number;
+  /** `#<round> v<version> <base64 body>: <detail>`, one per disagreement. */
+  disagreements: string[];
+  elapsedMs: number;
+  /** The deadline stopped the run before `planned` rounds: the run is incomplete, never a pass. */
+  deadlineHit: boolean;
+}
+
+/**
+ * `rounds` mutated bodies from `random(seed)`, each through both decoders (`compareDecoders`), stopping
+ * early only at `deadlineMs` (a guard against a slow machine hanging CI, reported as `deadlineHit`).
+ */
+export function fuzzRounds(
+  options: { seed: number; rounds: number; deadlineMs: number; seeds?: { v1: Uint8Array[]; v2: Uint8Array[] } },
+): FuzzRun {
+  const seeds = options.seeds ?? seedBodies();
+  const rnd = random(options.seed);
+  const started = performance.now();
+  const deadline = started + options.deadlineMs;
+  const disagreements: string[] = [];
+  let accepted = 0;
+  let rounds = 0;
+  while (rounds < options.rounds && performance.now() < deadline) {
+    const version = rnd() < 0.5 ? 1 : 2;
+    const pool = version === 1 ? seeds.v1 : seeds.v2;
+    const body = mutate(pool[Math.floor(rnd() * pool.length)]!, pool, rnd);
+    const verdict = compareDecoders(body, version);
+    if (!verdict.agree) {
+      disagreements.push(`#${rounds} v${version} ${Buffer.from(body).toString("base64")}: ${verdict.detail}`);
+    } else if (verdict.accepted) accepted++;
+    rounds++;
+  }
+  return {
+    planned: options.rounds,
+    rounds,
+    accepted,
+    disagreements,
+    elapsedMs: performance.now() - started,
+    deadlineHit: rounds < options.rounds,
+  };
+}

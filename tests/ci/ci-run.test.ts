@@ -1,0 +1,94 @@
+// .ci/run, CI's entry point, on the output of a real `bun test` of small sample files: its last line
+// is bun's totals ("N passed, N failed", then ", N skipped" / ", N todo" only when there are any) and a
+// skipped or todo test fails the run as a failed one does. Each case runs the real .ci/run from a
+// temporary copy of the repository whose scripts/test runs only that case's samples.
+import { expect, test } from "bun:test";
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { REPO_ROOT } from "../../harness/binaries.ts";
+import { tempDir } from "../../harness/runtime-process.ts";
+
+const SAMPLES = {
+  pass: 'test("adds", () => expect(1 + 1).toBe(2));',
+  skip: 'test.skip("not yet", () => expect(1).toBe(2));',
+  todo: 'test.todo("some day");',
+  fail: 'test("breaks", () => expect(1).toBe(2));',
+  // A test whose own output looks like bun's totals: not the summary.
+  decoy: 'test("prints totals of its own", () => { console.log(" 7 pass\\n 3 skip\\n 2 todo\\n 5 fail"); });',
+};
+
+/** .ci/run in a copy of the repository whose scripts/test is `script`; its exit code and output. */
+function ciRun(script: string): { code: number; out: string; lines: string[]; log: string } {
+  const root = tempDir("tarsd-ci-run-");
+  mkdirSync(join(root, ".ci"));
+  mkdirSync(join(root, "scripts"));
+  copyFileSync(join(REPO_ROOT, ".ci", "run"), join(root, ".ci", "run"));
+  writeFileSync(
+    join(root, "scripts", "test"),
+    `#!/usr/bin/env bash\nset -euo pipefail\ncd "$(dirname "$0")/.."\n${script}\n`,
+  );
+  const res = Bun.spawnSync(["bash", join(root, ".ci", "run")], { cwd: root, stdout: "pipe", stderr: "pipe" });
+  const log = readFileSync(join(root, ".artifacts", "test.log"), "utf8");
+  rmSync(root, { recursive: true, force: true });
+  return {
+    code: res.exitCode ?? -1,
+    out: res.stdout.toString() + res.stderr.toString(),
+    lines: res.stdout.toString().trimEnd().split("\n"),
+    log,
+  };
+}
+
+/** .ci/run over a real `bun test` of one file per sample. */
+function ciRunOn(...samples: (keyof typeof SAMPLES)[]) {
+  const files = samples.map((sample) => `t/${sample}.test.ts`);
+  const script = [
+    "mkdir -p t",
+    ...samples.map((sample) =>
+      `cat >t/${sample}.test.ts <<'EOF'\nimport { expect, test } from "bun:test";\n${SAMPLES[sample]}\nEOF`
+    ),
+    `${JSON.stringify(process.execPath)} test ${files.map((f) => `./${f}`).join(" ")}`,
+  ].join("\n");
+  return ciRun(script);
+}
+
+test("all passing: exit 0, the last line is 'N passed, 0 failed' and no more", () => {
+  const run = ciRunOn("pass");
+  expect(run.log).toMatch(/^ 1 pass$/m); // bun's own totals, in the log .ci/run keeps
+  expect({ code: run.code, last: run.lines.at(-1) }).toEqual({ code: 0, last: "1 passed, 0 failed" });
+});
+
+test("a skipped test: exit 1, the last line counts it, the test is named above it", () => {
+  const run = ciRunOn("pass", "skip");
+  expect({ code: run.code, last: run.lines.at(-1) }).toEqual({ code: 1, last: "1 passed, 0 failed, 1 skipped" });
+  expect(run.lines).toContain("  (skip) not yet");
+});
+
+test("a todo test: exit 1, the last line counts it", () => {
+  const run = ciRunOn("pass", "todo");
+  expect({ code: run.code, last: run.lines.at(-1) }).toEqual({ code: 1, last: "1 passed, 0 failed, 1 todo" });
+  expect(run.lines).toContain("  (todo) some day");
+});
+
+test("a failed test: bun's exit code, the last line counts it", () => {
+  const run = ciRunOn("pass", "fail");
+  expect({ code: run.code, last: run.lines.at(-1) }).toEqual({ code: 1, last: "1 passed, 1 failed" });
+});
+
+test("all of them at once: every count on the last line, in order", () => {
+  const run = ciRunOn("pass", "skip", "todo", "fail");
+  expect({ code: run.code, last: run.lines.at(-1) }).toEqual({
+    code: 1,
+    last: "1 passed, 1 failed, 1 skipped, 1 todo",
+  });
+});
+
+test("totals printed by a test itself are not bun's summary", () => {
+  const run = ciRunOn("pass", "decoy");
+  expect(run.log).toContain(" 3 skip");
+  expect({ code: run.code, last: run.lines.at(-1) }).toEqual({ code: 0, last: "2 passed, 0 failed" });
+});
+
+test("scripts/test failing before bun test (set-up, typecheck): its exit code, counted as a failure", () => {
+  const run = ciRun('echo "error TS2322: typecheck failed" >&2\nexit 2');
+  expect({ code: run.code, last: run.lines.at(-1) }).toEqual({ code: 2, last: "0 passed, 1 failed" });
+});
