@@ -25,3 +25,15 @@ export function requireBinary(name: string): string {
 }
 
 export const REPO_ROOT = ROOT;
+
+/** Where `bash scripts/setup --test` puts what it builds from the Go module proxy (influxd, prometheus3, cadvisor). */
+export const TOOLS_BIN = join(ROOT, ".tools", "bin");
+
+/** Absolute path of a binary the set-up command builds into .tools/bin; throws naming the set-up command. */
+export function requireToolsBinary(name: string): string {
+  const path = join(TOOLS_BIN, name);
+  if (!existsSync(path)) {
+    throw new Error(`required binary '${name}' is not built at ${path}: run \`${SETUP_COMMAND}\` first`);
+  }
+  return path;
+}
