@@ -3,6 +3,9 @@
 // every request and calls one of the addresses it gets, so a task that is still named but no longer
 // listening shows up as a failed request.
 //   bun resolving-client.ts <service> <port> <path> <workers> <stop file> <result file>
+// <path> `upload-download` makes each worker repeat the historic API's round: POST /upload of new
+// bytes, POST /download of that name (the same bytes back, from whichever task DNS gives), GET /files;
+// any other path is fetched with GET. Each request is sent once: no retries.
 // The query goes to the resolver in /etc/resolv.conf (Docker's, 127.0.0.11) over UDP, by hand:
 // node:dns' resolve4 keeps answers for their TTL (swarm gives 600 s), and getent costs a process per
 // request.
@@ -70,24 +73,62 @@ let ok = 0;
 const failures: { ip: string; error: string; at: string }[] = [];
 const addresses = new Set<string>();
 
-async function worker() {
-  while (!existsSync(stopFile)) {
-    let ip = "(not resolved)";
-    try {
-      const ips = await resolve4(service);
-      for (const a of ips) addresses.add(a);
-      ip = ips[Math.floor(Math.random() * ips.length)] ?? ip;
-      const res = await fetch(`http://${ip}:${port}${path}`, { signal: AbortSignal.timeout(10_000) });
-      await res.arrayBuffer();
-      if (res.status === 200) ok++;
-      else failures.push({ ip, error: `status ${res.status}`, at: new Date().toISOString() });
-    } catch (err) {
-      failures.push({ ip, error: String(err), at: new Date().toISOString() });
-    }
+/** One request to a task the service name resolves to now; what is not the expected answer is a failure. */
+async function call(
+  describe: string,
+  send: (base: string) => Promise<Response>,
+  check: (res: Response) => Promise<string | undefined>,
+) {
+  let ip = "(not resolved)";
+  try {
+    const ips = await resolve4(service);
+    for (const a of ips) addresses.add(a);
+    ip = ips[Math.floor(Math.random() * ips.length)] ?? ip;
+    const res = await send(`http://${ip}:${port}`);
+    const wrong = await check(res);
+    if (wrong === undefined) ok++;
+    else failures.push({ ip, error: `${describe}: ${wrong}`, at: new Date().toISOString() });
+  } catch (err) {
+    failures.push({ ip, error: `${describe}: ${String(err)}`, at: new Date().toISOString() });
   }
 }
 
-await Promise.all(Array.from({ length: Number(workers) }, worker));
+const timeout = () => AbortSignal.timeout(10_000);
+const status = (want: number) => async (res: Response) => {
+  await res.arrayBuffer();
+  return res.status === want ? undefined : `status ${res.status}`;
+};
+
+async function uploadDownloadRound(worker: number, round: number) {
+  const name = `redeploy-${worker}-${round}-${Date.now()}.bin`;
+  const bytes = new Uint8Array(4096 + ((worker * 7919 + round * 104729) % 65536)).map((_, i) =>
+    (i * 31 + round) & 0xff
+  );
+  await call(`upload ${name}`, (base) => {
+    const form = new FormData();
+    form.append("file", new File([bytes], name));
+    return fetch(`${base}/upload`, { method: "POST", body: form, signal: timeout() });
+  }, status(201));
+  await call(`download ${name}`, (base) => {
+    const form = new FormData();
+    form.append("name", name);
+    return fetch(`${base}/download`, { method: "POST", body: form, signal: timeout() });
+  }, async (res) => {
+    const got = new Uint8Array(await res.arrayBuffer());
+    if (res.status !== 200) return `status ${res.status}`;
+    return Buffer.compare(Buffer.from(got), Buffer.from(bytes)) === 0 ? undefined : "content differs";
+  });
+  await call("list", (base) => fetch(`${base}/files`, { signal: timeout() }), status(200));
+}
+
+async function worker(index: number) {
+  for (let round = 1; !existsSync(stopFile); round++) {
+    if (path === "upload-download") await uploadDownloadRound(index, round);
+    else await call(`GET ${path}`, (base) => fetch(`${base}${path}`, { signal: timeout() }), status(200));
+  }
+}
+
+await Promise.all(Array.from({ length: Number(workers) }, (_, i) => worker(i)));
 writeFileSync(
   resultFile,
   JSON.stringify({ ok, failed: failures.length, failures: failures.slice(0, 50), addresses: [...addresses] }),
