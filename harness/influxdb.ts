@@ -20,8 +20,6 @@ export interface InfluxDbOptions {
   dataDir?: string;
   /** Reuse the port of a stopped server (default: the kernel picks one). */
   port?: number;
-  /** Another influxd (the benchmark's peer: Debian's InfluxDB 1.6 and its own /api/v1/prom/write). */
-  binary?: string;
 }
 
 export interface InfluxDb extends Child {
@@ -46,7 +44,7 @@ export type FluxRow = Record<string, string>;
 const ADMIN = { user: "tarsd", password: "tarsd-test-password" };
 
 export async function startInfluxDb(options: InfluxDbOptions): Promise<InfluxDb> {
-  if (!options.binary && !existsSync(INFLUXD)) {
+  if (!existsSync(INFLUXD)) {
     throw new Error(`InfluxDB 1.8.10 is not installed at ${INFLUXD}: run \`${SETUP_COMMAND}\` first`);
   }
   const dataDir = options.dataDir ?? tempDir("tarsd-influxdb-");
@@ -76,7 +74,7 @@ export async function startInfluxDb(options: InfluxDbOptions): Promise<InfluxDb>
     ].join("\n"),
   );
   // /ping answers 204 with auth on or off.
-  const child = await spawnChild("influxdb", [options.binary ?? INFLUXD, "run", "-config", config], "/ping", {
+  const child = await spawnChild("influxdb", [INFLUXD, "run", "-config", config], "/ping", {
     port: options.port,
     readyStatus: 204,
   });
