@@ -4,7 +4,10 @@
 //   oven/bun:<v>-slim            the base deploy/Dockerfile builds the runtime image on
 //   influxdb:2.7                 InfluxDB 1.8.10 (2.x write API and Flux), see standins/influxdb/Dockerfile
 //   prom/prometheus, prom/node-exporter   Debian's binaries (Prometheus with its promtool)
-// Grafana and cAdvisor have no stand-in: neither can be built or installed here (tests/swarm/test-stack.ts).
+//   ghcr.io/google/cadvisor      cAdvisor's exporter built from its own Go library by `scripts/setup --test`
+//                                (.tools/bin/cadvisor; tests/vms/standins/cadvisor: source and Dockerfile)
+// Grafana has no stand-in here: it can be neither built nor installed (tests/swarm/test-stack.ts leaves it
+// out; the VM test has one, tests/vms/standins/grafana).
 import { copyFileSync, cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
@@ -14,10 +17,15 @@ import type { DockerEngine } from "../../harness/docker-engine.ts";
 const STANDINS = join(import.meta.dir, "standins");
 const ROOTFS_TAR = join(REPO_ROOT, ".tools", "swarm", "bookworm-minbase.tar");
 const INFLUXD = join(REPO_ROOT, ".tools", "bin", "influxd");
+const CADVISOR = join(REPO_ROOT, ".tools", "bin", "cadvisor");
+/** cAdvisor's Dockerfile lives beside its source, which `scripts/setup --test` builds. */
+const CADVISOR_STANDIN = join(REPO_ROOT, "tests", "vms", "standins", "cadvisor");
 export const BASE_IMAGE = "tarsd.test/debian:bookworm";
 
 /** Image names as deploy/stack.yml spells them (one source: the stack file itself). */
-export function stackImages(stackYaml: string): Record<"influxdb" | "prometheus" | "nodeExporter", string> {
+export function stackImages(
+  stackYaml: string,
+): Record<"influxdb" | "prometheus" | "nodeExporter" | "cadvisor", string> {
   const image = (pattern: RegExp) => {
     const found = pattern.exec(stackYaml)?.[1];
     if (!found) throw new Error(`deploy/stack.yml names no image matching ${pattern}`);
@@ -27,6 +35,7 @@ export function stackImages(stackYaml: string): Record<"influxdb" | "prometheus"
     influxdb: image(/image: (influxdb:\S+)/),
     prometheus: image(/image: (prom\/prometheus:\S+)/),
     nodeExporter: image(/image: (prom\/node-exporter:\S+)/),
+    cadvisor: image(/image: (ghcr\.io\/google\/cadvisor:\S+)/),
   };
 }
 
@@ -60,6 +69,7 @@ export async function buildStandinImages(engine: DockerEngine): Promise<void> {
     const [path, what] of [
       [ROOTFS_TAR, "the Debian root file system"],
       [INFLUXD, "influxd 1.8.10"],
+      [CADVISOR, "cAdvisor's exporter built from its Go library"],
     ] as const
   ) {
     if (!existsSync(path)) throw new Error(`${what} is missing (${path}): run \`${SETUP_COMMAND}\` first`);
@@ -86,4 +96,5 @@ export async function buildStandinImages(engine: DockerEngine): Promise<void> {
   await buildStandin(engine, "node-exporter", images.nodeExporter, {
     node_exporter: requireBinary("prometheus-node-exporter"),
   });
+  await buildStandin(engine, CADVISOR_STANDIN, images.cadvisor, { cadvisor: CADVISOR });
 }

@@ -23,14 +23,6 @@ export const ADDRESS_POOL = "10.20.0.0/16";
 /** Host ports the test stack publishes (mode host) and node-exporter's, on the host network. */
 export const HOST_PORTS = { influxVms: 8086, influxContainers: 8087, prometheus: 9090, nodeExporter: 9100 };
 const CLIENT = "tarsd-test-client";
-/** The container rule the cAdvisor stand-in's series feed (cAdvisor itself has no image here). */
-export const CADVISOR_STANDIN_RULE = join(
-  REPO_ROOT,
-  "tests",
-  "fixtures",
-  "remote-write",
-  "containers-standin.rules.yml",
-);
 
 export interface Swarm {
   engine: DockerEngine;
@@ -150,12 +142,14 @@ export async function startSwarm(): Promise<Swarm> {
     if (built.code !== 0) throw new Error(`deploy/build-image failed:\n${built.out}`);
     const image = readFileSync(join(dir, "artifacts", "image"), "utf8").trim();
 
-    // Prometheus also loads the cAdvisor stand-in rule (see tests/swarm/test-stack.ts).
+    // The stack as this machine can run it (tests/swarm/test-stack.ts): the test daemon's socket and data
+    // root stand where the node's are (the API proxy's and cAdvisor's binds).
+    const dataRoot = (await engine.docker(["info", "--format", "{{.DockerRootDir}}"])).out.trim();
     Object.assign(deployEnv, {
       TARSD_IMAGE: image,
       TARSD_STACK_TRANSFORM: `${process.execPath} ${
         join(import.meta.dir, "test-stack.ts")
-      } --docker-socket ${engine.socket} --extra-rule ${CADVISOR_STANDIN_RULE}`,
+      } --docker-socket ${engine.socket} --docker-data-root ${dataRoot}`,
     });
 
     const clientDir = join(dir, "client");

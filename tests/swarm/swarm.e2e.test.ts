@@ -1,7 +1,8 @@
 // The stack on a real Docker Swarm engine: the image built from deploy/Dockerfile, deploy/stack.yml
 // deployed by deploy/stack-deploy (through the transform in tests/swarm/test-stack.ts, which says what
 // this machine changes and why), Prometheus discovering its targets through the swarm API, the rules'
-// series reaching the right InfluxDB through APP 2 and APP 3, the historic curl API across replicas,
+// series reaching the right InfluxDB through APP 2 and APP 3 (the container rules on cAdvisor's own
+// series, from cAdvisor's library: tests/vms/standins/cadvisor), the historic curl API across replicas,
 // a function redeployed by deploy/redeploy while a client keeps calling, a broken one rolled back, and
 // the files kept across `docker stack rm`. Single node; see the README for what it does not cover.
 // The tests run in order and share one swarm; a failed step makes the later ones fail, not skip.
@@ -12,10 +13,10 @@ import { REPO_ROOT } from "../../harness/binaries.ts";
 import { bundleFunctions, copyCheckout, repositoryFunctionBundles, sha256Of } from "../../harness/bundles.ts";
 import { asSharedFolder } from "./shared-folder.ts";
 import {
-  CADVISOR_STANDIN_RULE,
   deployStack,
   eventually,
   HOST_PORTS,
+  INTERFACE,
   NODE_ADDRESS,
   removeStack,
   STACK,
@@ -47,6 +48,7 @@ const EXPECTED_SERVICES: Record<string, number> = {
   prometheus: 1,
   "docker-api": 1,
   "node-exporter": 1, // global, one node
+  cadvisor: 1, // global, one node
 };
 
 /** Every expected service has its replicas running and every container of the stack is healthy. */
@@ -89,6 +91,46 @@ async function fluxMeasurements(port: number, bucket: string): Promise<string[]>
   if (res.status !== 200) throw new Error(`flux on :${port}: ${res.status} ${text}`);
   // CSV rows: ,result,table,_value
   return [...new Set(text.split(/\r?\n/).map((row) => row.split(",")[3] ?? "").filter((v) => /^job_/.test(v)))].sort();
+}
+
+/** The newest point of every series of `measurement` in a bucket (Flux `last()`): one row per series, tags as columns. */
+async function fluxLast(port: number, bucket: string, measurement: string): Promise<Record<string, string>[]> {
+  const query = `from(bucket: "${bucket}/autogen") |> range(start: -15m) |> filter(fn: (r) => r._measurement == ` +
+    `"${measurement}") |> last()`;
+  const res = await fetch(`http://127.0.0.1:${port}/api/v2/query`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/vnd.flux",
+      accept: "application/csv",
+      authorization: "Token unused:unused",
+    },
+    body: query,
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`flux on :${port}: ${res.status} ${text}`);
+  // Annotated CSV: per schema, annotation rows (#datatype, #group, #default), a header, the rows; a blank line
+  // before the next schema. No value here holds a comma.
+  const rows: Record<string, string>[] = [];
+  let header: string[] | undefined;
+  for (const line of text.split(/\r?\n/)) {
+    if (line === "") header = undefined;
+    else if (line.startsWith("#")) continue;
+    else if (!header) header = line.split(",");
+    else {
+      const cells = line.split(",");
+      rows.push(Object.fromEntries(header.map((name, i) => [name, cells[i] ?? ""])));
+    }
+  }
+  return rows;
+}
+
+/** Prometheus' instant query (at `time`, seconds, when given): the result's series. */
+async function promQuery(query: string, time?: number): Promise<Any[]> {
+  const params = new URLSearchParams({ query });
+  if (time !== undefined) params.set("time", String(time));
+  const body = (await (await fetch(`http://127.0.0.1:${HOST_PORTS.prometheus}/api/v1/query?${params}`)).json()) as Any;
+  if (body.status !== "success") throw new Error(`${query}: ${JSON.stringify(body)}`);
+  return body.data.result;
 }
 
 function ruleNames(file: string): string[] {
@@ -143,7 +185,22 @@ test("the stack converges on a real swarm: every service's replicas running and 
 
 test("APP 2 and APP 3 write with tokens minted for their bucket alone, not InfluxDB's admin token", async () => {
   const s = need();
-  for (const bucket of ["containers", "vms"]) {
+  const sha16 = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex").slice(0, 16);
+  /**
+   * The influx CLI calls the stand-in (standins/influxdb/influx) logged on one InfluxDB, in order: deploy/
+   * influx-tokens runs the CLI in one-off containers, so each call is kept on the server it talked to.
+   */
+  const influxCliCalls = async (port: number) => {
+    const params = new URLSearchParams({ db: "influx_cli", q: 'SELECT "line" FROM "call"' });
+    const res = await fetch(`http://127.0.0.1:${port}/query?${params}`);
+    const body = (await res.json()) as Any;
+    if (res.status !== 200 || body.results?.[0]?.error) {
+      throw new Error(`influx_cli on :${port}: ${JSON.stringify(body)}`);
+    }
+    return ((body.results[0].series?.[0]?.values ?? []) as [string, string][]).map(([, line]) => JSON.parse(line));
+  };
+  const who = { containers: "APP 2 remote-write-containers", vms: "APP 3 remote-write-vms" };
+  for (const bucket of ["containers", "vms"] as const) {
     const [container] = (await s.engine.docker([
       "ps",
       "-q",
@@ -164,56 +221,103 @@ test("APP 2 and APP 3 write with tokens minted for their bucket alone, not Influ
       "utf8",
     ).trim();
     expect(secret).toMatch(new RegExp(`^tarsd_influx_${bucket}_write_token_[0-9a-f]{8}$`));
+
+    // The minting calls deploy/influx-tokens made, exactly: against influxdb-<bucket>, with that server's
+    // admin token (as the script reads it: $(cat) drops the newline) and org tarsd; the bucket looked up
+    // by name, then a token for write (APP 2/APP 3) and one for read (Grafana) of that bucket's id alone
+    // (the stand-in's id of a bucket is the first 16 hex of sha256 of its name: never the name).
+    const calls = await influxCliCalls(bucket === "vms" ? HOST_PORTS.influxVms : HOST_PORTS.influxContainers);
+    // `bucket list` is repeated until InfluxDB has set the bucket up: a run of the same call counts once.
+    const distinct = calls.filter((call, i) => i === 0 || JSON.stringify(call) !== JSON.stringify(calls[i - 1]));
+    const call = (args: string[]) => ({
+      host: `http://influxdb-${bucket}:8086`,
+      org: "tarsd",
+      token_sha256: sha16(admin.replace(/\n+$/, "")),
+      args,
+    });
+    const list = call(["bucket", "list", "--name", bucket, "--hide-headers"]);
+    const create = (action: "write" | "read", by: string) =>
+      call([
+        "auth",
+        "create",
+        "--org",
+        "tarsd",
+        `--${action}-bucket`,
+        sha16(bucket),
+        "--description",
+        `${by} (${action} ${bucket} only)`,
+        "--json",
+      ]);
+    expect({ bucket, calls: distinct }).toEqual({
+      bucket,
+      calls: [list, create("write", who[bucket]), list, create("read", "Grafana")],
+    });
   }
 }, 60_000);
 
-test("Prometheus finds node-exporter, every function replica and itself through the swarm API, all up", async () => {
-  const s = need();
-  const targets = await eventually("all targets up", 120_000, async () => {
-    const body =
-      (await (await fetch(`http://127.0.0.1:${HOST_PORTS.prometheus}/api/v1/targets?state=active`)).json()) as Any;
-    const active = body.data.activeTargets as Any[];
-    const byJob = (job: string) => active.filter((t) => t.labels.job === job);
-    if (byJob("functions").length !== 5 || byJob("node").length !== 1 || byJob("prometheus").length !== 1) {
-      throw new Error(`targets: ${active.map((t) => `${t.labels.job} ${t.scrapeUrl} ${t.health}`).join("; ")}`);
-    }
-    const down = active.filter((t) => t.health !== "up");
-    if (down.length > 0) throw new Error(`down: ${down.map((t) => `${t.scrapeUrl} ${t.lastError}`).join("; ")}`);
-    return active;
-  });
-  const node = targets.find((t) => t.labels.job === "node");
-  expect(node.scrapeUrl).toBe(`http://${NODE_ADDRESS}:${HOST_PORTS.nodeExporter}/metrics`);
-  const services = targets.filter((t) => t.labels.job === "functions").map((t) => t.labels.service).sort();
-  expect(services).toEqual([
-    `${STACK}_files`,
-    `${STACK}_files`,
-    `${STACK}_files`,
-    `${STACK}_remote-write-containers`,
-    `${STACK}_remote-write-vms`,
-  ]);
-  // Each replica once, on the network it shares with Prometheus: APP 1's own, or the monitoring one. The
-  // addresses are the tasks' own there, the ones swarm's DNS gives on APP 1's network.
-  const networks = targets.filter((t) => t.labels.job === "functions").map((t) =>
-    `${t.labels.service} ${t.discoveredLabels.__meta_dockerswarm_network_name}`
-  ).sort();
-  expect(networks).toEqual([
-    `${STACK}_files tarsd_files`,
-    `${STACK}_files tarsd_files`,
-    `${STACK}_files tarsd_files`,
-    `${STACK}_remote-write-containers tarsd_monitoring`,
-    `${STACK}_remote-write-vms tarsd_monitoring`,
-  ]);
-  const files = targets.filter((t) => t.labels.service === `${STACK}_files`).map((t) => t.labels.instance.split(":")[0])
-    .sort();
-  expect(files).toEqual((await taskAddresses(s, "files")).sort());
-  // APP 1 is not on the monitoring network: a container there finds the remote-write services, not APP 1.
-  const resolve = async (name: string) =>
-    (await s.engine.docker(
-      ["run", "--rm", "--network", "tarsd_monitoring", s.clientImage, "getent", "ahostsv4", name],
-      { allowFail: true },
-    )).code;
-  expect({ files: await resolve("files"), rw: await resolve("remote-write-vms") }).toEqual({ files: 2, rw: 0 });
-}, 180_000);
+test(
+  "Prometheus finds node-exporter, cAdvisor, every function replica and itself through the swarm API, all up",
+  async () => {
+    const s = need();
+    const targets = await eventually("all targets up", 120_000, async () => {
+      const body =
+        (await (await fetch(`http://127.0.0.1:${HOST_PORTS.prometheus}/api/v1/targets?state=active`)).json()) as Any;
+      const active = body.data.activeTargets as Any[];
+      const byJob = (job: string) => active.filter((t) => t.labels.job === job);
+      if (
+        byJob("functions").length !== 5 || byJob("node").length !== 1 || byJob("prometheus").length !== 1 ||
+        byJob("cadvisor").length !== 1
+      ) {
+        throw new Error(`targets: ${active.map((t) => `${t.labels.job} ${t.scrapeUrl} ${t.health}`).join("; ")}`);
+      }
+      const down = active.filter((t) => t.health !== "up");
+      if (down.length > 0) throw new Error(`down: ${down.map((t) => `${t.scrapeUrl} ${t.lastError}`).join("; ")}`);
+      return active;
+    });
+    const node = targets.find((t) => t.labels.job === "node");
+    expect(node.scrapeUrl).toBe(`http://${NODE_ADDRESS}:${HOST_PORTS.nodeExporter}/metrics`);
+    // cAdvisor's task, once, on the monitoring network, at the port its service label names.
+    const cadvisor = targets.find((t) => t.labels.job === "cadvisor");
+    expect({
+      network: cadvisor.discoveredLabels.__meta_dockerswarm_network_name,
+      port: cadvisor.labels.instance.split(":")[1],
+      node: cadvisor.labels.node,
+    }).toEqual({ network: "tarsd_monitoring", port: "8080", node: node.labels.node });
+    const services = targets.filter((t) => t.labels.job === "functions").map((t) => t.labels.service).sort();
+    expect(services).toEqual([
+      `${STACK}_files`,
+      `${STACK}_files`,
+      `${STACK}_files`,
+      `${STACK}_remote-write-containers`,
+      `${STACK}_remote-write-vms`,
+    ]);
+    // Each replica once, on the network it shares with Prometheus: APP 1's own, or the monitoring one. The
+    // addresses are the tasks' own there, the ones swarm's DNS gives on APP 1's network.
+    const networks = targets.filter((t) => t.labels.job === "functions").map((t) =>
+      `${t.labels.service} ${t.discoveredLabels.__meta_dockerswarm_network_name}`
+    ).sort();
+    expect(networks).toEqual([
+      `${STACK}_files tarsd_files`,
+      `${STACK}_files tarsd_files`,
+      `${STACK}_files tarsd_files`,
+      `${STACK}_remote-write-containers tarsd_monitoring`,
+      `${STACK}_remote-write-vms tarsd_monitoring`,
+    ]);
+    const files = targets.filter((t) => t.labels.service === `${STACK}_files`).map((t) =>
+      t.labels.instance.split(":")[0]
+    )
+      .sort();
+    expect(files).toEqual((await taskAddresses(s, "files")).sort());
+    // APP 1 is not on the monitoring network: a container there finds the remote-write services, not APP 1.
+    const resolve = async (name: string) =>
+      (await s.engine.docker(
+        ["run", "--rm", "--network", "tarsd_monitoring", s.clientImage, "getent", "ahostsv4", name],
+        { allowFail: true },
+      )).code;
+    expect({ files: await resolve("files"), rw: await resolve("remote-write-vms") }).toEqual({ files: 2, rw: 0 });
+  },
+  180_000,
+);
 
 test("Prometheus reads its config and every rule file from configs named after each file's sha256", async () => {
   const s = need();
@@ -227,15 +331,10 @@ test("Prometheus reads its config and every rule file from configs named after e
     ])).out,
   ) as { ConfigName: string; File: { Name: string; Mode: number } }[];
   const rules = readdirSync(join(s.root, "deploy", "prometheus", "rules")).filter((f) => f.endsWith(".rules.yml"));
-  const source = (target: string) =>
-    target === "/etc/prometheus/rules/containers-standin.rules.yml"
-      ? CADVISOR_STANDIN_RULE
-      : join(s.root, "deploy", "prometheus", target.replace("/etc/prometheus/", ""));
+  const source = (target: string) => join(s.root, "deploy", "prometheus", target.replace("/etc/prometheus/", ""));
+  // deploy's own files, nothing more: the container rules have cAdvisor's series (no stand-in rule).
   expect(specs.map((c) => c.File.Name).sort()).toEqual(
-    [
-      "/etc/prometheus/prometheus.yml",
-      ...[...rules, "containers-standin.rules.yml"].map((r) => `/etc/prometheus/rules/${r}`),
-    ].sort(),
+    ["/etc/prometheus/prometheus.yml", ...rules.map((r) => `/etc/prometheus/rules/${r}`)].sort(),
   );
   for (const c of specs) {
     expect({ target: c.File.Name, name: c.ConfigName, mode: c.File.Mode }).toEqual({
@@ -255,7 +354,7 @@ test(
   async () => {
     need();
     const vmRules = ruleNames(join(REPO_ROOT, "deploy", "prometheus", "rules", "vms.rules.yml"));
-    const containerRules = ruleNames(CADVISOR_STANDIN_RULE);
+    const containerRules = ruleNames(join(REPO_ROOT, "deploy", "prometheus", "rules", "containers.rules.yml"));
     const [vms, containers] = await eventually("every rule's series in its bucket", 180_000, async () => {
       const inVms = await fluxMeasurements(HOST_PORTS.influxVms, "vms");
       const inContainers = await fluxMeasurements(HOST_PORTS.influxContainers, "containers");
@@ -268,6 +367,180 @@ test(
     expect(containers).toEqual(containerRules);
   },
   240_000,
+);
+
+/** The container rules (deploy/prometheus/rules/containers.rules.yml), by what they measure. */
+const CONTAINER_RULES = {
+  cpu: "job_container:container_cpu_usage:percent",
+  memory: "job_container:container_memory_working_set:bytes",
+  receive: "job_container:container_network_receive_bytes:rate5m",
+  transmit: "job_container:container_network_transmit_bytes:rate5m",
+} as const;
+type ContainerRule = keyof typeof CONTAINER_RULES;
+type Written = Record<ContainerRule, Record<string, Record<string, string>>>;
+
+/** The stack's containers now, as cAdvisor names them (its `name` label), each with its swarm service. */
+async function stackContainers(s: Swarm): Promise<Record<string, string>> {
+  const out = (await s.engine.docker([
+    "ps",
+    "--filter",
+    `label=com.docker.stack.namespace=${STACK}`,
+    "--format",
+    '{{.Names}} {{.Label "com.docker.swarm.service.name"}}',
+  ])).out;
+  return Object.fromEntries(out.trim().split("\n").map((line) => line.split(" ")));
+}
+
+/** The container rules' series as APP 2 wrote them into bucket containers: the newest point of each, by container. */
+async function writtenContainerSeries(): Promise<Written> {
+  const written = {} as Written;
+  for (const [rule, measurement] of Object.entries(CONTAINER_RULES) as [ContainerRule, string][]) {
+    const rows = await fluxLast(HOST_PORTS.influxContainers, "containers", measurement);
+    // Only containers: never cAdvisor's cgroup-level series (no `name`: the root cgroup, system slices).
+    const unnamed = rows.filter((r) => !r.container);
+    if (unnamed.length > 0) throw new Error(`${measurement} without container: ${JSON.stringify(unnamed)}`);
+    written[rule] = Object.fromEntries(rows.map((r) => [r.container, r]));
+  }
+  return written;
+}
+
+test(
+  "deploy's container rules run on cAdvisor's series: CPU, memory and network of every container of the stack reach bucket containers, computed from cAdvisor's samples",
+  async () => {
+    const s = need();
+    const service = await stackContainers(s);
+    const names = Object.keys(service).sort();
+    expect(names.length).toBe(Object.values(EXPECTED_SERVICES).reduce((a, b) => a + b, 0));
+    const runtime = ["files", "remote-write-containers", "remote-write-vms"].map((n) => `${STACK}_${n}`);
+    const replicas = names.filter((name) => runtime.includes(service[name] ?? ""));
+    expect(replicas.length).toBe(5);
+    // Host-network containers are the next test's: here the network of every other container.
+    const withNetwork = names.filter((name) => service[name] !== `${STACK}_node-exporter`);
+    const node = (await s.engine.docker(["node", "inspect", "self", "--format", "{{.Description.Hostname}}"])).out
+      .trim();
+    const [cadvisor] = (await promQuery('up{job="cadvisor"} == 1')).map((r) => r.metric.instance as string);
+    expect(cadvisor).toMatch(/^10\.20\.\d+\.\d+:8080$/);
+
+    const written = await eventually(
+      "the container rules' series of every container in bucket containers",
+      180_000,
+      async () => {
+        const byRule = await writtenContainerSeries();
+        const value = (rule: ContainerRule, name: string) => Number(byRule[rule][name]?._value ?? Number.NaN);
+        const missing = [
+          ...names.filter((n) => !(value("cpu", n) > 0)).map((n) => `cpu ${n}`),
+          ...names.filter((n) => !(value("memory", n) > 0)).map((n) => `memory ${n}`),
+          ...withNetwork.filter((n) => !byRule.receive[n]).map((n) => `receive ${n}`),
+          ...withNetwork.filter((n) => !byRule.transmit[n]).map((n) => `transmit ${n}`),
+          // Prometheus scrapes every runtime replica: each receives and sends.
+          ...replicas.filter((n) => !(value("receive", n) > 0 && value("transmit", n) > 0)).map((n) => `traffic ${n}`),
+        ];
+        if (missing.length > 0) throw new Error(`not (yet) in bucket containers: ${missing.join(", ")}`);
+        return byRule;
+      },
+      5000,
+    );
+
+    // Each series is cAdvisor's (job, instance: its task), of this node, labelled with its container and
+    // swarm service.
+    for (const [rule, byName] of Object.entries(written) as [ContainerRule, Record<string, Record<string, string>>][]) {
+      for (const name of rule === "cpu" || rule === "memory" ? names : withNetwork) {
+        const row = byName[name] ?? {};
+        expect({ rule, name, job: row.job, instance: row.instance, node: row.node, service: row.service }).toEqual({
+          rule,
+          name,
+          job: "cadvisor",
+          instance: cadvisor,
+          node,
+          service: service[name],
+        });
+      }
+    }
+
+    // Computed from cAdvisor's series, for every runtime replica: the memory point is the working set of one
+    // of cAdvisor's samples of that container (the rule sums one series); the CPU point is the sample
+    // Prometheus recorded for the rule at that instant, and the rate of cAdvisor's CPU counter at that
+    // instant agrees with it (not to the digit: cAdvisor stamps its samples with its own collection time,
+    // so a sample scraped after the rule ran may count now and did not then).
+    for (const name of replicas) {
+      const memory = written.memory[name] ?? {};
+      const memoryAt = Date.parse(memory._time ?? "") / 1000;
+      const [samples] = await promQuery(`container_memory_working_set_bytes{name="${name}"}[10m]`, memoryAt);
+      const seen = (samples?.values ?? []).map(([, v]: [number, string]) => Number(v));
+      const bytes = Number(memory._value);
+      expect({ name, memory: seen.includes(bytes) ? bytes : { notAmongCadvisorSamples: seen } }).toEqual({
+        name,
+        memory: bytes,
+      });
+      const cpu = written.cpu[name] ?? {};
+      const cpuAt = Date.parse(cpu._time ?? "") / 1000;
+      const [recorded] = await promQuery(`${CONTAINER_RULES.cpu}{container="${name}"}`, cpuAt);
+      const [fromCadvisor] = await promQuery(
+        `100 * sum(rate(container_cpu_usage_seconds_total{name="${name}"}[5m]))`,
+        cpuAt,
+      );
+      const percent = Number(cpu._value);
+      expect({ name, cpu: percent }).toEqual({ name, cpu: Number(recorded?.value?.[1]) });
+      const ratio = percent / Number(fromCadvisor?.value?.[1]);
+      expect({ name, cpu: percent, cadvisorRate: Number(fromCadvisor?.value?.[1]), agrees: ratio > 0.5 && ratio < 2 })
+        .toMatchObject({ name, agrees: true });
+    }
+    const example = replicas.find((n) => service[n] === `${STACK}_files`) ?? "";
+    console.log(
+      `container rules from cAdvisor, ${example} (service ${service[example]}, node ${node}, instance ${cadvisor}): ` +
+        `cpu ${Number(written.cpu[example]?._value).toFixed(3)} % of a core, working set ${
+          written.memory[example]?._value
+        } bytes, network in ${Number(written.receive[example]?._value).toFixed(1)} B/s, out ${
+          Number(written.transmit[example]?._value).toFixed(1)
+        } B/s`,
+    );
+  },
+  240_000,
+);
+
+test(
+  "host-network containers are left out of the container network rules: node-exporter's CPU and memory reach bucket containers, its network (the node's interfaces) does not",
+  async () => {
+    const s = need();
+    const service = await stackContainers(s);
+    const hostNetwork = Object.keys(service).filter((name) => service[name] === `${STACK}_node-exporter`);
+    expect(hostNetwork.length).toBe(1);
+    const nodeExporter = hostNetwork[0] ?? "";
+    const replica = Object.keys(service).find((name) => service[name] === `${STACK}_files`) ?? "";
+    // Why the rules leave it out (deploy/prometheus/rules/containers.rules.yml): node-exporter is in the
+    // node's network namespace, and cAdvisor reports the node's interfaces as its own, every byte of the
+    // node (already in job_instance:*). The proof: the bridge this test made on the node, INTERFACE, which
+    // no container on an overlay network sees.
+    const mode = (await s.engine.docker(["inspect", "--format", "{{.HostConfig.NetworkMode}}", nodeExporter])).out;
+    expect(mode.trim()).toBe("host");
+    const interfaces = async (name: string) =>
+      (await promQuery(`container_network_receive_bytes_total{name="${name}"}`)).map((r) =>
+        r.metric.interface as string
+      )
+        .sort();
+    const seen = { [nodeExporter]: await interfaces(nodeExporter), [replica]: await interfaces(replica) };
+    console.log(`cAdvisor's interfaces: ${JSON.stringify(seen)}`);
+    expect({ hostNetwork: seen[nodeExporter]?.includes(INTERFACE), overlay: seen[replica]?.includes(INTERFACE) })
+      .toEqual({ hostNetwork: true, overlay: false });
+
+    // In bucket containers: its CPU and memory (it is a container the rules see), not its network.
+    const written = await eventually("node-exporter's CPU and memory in bucket containers", 120_000, async () => {
+      const byRule = await writtenContainerSeries();
+      return byRule.cpu[nodeExporter] && byRule.memory[nodeExporter] && byRule.receive[replica] ? byRule : undefined;
+    }, 5000);
+    const network = (rule: "receive" | "transmit") => written[rule][nodeExporter]?._value;
+    expect({ container: nodeExporter, receive: network("receive"), transmit: network("transmit") }).toEqual({
+      container: nodeExporter,
+      receive: undefined,
+      transmit: undefined,
+    });
+    // Nor in what Prometheus recorded (what APP 2 is sent).
+    for (const measurement of [CONTAINER_RULES.receive, CONTAINER_RULES.transmit]) {
+      const recorded = await promQuery(`${measurement}{container="${nodeExporter}"}`);
+      expect({ measurement, recorded: recorded.map((r) => r.value[1]) }).toEqual({ measurement, recorded: [] });
+    }
+  },
+  180_000,
 );
 
 test("the historic curl API: upload to one replica, download the same bytes through another", async () => {
@@ -286,9 +559,12 @@ async function withClientCalling<T>(s: Swarm, during: () => Promise<T>): Promise
   const stop = join(s.clientDir, "stop");
   rmSync(stop, { force: true });
   rmSync(join(s.clientDir, "calls.json"), { force: true });
-  const client = s.client("bun /tests/resolving-client.ts files 5001 /files 4 /client/stop /client/calls.json", {
-    timeoutMs: 900_000,
-  });
+  const client = s.client(
+    "bun /tests/resolving-client.ts files 5001 upload-download 4 /client/stop /client/calls.json",
+    {
+      timeoutMs: 900_000,
+    },
+  );
   await Bun.sleep(2000);
   let result: T;
   try {
@@ -322,7 +598,7 @@ async function redeploy(s: Swarm, checkout: string, fn: string) {
 }
 
 test(
-  "deploy/redeploy of upload and download at once (one service): serialised, start-first, 0 failed requests for a client resolving the name every time",
+  "deploy/redeploy of upload and download at once (one service): serialised, start-first, 0 failed uploads, downloads and lists for a client resolving the name every time",
   async () => {
     const s = need();
     const checkout = copyCheckout(join(s.dir, "checkout-v2"));
@@ -356,7 +632,7 @@ test(
     }
     expect(result[0].out + result[1].out).toContain("another redeploy of stack tarsd is running; waiting for it");
     expect(calls.failures).toEqual([]);
-    expect(calls.ok).toBeGreaterThan(1000);
+    expect(calls.ok).toBeGreaterThan(300); // upload, download and list rounds: about 3 requests per round
     expect(calls.addresses.length).toBeGreaterThanOrEqual(9); // 3 tasks, replaced twice
     expect(await functionShas(s, "upload")).toEqual([newUpload, newUpload, newUpload]);
     expect(await functionShas(s, "download")).toEqual([newDownload, newDownload, newDownload]);

@@ -4,17 +4,15 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
-import { sha256Of } from "../../harness/bundles.ts";
-import { escapeDollars, extraRuleConfig, LEFT_OUT, testStack } from "./test-stack.ts";
+import { requireBinary } from "../../harness/binaries.ts";
+import { escapeDollars, LEFT_OUT, socketUnderVarRun, testStack } from "./test-stack.ts";
 import { renderStack } from "./render-stack.ts";
 
 // a compose file is free-form
 // deno-lint-ignore no-explicit-any
 type Any = any;
 
-const STANDIN_RULE = join(REPO_ROOT, "tests", "fixtures", "remote-write", "containers-standin.rules.yml");
-const OPTS = { dockerSocket: "/run/tarsd-test/docker.sock", extraRules: [STANDIN_RULE] };
+const OPTS = { dockerSocket: "/run/tarsd-test/docker.sock", dockerDataRoot: "/srv/tarsd-test/docker-data" };
 const ENV = { TARSD_IMAGE: "tarsd.local/runtime:0123456789ab" };
 
 test("escapeDollars doubles every $ in keys and values, nothing else", () => {
@@ -51,20 +49,22 @@ test("the test stack differs from deploy/stack.yml only where this machine canno
     }))
   );
   expect(sockets).toEqual([{ name: "docker-api", source: OPTS.dockerSocket }]);
-  // The cAdvisor stand-in rule: one more content-addressed config, beside the stack's rule files.
-  const standin = extraRuleConfig(STANDIN_RULE);
-  expect(standin.name).toBe(`tarsd_prometheus_rules_containers-standin_${sha256Of(STANDIN_RULE).slice(0, 12)}`);
-  expect(changed.configs[standin.key]).toEqual({ name: standin.name, file: STANDIN_RULE });
-  expect(changed.services.prometheus.configs.at(-1)).toEqual({
-    source: standin.key,
-    target: "/etc/prometheus/rules/containers-standin.rules.yml",
-    mode: 0o444,
-  });
-  // A rule file of the stack's own is not mounted twice.
-  const vmsRules = join(REPO_ROOT, "deploy", "prometheus", "rules", "vms.rules.yml");
-  expect(() => testStack(rendered, { ...OPTS, extraRules: [vmsRules] })).toThrow(
-    "the stack has a config prometheus_rules_vms already",
-  );
+  // cAdvisor, global as in the stack: the test daemon's socket through its /var/run bind, the test daemon's
+  // data root where the node's /var/lib/docker is, and no /dev/disk (this machine has none).
+  const cadvisor = changed.services.cadvisor;
+  expect(cadvisor.deploy.mode).toBe("global");
+  expect(cadvisor.command.slice(0, -1)).toEqual(rendered.services.cadvisor.command);
+  expect(cadvisor.command.at(-1)).toBe("--docker=unix:///var/run/tarsd-test/docker.sock");
+  expect(cadvisor.volumes.map((v: Any) => `${v.source}:${v.target}:${v.read_only ? "ro" : "rw"}`)).toEqual([
+    "/:/rootfs:ro",
+    "/var/run:/var/run:ro",
+    "/sys:/sys:ro",
+    `${OPTS.dockerDataRoot}:/var/lib/docker:ro`,
+  ]);
+  expect(rendered.services.cadvisor.volumes.map((v: Any) => v.target)).toContain("/dev/disk");
+  // Prometheus loads the stack's own config and rule files, nothing more.
+  expect(changed.configs).toEqual(escapeDollars(rendered.configs));
+  expect(changed.services.prometheus.configs).toEqual(rendered.services.prometheus.configs);
   // node-exporter's regex keeps its `$`, escaped for the second interpolation.
   expect(changed.services["node-exporter"].command.join(" ")).toContain("($$|/)");
 
@@ -83,9 +83,9 @@ test("the test stack differs from deploy/stack.yml only where this machine canno
     for (const v of service.volumes ?? []) if (v.bind === undefined) delete v.bind;
     if (service.volumes === undefined) delete service.volumes;
   }
+  undone.services.cadvisor.command.pop();
+  undone.services.cadvisor.volumes = rendered.services.cadvisor.volumes;
   undone.volumes["files-data"] = rendered.volumes["files-data"];
-  delete undone.configs[standin.key];
-  undone.services.prometheus.configs.pop();
   const expected = escapeDollars(structuredClone(rendered));
   for (const name of LEFT_OUT) delete expected.services[name];
   delete expected.volumes["grafana-data"];
@@ -108,9 +108,13 @@ test("docker stack config reads the rendered test stack back, `$$` as `$`", () =
   expect(reread.services["node-exporter"].command.join(" ")).toContain("run|var/lib/docker/.+)($|/)");
   expect(reread.services.files.ports).toBeUndefined();
   expect(reread.services["influxdb-vms"].ports[0]).toMatchObject({ mode: "host", published: 8086, target: 8086 });
-  expect(reread.services.prometheus.configs.at(-1)).toEqual({
-    source: "prometheus_rules_containers_standin",
-    target: "/etc/prometheus/rules/containers-standin.rules.yml",
-    mode: 0o444,
-  });
+  expect(reread.services.cadvisor.command.at(-1)).toBe("--docker=unix:///var/run/tarsd-test/docker.sock");
+  expect(reread.services.cadvisor.deploy.mode).toBe("global");
+});
+
+test("cAdvisor finds the test daemon's socket only under /run (its bind of the node's /var/run)", () => {
+  expect(socketUnderVarRun("/run/tarsd-test-docker-42/docker.sock")).toBe("/var/run/tarsd-test-docker-42/docker.sock");
+  expect(socketUnderVarRun("/var/run/docker.sock")).toBe("/var/run/docker.sock");
+  expect(() => socketUnderVarRun("/tmp/docker.sock")).toThrow("not there");
+  expect(() => testStack(renderStack(ENV), { ...OPTS, dockerSocket: "/tmp/docker.sock" })).toThrow("not there");
 });

@@ -7,19 +7,22 @@
 //   - Three replicas of APP 1 on one node cannot share one host port: its port is not published; the
 //     test reaches the replicas from a client container on APP 1's overlay network, by name.
 //   - There is no NFS server: the shared file store is a plain local volume (one node shares it anyway).
-//   - Grafana and cAdvisor have no image here (neither can be built or installed): both are left out
-//     (Grafana's configs are still created). APP 2's path then carries the cAdvisor stand-in rule the local
-//     pipeline uses (tests/fixtures/remote-write/containers-standin.rules.yml): one more content-addressed
-//     config, mounted beside the stack's rule files in /etc/prometheus/rules.
+//   - Grafana has no image here (it can be neither built nor installed): it is left out (its configs are
+//     still created). cAdvisor runs: its stand-in image is cAdvisor's own Go library behind a small main
+//     (tests/vms/standins/cadvisor, tests/swarm/standin-images.ts), with the stack's own service
+//     definition, so deploy's container rules run on real cAdvisor series.
 //   - `/` is a private mount here, so node-exporter's rslave bind propagation would fail the task
 //     ("not a shared or slave mount"); it binds `/` without propagation.
-//   - The Docker socket the read-only API proxy mounts is the test daemon's, not /var/run/docker.sock.
+//   - The Docker daemon is the test's own (harness/docker-engine.ts), not the node's system one: the
+//     socket the read-only API proxy mounts is its socket, not /var/run/docker.sock; cAdvisor, which
+//     reaches Docker through the node's /var/run at /var/run/docker.sock, gets `--docker=unix://` the
+//     test socket as its /var/run bind shows it (the socket is under /run); cAdvisor's bind of
+//     /var/lib/docker, Docker's data root on the node, binds the test daemon's data root instead.
+//   - This machine has no udev, so no /dev/disk: a bind of a missing path fails the task. cAdvisor's
+//     /dev/disk bind is left out; cAdvisor only names file systems' devices by it (container_fs_*,
+//     which no rule uses).
 // The rendered file is deployed again by `docker stack deploy`, which interpolates `$` once more: every
 // `$` is written as `$$`.
-
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { basename } from "node:path";
 
 // a compose file is free-form
 // deno-lint-ignore no-explicit-any
@@ -28,24 +31,20 @@ type Any = any;
 export interface TestStackOptions {
   /** the private daemon's socket (harness/docker-engine.ts) */
   dockerSocket: string;
-  /** rule files (`<name>.rules.yml`) Prometheus loads beside the stack's own */
-  extraRules: string[];
+  /** the private daemon's data root (`docker info`'s DockerRootDir), where the node's is /var/lib/docker */
+  dockerDataRoot: string;
 }
 
-/** The config an extra rule file becomes: key, name (sha256[:12] of the file, as deploy/stack-deploy names them), target. */
-export function extraRuleConfig(file: string): { key: string; name: string; target: string } {
-  const rule = basename(file);
-  if (!rule.endsWith(".rules.yml")) throw new Error(`${file}: prometheus.yml loads rules/*.rules.yml only`);
-  const stem = rule.slice(0, -".rules.yml".length);
-  const id = createHash("sha256").update(readFileSync(file)).digest("hex").slice(0, 12);
-  return {
-    key: `prometheus_rules_${stem.replaceAll(/[^a-z0-9]/g, "_")}`,
-    name: `tarsd_prometheus_rules_${stem}_${id}`,
-    target: `/etc/prometheus/rules/${rule}`,
-  };
+/** The Docker socket as a container that binds the node's /var/run at /var/run sees it (on the node /var/run is /run). */
+export function socketUnderVarRun(socket: string): string {
+  const under = /^\/(?:var\/)?run\/(.+)$/.exec(socket)?.[1];
+  if (!under) {
+    throw new Error(`${socket}: cAdvisor reaches the Docker socket through /var/run, and this one is not there`);
+  }
+  return `/var/run/${under}`;
 }
 
-export const LEFT_OUT = ["grafana", "cadvisor"] as const;
+export const LEFT_OUT = ["grafana"] as const;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -71,11 +70,15 @@ export function testStack(rendered: Any, opts: TestStackOptions): Any {
   const stack = structuredClone(rendered);
   for (const name of LEFT_OUT) delete stack.services[name];
   delete stack.volumes?.["grafana-data"];
-  for (const file of opts.extraRules) {
-    const { key, name, target } = extraRuleConfig(file);
-    if (stack.configs[key]) throw new Error(`${file}: the stack has a config ${key} already`);
-    stack.configs[key] = { name, file };
-    stack.services.prometheus.configs.push({ source: key, target, mode: 0o444 });
+  // cAdvisor: the test daemon's socket through its /var/run bind; no /dev/disk here (see above).
+  const cadvisor = stack.services.cadvisor;
+  if (cadvisor) {
+    const binds = (cadvisor.volumes ?? []) as Any[];
+    if (!binds.some((v) => v.type === "bind" && v.source === "/var/run" && v.target === "/var/run")) {
+      throw new Error("cAdvisor no longer binds the node's /var/run: where does it find the Docker socket?");
+    }
+    cadvisor.command = [...(cadvisor.command ?? []), `--docker=unix://${socketUnderVarRun(opts.dockerSocket)}`];
+    cadvisor.volumes = binds.filter((v) => !(v.type === "bind" && v.source === "/dev/disk"));
   }
   const overlays = overlayNetworks(stack);
 
@@ -94,7 +97,9 @@ export function testStack(rendered: Any, opts: TestStackOptions): Any {
         delete volume.bind.propagation;
         if (Object.keys(volume.bind).length === 0) delete volume.bind;
       }
+      // the test daemon's socket and data root, not the node's (see above)
       if (volume.type === "bind" && volume.target === "/var/run/docker.sock") volume.source = opts.dockerSocket;
+      if (volume.type === "bind" && volume.source === "/var/lib/docker") volume.source = opts.dockerDataRoot;
     }
   }
   const files = stack.volumes?.["files-data"];
@@ -102,20 +107,20 @@ export function testStack(rendered: Any, opts: TestStackOptions): Any {
   return escapeDollars(stack);
 }
 
-// `TARSD_STACK_TRANSFORM="bun tests/swarm/test-stack.ts --docker-socket S [--extra-rule F.rules.yml]..." deploy/stack-deploy`:
+// `TARSD_STACK_TRANSFORM="bun tests/swarm/test-stack.ts --docker-socket S --docker-data-root D" deploy/stack-deploy`:
 // `docker stack config` output on stdin, the stack to deploy (JSON, which is YAML) on stdout.
 if (import.meta.main) {
   const { values } = (await import("node:util")).parseArgs({
-    options: { "docker-socket": { type: "string" }, "extra-rule": { type: "string", multiple: true } },
+    options: { "docker-socket": { type: "string" }, "docker-data-root": { type: "string" } },
   });
   const dockerSocket = values["docker-socket"];
-  if (!dockerSocket) {
+  const dockerDataRoot = values["docker-data-root"];
+  if (!dockerSocket || !dockerDataRoot) {
     console.error(
-      "usage: bun tests/swarm/test-stack.ts --docker-socket <path> [--extra-rule <file>.rules.yml]...  < rendered-stack.yml",
+      "usage: bun tests/swarm/test-stack.ts --docker-socket <path> --docker-data-root <path>  < rendered-stack.yml",
     );
     process.exit(2);
   }
   const rendered = Bun.YAML.parse(await Bun.stdin.text());
-  const extraRules = values["extra-rule"] ?? [];
-  process.stdout.write(`${JSON.stringify(testStack(rendered, { dockerSocket, extraRules }), null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(testStack(rendered, { dockerSocket, dockerDataRoot }), null, 2)}\n`);
 }
