@@ -75,9 +75,8 @@ async function converged(s: Swarm): Promise<true | undefined> {
   return true;
 }
 
-async function fluxMeasurements(port: number, bucket: string): Promise<string[]> {
-  const query =
-    `from(bucket: "${bucket}/autogen") |> range(start: -1h) |> keep(columns: ["_measurement"]) |> group() |> distinct(column: "_measurement")`;
+/** A Flux query on the InfluxDB at host port `port`, its answer as CSV. */
+async function fluxCsv(port: number, query: string): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/api/v2/query`, {
     method: "POST",
     headers: {
@@ -89,6 +88,13 @@ async function fluxMeasurements(port: number, bucket: string): Promise<string[]>
   });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`flux on :${port}: ${res.status} ${text}`);
+  return text;
+}
+
+async function fluxMeasurements(port: number, bucket: string): Promise<string[]> {
+  const query =
+    `from(bucket: "${bucket}/autogen") |> range(start: -1h) |> keep(columns: ["_measurement"]) |> group() |> distinct(column: "_measurement")`;
+  const text = await fluxCsv(port, query);
   // CSV rows: ,result,table,_value
   return [...new Set(text.split(/\r?\n/).map((row) => row.split(",")[3] ?? "").filter((v) => /^job_/.test(v)))].sort();
 }
@@ -97,17 +103,7 @@ async function fluxMeasurements(port: number, bucket: string): Promise<string[]>
 async function fluxLast(port: number, bucket: string, measurement: string): Promise<Record<string, string>[]> {
   const query = `from(bucket: "${bucket}/autogen") |> range(start: -15m) |> filter(fn: (r) => r._measurement == ` +
     `"${measurement}") |> last()`;
-  const res = await fetch(`http://127.0.0.1:${port}/api/v2/query`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/vnd.flux",
-      accept: "application/csv",
-      authorization: "Token unused:unused",
-    },
-    body: query,
-  });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`flux on :${port}: ${res.status} ${text}`);
+  const text = await fluxCsv(port, query);
   // Annotated CSV: per schema, annotation rows (#datatype, #group, #default), a header, the rows; a blank line
   // before the next schema. No value here holds a comma.
   const rows: Record<string, string>[] = [];
