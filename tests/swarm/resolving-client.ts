@@ -1,8 +1,11 @@
 // A client on APP 1's overlay network, run inside a container by the swarm test while a function is
-// redeployed. Like a caller that does not cache DNS, it asks swarm's DNS for the service name before
-// every request and calls one of the addresses it gets, so a task that is still named but no longer
-// listening shows up as a failed request.
-//   bun resolving-client.ts <service> <port> <path> <workers> <stop file> <result file>
+// redeployed. It asks swarm's DNS for the service name and calls one of the addresses it gets:
+//   - `every-request`: before every request, like a caller that does not cache DNS, so a task that is
+//     still named but no longer listening shows up as a failed request;
+//   - `per-connection`: once, then again only when the server closes the connection (`Connection:
+//     close`), like an HTTP client's kept-alive pool: it keeps calling a task that swarm has already
+//     taken out of DNS, so only a replica that drains (tells it to close, then finishes) loses nothing.
+//   bun resolving-client.ts <service> <port> <path> <workers> <stop file> <result file> [<resolve>]
 // <path> `upload-download` makes each worker repeat the historic API's round: POST /upload of new
 // bytes, POST /download of that name (the same bytes back, from whichever task DNS gives), GET /files;
 // any other path is fetched with GET. Each request is sent once: no retries.
@@ -63,32 +66,53 @@ async function resolve4(name: string): Promise<string[]> {
   }
 }
 
-const [service = "", port, path, workers, stopFile = "", resultFile = ""] = process.argv.slice(2);
-if (!resultFile) {
-  console.error("usage: bun resolving-client.ts <service> <port> <path> <workers> <stop file> <result file>");
+const [service = "", port, path, workers, stopFile = "", resultFile = "", resolveMode = "every-request"] = process
+  .argv.slice(2);
+if (!resultFile || !["every-request", "per-connection"].includes(resolveMode)) {
+  console.error(
+    "usage: bun resolving-client.ts <service> <port> <path> <workers> <stop file> <result file> [every-request|per-connection]",
+  );
   process.exit(2);
 }
 
 let ok = 0;
+/** answers that closed the connection (`Connection: close`, a draining replica's) */
+let closedByServer = 0;
 const failures: { ip: string; error: string; at: string }[] = [];
 const addresses = new Set<string>();
 
-/** One request to a task the service name resolves to now; what is not the expected answer is a failure. */
+/** In `per-connection` mode, the address each worker keeps until its server closes the connection. */
+const keptAddress = new Map<number, string>();
+
+async function pickAddress(): Promise<string> {
+  const ips = await resolve4(service);
+  for (const a of ips) addresses.add(a);
+  const ip = ips[Math.floor(Math.random() * ips.length)];
+  if (ip === undefined) throw new Error(`${service} resolves to no address`);
+  return ip;
+}
+
+/** One request to a task the service name resolves to; what is not the expected answer is a failure. */
 async function call(
+  worker: number,
   describe: string,
   send: (base: string) => Promise<Response>,
   check: (res: Response) => Promise<string | undefined>,
 ) {
-  let ip = "(not resolved)";
+  let ip = keptAddress.get(worker) ?? "(not resolved)";
   try {
-    const ips = await resolve4(service);
-    for (const a of ips) addresses.add(a);
-    ip = ips[Math.floor(Math.random() * ips.length)] ?? ip;
+    if (resolveMode === "every-request" || !keptAddress.has(worker)) ip = await pickAddress();
+    keptAddress.set(worker, ip);
     const res = await send(`http://${ip}:${port}`);
+    if (res.headers.get("connection")?.toLowerCase() === "close") {
+      closedByServer++;
+      keptAddress.delete(worker);
+    }
     const wrong = await check(res);
     if (wrong === undefined) ok++;
     else failures.push({ ip, error: `${describe}: ${wrong}`, at: new Date().toISOString() });
   } catch (err) {
+    keptAddress.delete(worker); // a pool drops a connection that failed; the failure is still counted
     failures.push({ ip, error: `${describe}: ${String(err)}`, at: new Date().toISOString() });
   }
 }
@@ -104,12 +128,12 @@ async function uploadDownloadRound(worker: number, round: number) {
   const bytes = new Uint8Array(4096 + ((worker * 7919 + round * 104729) % 65536)).map((_, i) =>
     (i * 31 + round) & 0xff
   );
-  await call(`upload ${name}`, (base) => {
+  await call(worker, `upload ${name}`, (base) => {
     const form = new FormData();
     form.append("file", new File([bytes], name));
     return fetch(`${base}/upload`, { method: "POST", body: form, signal: timeout() });
   }, status(201));
-  await call(`download ${name}`, (base) => {
+  await call(worker, `download ${name}`, (base) => {
     const form = new FormData();
     form.append("name", name);
     return fetch(`${base}/download`, { method: "POST", body: form, signal: timeout() });
@@ -118,18 +142,18 @@ async function uploadDownloadRound(worker: number, round: number) {
     if (res.status !== 200) return `status ${res.status}`;
     return Buffer.compare(Buffer.from(got), Buffer.from(bytes)) === 0 ? undefined : "content differs";
   });
-  await call("list", (base) => fetch(`${base}/files`, { signal: timeout() }), status(200));
+  await call(worker, "list", (base) => fetch(`${base}/files`, { signal: timeout() }), status(200));
 }
 
 async function worker(index: number) {
   for (let round = 1; !existsSync(stopFile); round++) {
     if (path === "upload-download") await uploadDownloadRound(index, round);
-    else await call(`GET ${path}`, (base) => fetch(`${base}${path}`, { signal: timeout() }), status(200));
+    else await call(index, `GET ${path}`, (base) => fetch(`${base}${path}`, { signal: timeout() }), status(200));
   }
 }
 
 await Promise.all(Array.from({ length: Number(workers) }, (_, i) => worker(i)));
 writeFileSync(
   resultFile,
-  JSON.stringify({ ok, failed: failures.length, failures: failures.slice(0, 50), addresses: [...addresses] }),
+  JSON.stringify({ ok, closedByServer, failed: failures.length, failures: failures.slice(0, 50), addresses: [...addresses] }),
 );

@@ -550,17 +550,27 @@ test("the historic curl API: upload to one replica, download the same bytes thro
   expect(sha256Of(join(s.clientDir, "notes.out"))).toBe(sha256Of(join(s.clientDir, "notes.bin")));
 }, 60_000);
 
-/** Runs the resolving client (tests/swarm/resolving-client.ts) in the client container around `during`. */
-async function withClientCalling<T>(s: Swarm, during: () => Promise<T>): Promise<{ result: T; calls: Any }> {
+type Calls = { ok: number; closedByServer: number; failed: number; failures: unknown[]; addresses: string[] };
+
+/**
+ * Runs two resolving clients (tests/swarm/resolving-client.ts) in the client container around `during`:
+ * one resolves the name before every request, one keeps its address until the server closes the
+ * connection (what a kept-alive pool does, and what the runtime's drain answers with `Connection: close`).
+ */
+async function withClientsCalling<T>(
+  s: Swarm,
+  during: () => Promise<T>,
+): Promise<{ result: T; calls: Record<"everyRequest" | "perConnection", Calls> }> {
   const stop = join(s.clientDir, "stop");
   rmSync(stop, { force: true });
-  rmSync(join(s.clientDir, "calls.json"), { force: true });
-  const client = s.client(
-    "bun /tests/resolving-client.ts files 5001 upload-download 4 /client/stop /client/calls.json",
-    {
-      timeoutMs: 900_000,
-    },
-  );
+  const modes = { everyRequest: "every-request", perConnection: "per-connection" } as const;
+  const clients = Object.values(modes).map((mode) => {
+    rmSync(join(s.clientDir, `calls-${mode}.json`), { force: true });
+    return s.client(
+      `bun /tests/resolving-client.ts files 5001 upload-download 3 /client/stop /client/calls-${mode}.json ${mode}`,
+      { timeoutMs: 900_000 },
+    );
+  });
   await Bun.sleep(2000);
   let result: T;
   try {
@@ -568,9 +578,10 @@ async function withClientCalling<T>(s: Swarm, during: () => Promise<T>): Promise
     await Bun.sleep(5000); // the last replaced task's drain
   } finally {
     writeFileSync(stop, "");
-    await client;
+    await Promise.all(clients);
   }
-  return { result, calls: JSON.parse(readFileSync(join(s.clientDir, "calls.json"), "utf8")) };
+  const read = (mode: string): Calls => JSON.parse(readFileSync(join(s.clientDir, `calls-${mode}.json`), "utf8"));
+  return { result, calls: { everyRequest: read(modes.everyRequest), perConnection: read(modes.perConnection) } };
 }
 
 /**
@@ -594,7 +605,7 @@ async function redeploy(s: Swarm, checkout: string, fn: string) {
 }
 
 test(
-  "deploy/redeploy of upload and download at once (one service): serialised, start-first, 0 failed uploads, downloads and lists for a client resolving the name every time",
+  "deploy/redeploy of upload and download at once (one service): serialised, start-first, 0 failed uploads, downloads and lists for a client resolving the name every time and for one keeping its connection",
   async () => {
     const s = need();
     const checkout = copyCheckout(join(s.dir, "checkout-v2"));
@@ -612,13 +623,15 @@ test(
     expect(await functionShas(s, "upload")).toEqual([deployedUpload, deployedUpload, deployedUpload]);
     expect(newUpload).not.toBe(deployedUpload);
 
-    const { result, calls } = await withClientCalling(
+    const { result, calls } = await withClientsCalling(
       s,
       () => Promise.all([redeploy(s, checkout, "upload"), redeploy(s, checkout, "download")]),
     );
-    console.log(
-      `redeploy under load: ${calls.ok} requests ok, ${calls.failed} failed, over ${calls.addresses.length} task addresses`,
-    );
+    for (const [mode, c] of Object.entries(calls)) {
+      console.log(
+        `redeploy under load, ${mode}: ${c.ok} requests ok, ${c.failed} failed, ${c.closedByServer} connections closed by a draining replica, over ${c.addresses.length} task addresses`,
+      );
+    }
     for (const [fn, res] of [["upload", result[0]], ["download", result[1]]] as const) {
       expect({ fn, code: res.code, out: res.out }).toMatchObject({
         fn,
@@ -627,9 +640,17 @@ test(
       });
     }
     expect(result[0].out + result[1].out).toContain("another redeploy of stack tarsd is running; waiting for it");
-    expect(calls.failures).toEqual([]);
-    expect(calls.ok).toBeGreaterThan(300); // upload, download and list rounds: about 3 requests per round
-    expect(calls.addresses.length).toBeGreaterThanOrEqual(9); // 3 tasks, replaced twice
+    expect({ everyRequest: calls.everyRequest.failures, perConnection: calls.perConnection.failures }).toEqual({
+      everyRequest: [],
+      perConnection: [],
+    });
+    // upload, download and list rounds: about 3 requests per round
+    expect(calls.everyRequest.ok).toBeGreaterThan(150);
+    expect(calls.perConnection.ok).toBeGreaterThan(150);
+    expect(calls.everyRequest.addresses.length).toBeGreaterThanOrEqual(9); // 3 tasks, replaced twice
+    // The kept-alive client was told to close by draining replicas and moved on to the new tasks.
+    expect(calls.perConnection.closedByServer).toBeGreaterThan(0);
+    expect(calls.perConnection.addresses.length).toBeGreaterThanOrEqual(4);
     expect(await functionShas(s, "upload")).toEqual([newUpload, newUpload, newUpload]);
     expect(await functionShas(s, "download")).toEqual([newDownload, newDownload, newDownload]);
   },
