@@ -5,7 +5,8 @@
 import { defineFunction, errorOf, type FunctionModule, type Route } from "@tarsd/sdk";
 import { register, type Registry } from "prom-client";
 import { createRemoteWriteHandler } from "../lib/remote-write/handler.ts";
-import { remoteWriteMetrics } from "../lib/remote-write/metrics.ts";
+import { type RemoteWriteMetrics, remoteWriteMetrics } from "../lib/remote-write/metrics.ts";
+import { spooledSink } from "../lib/remote-write/sinks/spooled.ts";
 import { type RemoteWriteSettings, remoteWriteSettingsFromEnv } from "../lib/remote-write/settings.ts";
 import { REMOTE_WRITE_STATUSES, WRITTEN_HEADERS } from "../lib/remote-write/statuses.ts";
 import { fileSink } from "../lib/remote-write/sinks/file.ts";
@@ -17,9 +18,10 @@ export function remoteWriteFunction(
   deps: { registry: Registry; sink?: Sink },
 ): FunctionModule {
   const metrics = remoteWriteMetrics(deps.registry);
+  const sink = deps.sink ?? sinkOf(settings, deps.registry, metrics);
   const handler = createRemoteWriteHandler({
     limits: { maxDecodedBytes: settings.maxDecodedBytes },
-    sink: deps.sink ?? sinkOf(settings),
+    sink,
     metrics,
   });
 
@@ -40,19 +42,31 @@ export function remoteWriteFunction(
   return defineFunction({
     token: settings.token,
     routes,
+    start: () => sink.start?.(),
+    stop: () => sink.stop?.(),
     observe: (response) => metrics.requestsTotal.inc({ status: String(response.status) }),
   });
 }
 
-/** InfluxDB when the settings name one, else the embedded file sink; neither does any I/O until a write. */
-function sinkOf(settings: RemoteWriteSettings): Sink {
+/**
+ * InfluxDB when the settings name one, behind the spool unless it is turned off; else the embedded
+ * file sink. Nothing does any I/O before `start` or a write.
+ */
+function sinkOf(settings: RemoteWriteSettings, registry: Registry, metrics: RemoteWriteMetrics): Sink {
   if (!settings.influxUrl) return fileSink(settings.dataDir, settings.influxBucket);
-  return influxSink({
+  const influx = influxSink({
     url: settings.influxUrl,
     token: settings.influxToken,
     org: settings.influxOrg,
     bucket: settings.influxBucket,
     timeoutMs: settings.influxTimeoutMs,
+  });
+  if (settings.spoolMaxBytes <= 0) return influx;
+  return spooledSink(influx, {
+    dir: settings.spoolDir,
+    maxBytes: settings.spoolMaxBytes,
+    registry,
+    onSinkError: (err) => metrics.influxWriteErrorsTotal.inc({ kind: err.kind }),
   });
 }
 

@@ -3,7 +3,7 @@
 // while one runs waits for the next, which then serves everyone who arrived meanwhile: under
 // concurrent uploads most of them share a sync instead of each paying for one.
 // A failed fsync fails every caller it was to cover: their renames are not known to be on disk, so
-// none of them may be acknowledged (file-store.ts undoes them and the request answers 5xx).
+// none of them may be acknowledged (lib/files/file-store.ts undoes them and the request answers 5xx).
 import { closeSync, constants, fsync, openSync } from "node:fs";
 import { promisify } from "node:util";
 

@@ -19,7 +19,7 @@ import {
 import { mkdir, readdir, readlink, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { DomainError } from "@tarsd/sdk";
-import { DirectorySync, type FsyncFd } from "./directory-sync.ts";
+import { DirectorySync, type FsyncFd } from "../disk/directory-sync.ts";
 import { storageErrors } from "./disk-full.ts";
 import { validateName } from "./names.ts";
 import { BoundedCache } from "./store-caches.ts";

@@ -6,7 +6,7 @@
 // both, which the next start finishes); several replicas migrating at once do the same steps.
 import { link, lstat, lutimes, open, readdir, rm, rmdir, symlink, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { syncDir } from "./directory-sync.ts";
+import { syncDir } from "../disk/directory-sync.ts";
 import type { FileStore } from "./file-store.ts";
 import { pointerTarget } from "./store-layout.ts";
 import { sha256Of } from "./stream-utils.ts";

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { DomainError } from "@tarsd/sdk";
 import { storageErrors } from "./disk-full.ts";
-import { syncDir } from "./directory-sync.ts";
+import { syncDir } from "../disk/directory-sync.ts";
 import type { FileStore } from "./file-store.ts";
 import { type Clock, perPass } from "./store-clock.ts";
 import { WRITE_CHUNK_BYTES } from "./staging-writer.ts";

@@ -1,9 +1,10 @@
 // The function's Prometheus metrics, on the registry the function is built with (the process's default
 // one when deployed, which the host serves at /metrics; a fresh one per test). Names are a contract
 // with deploy/ (alert and dashboard rules): do not rename.
-import { Counter, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { DROP_REASONS } from "./convert.ts";
 import { SINK_ERROR_KINDS } from "./sinks/sink.ts";
+import { spoolUsage } from "./spool/segments.ts";
 
 export type RemoteWriteMetrics = ReturnType<typeof remoteWriteMetrics>;
 
@@ -52,7 +53,8 @@ export function remoteWriteMetrics(registry: Registry) {
     }),
     influxWriteErrorsTotal: counter(
       "tarsd_influx_write_errors_total",
-      "Failed sink writes, by kind (rejected, throttled, server_error, config, timeout, network, io).",
+      "Failed sink writes, by kind (rejected, throttled, server_error, config, timeout, network, io, spool_full); " +
+        "with the spool, also those it then absorbed.",
       ["kind"] as const,
     ),
   };
@@ -63,4 +65,70 @@ export function remoteWriteMetrics(registry: Registry) {
   for (const kind of SINK_ERROR_KINDS) metrics.influxWriteErrorsTotal.inc({ kind }, 0);
   for (const reason of DROP_REASONS) metrics.samplesDroppedTotal.inc({ reason }, 0);
   return metrics;
+}
+
+export type SpoolMetrics = ReturnType<typeof spoolMetrics>;
+
+/**
+ * The spool's metrics (sinks/spooled.ts): what it holds, read from its directory at each scrape (every
+ * replica sharing the directory reports the same), and what this process spooled and replayed.
+ */
+export function spoolMetrics(registry: Registry, spool: { dir: string; spooling(): boolean; replaying(): boolean }) {
+  const registers = [registry];
+  const usage = () => spoolUsage(spool.dir);
+  return {
+    bytes: new Gauge({
+      name: "tarsd_remote_write_spool_bytes",
+      help: "Bytes held in the spool, waiting to be replayed into the sink.",
+      registers,
+      async collect() {
+        this.set((await usage()).bytes);
+      },
+    }),
+    oldestAge: new Gauge({
+      name: "tarsd_remote_write_spool_oldest_age_seconds",
+      help: "Age of the oldest data in the spool (0 when it is empty): how far behind the sink is.",
+      registers,
+      async collect() {
+        const { oldestMs } = await usage();
+        this.set(oldestMs === undefined ? 0 : Math.max(0, (Date.now() - oldestMs) / 1000));
+      },
+    }),
+    spooling: new Gauge({
+      name: "tarsd_remote_write_spooling",
+      help: "1 while this replica acknowledges writes from the spool because the sink is unavailable.",
+      registers,
+      collect() {
+        this.set(spool.spooling() ? 1 : 0);
+      },
+    }),
+    replayer: new Gauge({
+      name: "tarsd_remote_write_spool_replayer",
+      help: "1 when this replica is the spool's replayer (one per spool directory).",
+      registers,
+      collect() {
+        this.set(spool.replaying() ? 1 : 0);
+      },
+    }),
+    spooledRequestsTotal: new Counter({
+      name: "tarsd_remote_write_spooled_requests_total",
+      help: "Remote-write requests acknowledged once fsynced to the spool.",
+      registers,
+    }),
+    spooledBytesTotal: new Counter({
+      name: "tarsd_remote_write_spooled_bytes_total",
+      help: "Line-protocol bytes appended to the spool.",
+      registers,
+    }),
+    replayedBytesTotal: new Counter({
+      name: "tarsd_remote_write_spool_replayed_bytes_total",
+      help: "Line-protocol bytes replayed from the spool into the sink (rate: the replay rate).",
+      registers,
+    }),
+    replayRejectedTotal: new Counter({
+      name: "tarsd_remote_write_spool_replay_rejected_total",
+      help: "Replayed batches the sink refused as bad data (it keeps their valid points).",
+      registers,
+    }),
+  };
 }

@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { DomainError } from "@tarsd/sdk";
-import { DirectorySync, type FsyncFd, syncDir } from "../../lib/files/directory-sync.ts";
+import { DirectorySync, type FsyncFd, syncDir } from "../../lib/disk/directory-sync.ts";
 import { FileStore } from "../../lib/files/file-store.ts";
 import { tempDir } from "../../harness/runtime-process.ts";
 

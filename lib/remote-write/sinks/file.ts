@@ -4,12 +4,11 @@
 // requests never interleave lines.
 import { mkdir, open } from "node:fs/promises";
 import { join } from "node:path";
+import { safeName } from "../settings.ts";
 import { type Sink, SinkError } from "./sink.ts";
 
 export function fileSinkPath(dataDir: string, bucket: string): string {
-  // The bucket is configuration, but it still must not escape the metrics directory.
-  const safe = bucket.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^\.+/, "_");
-  return join(dataDir, "metrics", `${safe || "_"}.lp`);
+  return join(dataDir, "metrics", `${safeName(bucket)}.lp`);
 }
 
 export function fileSink(dataDir: string, bucket: string): Sink {

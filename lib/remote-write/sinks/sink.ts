@@ -7,6 +7,10 @@ export interface Sink {
   readonly describe: string;
   /** `body`: line protocol, newline-terminated lines, UTF-8. */
   write(body: Uint8Array): Promise<void>;
+  /** Starts what the sink runs beside the writes (the spool's replayer), before the first one. */
+  start?(): Promise<void>;
+  /** Ends it, after the last write. */
+  stop?(): Promise<void>;
 }
 
 export const SINK_ERROR_KINDS = [
@@ -17,6 +21,7 @@ export const SINK_ERROR_KINDS = [
   "timeout",
   "network",
   "io",
+  "spool_full",
 ] as const;
 
 type SinkErrorKind = (typeof SINK_ERROR_KINDS)[number];
