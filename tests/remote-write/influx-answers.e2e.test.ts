@@ -1,7 +1,9 @@
 // The remote-write status table against a real InfluxDB's own answers (harness/influxdb.ts, auth on):
 // what is ours to fix (a wrong token, a bucket that does not exist) is 503, so Prometheus keeps the
 // samples and retries until someone fixes it; what is wrong with the data (a field type conflict) is
-// 400, so Prometheus drops that batch instead of retrying it forever. Each through the real runtime.
+// 400, so Prometheus drops that batch instead of retrying it forever. Each through the real runtime,
+// with the spool off (REMOTE_WRITE_SPOOL_MAX_BYTES=0) so InfluxDB's own answer is what is answered;
+// with it on, what InfluxDB cannot take now is spooled instead (last test; tests/remote-write/spool*).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { type InfluxDb, startInfluxDb } from "../../harness/influxdb.ts";
 import { influxRaw, scrapeValue } from "../../harness/pipeline.ts";
@@ -19,8 +21,8 @@ afterAll(async () => {
   await influx?.stop();
 }, 30_000);
 
-/** APP 3 as deployed, writing to the real InfluxDB with `token` into `bucket`. */
-async function app(bucket: string, token: string): Promise<RuntimeProcess> {
+/** APP 3 as deployed, writing to the real InfluxDB with `token` into `bucket`; the spool off unless `spool`. */
+async function app(bucket: string, token: string, spool = false): Promise<RuntimeProcess> {
   const runtime = await startRuntime({
     FUNCTIONS: "remote-write",
     INFLUX_URL: influx.url,
@@ -28,6 +30,7 @@ async function app(bucket: string, token: string): Promise<RuntimeProcess> {
     INFLUX_BUCKET: bucket,
     INFLUX_TOKEN: token,
     LOG_REQUESTS: "0",
+    ...(spool ? {} : { REMOTE_WRITE_SPOOL_MAX_BYTES: "0" }),
   });
   apps.push(runtime);
   return runtime;
@@ -82,4 +85,14 @@ test("a field type conflict (InfluxDB: 400) is 400 with InfluxDB's reason: the d
   // InfluxDB writes the other points of a batch it partly refuses: nothing beside the conflict is lost.
   const beside = await influxRaw(influx, "vms", /^answers_beside$/, at - 1000, at + 1000);
   expect(beside.map((s) => s.samples)).toEqual([[[at, 3]]]);
+});
+
+test("with the spool on, a wrong token is ours to fix: the write is spooled (204) and the failure counted", async () => {
+  const runtime = await app("vms", "tarsd:not-the-password", true);
+  const res = await fetch(writeRequest(`${runtime.url}/api/v1/write`, [series("answers_spooled", 4)]));
+  expect(res.status).toBe(204);
+  expect(await scrapeValue(runtime.url, "tarsd_influx_write_errors_total", { kind: "config" })).toBe(1);
+  expect(await scrapeValue(runtime.url, "tarsd_remote_write_spooling")).toBe(1);
+  expect(await scrapeValue(runtime.url, "tarsd_remote_write_spooled_requests_total")).toBe(1);
+  expect(await scrapeValue(runtime.url, "tarsd_remote_write_spool_bytes")).toBeGreaterThan(0);
 });
