@@ -17,7 +17,8 @@
 //      harness sets it):
 //        the function → InfluxDB 1.8's /api/v2/write (the stack's sink shape, against a real InfluxDB),
 //        InfluxDB 1.8's own /api/v1/prom/write,
-//        InfluxDB 1.8's /api/v2/write fed the function's own output (its line-protocol ceiling).
+//        InfluxDB 1.8's /api/v2/write fed the function's own output (its line-protocol ceiling),
+//        the function with its spool turned off (REMOTE_WRITE_SPOOL_MAX_BYTES=0) → InfluxDB 1.8's /api/v2/write.
 //    A function row answers once its sink answered, so its durability is its sink's. Within a group the
 //    rows run in alternating segments, A B C C B A (remote-write/measure.ts: a drift of the machine's
 //    speed weighs on all alike), after a pre-flight request that must be answered 2xx and a warm-up.
@@ -25,6 +26,7 @@
 // Targets (remote-write/config.ts; bench/NOTES.md says why they are stated so):
 //    function → VictoriaMetrics ÷ its line-protocol ceiling measured in the same run >= 0.6;
 //    function → InfluxDB 1.8 /api/v2/write ÷ InfluxDB 1.8's own /api/v1/prom/write >= 2 (same durability);
+//    function → InfluxDB 1.8 ÷ the same with its spool off >= 0.9 (the spool costs at most 10% while InfluxDB is up);
 //    decode+convert of never-seen series >= 1 M samples/s per core.
 // Prints a markdown table of the rows with each one's durability, every ratio of the run (targets PASS/FAIL)
 // and writes .artifacts/bench-remote-write.json. Exit status: 0 when every row ran clean (no socket

@@ -24,6 +24,8 @@ export const TARGETS = {
   functionOverLineProtocolCeiling: 0.6,
   /** function → InfluxDB 1.8 /api/v2/write ÷ InfluxDB 1.8's own /api/v1/prom/write (both fsync the WAL). */
   functionOverInfluxOwnEndpoint: 2,
+  /** function → InfluxDB ÷ the same with its spool turned off: the spool may cost at most 10% while InfluxDB is up. */
+  spoolOverNoSpool: 0.9,
 } as const;
 
 /**

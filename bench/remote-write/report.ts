@@ -70,6 +70,13 @@ const RATIOS: Omit<Ratio, "value" | "pass">[] = [
     meaning: "what the function keeps of the most a line-protocol writer reaches into InfluxDB here",
   },
   {
+    name: "function → InfluxDB ÷ the same function with its spool off",
+    of: "function-influx",
+    over: "function-influx-no-spool",
+    target: TARGETS.spoolOverNoSpool,
+    meaning: "what the spool costs while InfluxDB is up (it is only written while InfluxDB is away)",
+  },
+  {
     name: "InfluxDB fed the function's output ÷ InfluxDB /api/v1/prom/write",
     of: "influx-ceiling",
     over: "influx-own",

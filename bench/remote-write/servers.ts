@@ -14,6 +14,7 @@ export type TargetKey =
   | "vm-ceiling"
   | "vm-own"
   | "function-influx"
+  | "function-influx-no-spool"
   | "influx-own"
   | "influx-ceiling";
 
@@ -52,8 +53,11 @@ export function cleanUpOnSignals(): void {
   }
 }
 
-/** The function in the runtime as deployed (FUNCTIONS=remote-write), its InfluxDB sink writing to `sinkUrl`. */
-async function startFunction(sinkUrl: string): Promise<string> {
+/**
+ * The function in the runtime as deployed (FUNCTIONS=remote-write), its InfluxDB sink writing to `sinkUrl`,
+ * behind its spool (the default) unless `spool` is false.
+ */
+async function startFunction(sinkUrl: string, spool = true): Promise<string> {
   const dataDir = tempDir("tarsd-bench-rw-runtime-");
   const runtime = track(
     await startRuntime({
@@ -63,6 +67,7 @@ async function startFunction(sinkUrl: string): Promise<string> {
       INFLUX_BUCKET: "bench",
       LOG_REQUESTS: "0",
       DATA_DIR: dataDir,
+      ...(spool ? {} : { REMOTE_WRITE_SPOOL_MAX_BYTES: "0" }),
     }),
     dataDir,
   );
@@ -140,7 +145,10 @@ function influxDurability(delay: { value: string; source: string }): string {
   })`;
 }
 
-/** function → InfluxDB /api/v2/write, InfluxDB's own /api/v1/prom/write, InfluxDB fed the function's output. */
+/**
+ * function → InfluxDB /api/v2/write, InfluxDB's own /api/v1/prom/write, InfluxDB fed the function's output,
+ * and the function with its spool turned off → InfluxDB /api/v2/write (what the spool costs while InfluxDB is up).
+ */
 export async function influxGroup(): Promise<{ targets: Target[]; walFsyncDelay: string }> {
   const start = async () => {
     const influx = await startInfluxDb({ databases: ["bench"] });
@@ -152,7 +160,9 @@ export async function influxGroup(): Promise<{ targets: Target[]; walFsyncDelay:
   const functionUrl = await startFunction(sink.url);
   const own = await start();
   const ceiling = await start();
-  const delays = [sink, own, ceiling].map((s) => walFsyncDelay(s.dataDir));
+  const noSpoolSink = await start();
+  const noSpoolUrl = await startFunction(noSpoolSink.url, false);
+  const delays = [sink, own, ceiling, noSpoolSink].map((s) => walFsyncDelay(s.dataDir));
   if (new Set(delays.map((d) => d.value)).size !== 1) throw new Error("the InfluxDB servers differ in wal-fsync-delay");
   const durability = influxDurability(delays[0]!);
   return {
@@ -181,6 +191,14 @@ export async function influxGroup(): Promise<{ targets: Target[]; walFsyncDelay:
         durability,
         url: `${ceiling.url}/api/v2/write?org=tarsd&bucket=bench&precision=ms`,
         body: "line-protocol",
+      },
+      {
+        key: "function-influx-no-spool",
+        group,
+        name: `function, spool off → InfluxDB ${version} /api/v2/write`,
+        durability: sinkDurability("InfluxDB", durability),
+        url: noSpoolUrl,
+        body: "remote-write",
       },
     ],
   };
