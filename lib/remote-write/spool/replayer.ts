@@ -53,11 +53,14 @@ export class Replayer {
     this.running ??= this.loop();
   }
 
-  /** Stops after the batch in flight (its outcome does not matter: an unsent segment stays). */
+  /**
+   * Stops the loop; a batch still in flight after a second is left to the process' exit (its outcome
+   * does not matter: the segment stays until a replayer has sent all of it).
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     this.wake?.();
-    await this.running;
+    await Promise.race([this.running, new Promise((resolve) => setTimeout(resolve, 1000))]);
     await this.lock?.close();
     this.lock = undefined;
   }
