@@ -10,9 +10,28 @@ export const STALE = 7.291122019556398e-304;
 export interface TestSeries {
   labels: [string, string][];
   samples?: { value: number; timestamp: number }[];
-  histograms?: number;
-  exemplars?: number;
+  /** How many of the default histogram (below), or the Histogram messages as protobufjs objects (countInt, ...). */
+  histograms?: number | Record<string, unknown>[];
+  /** How many exemplars (`trace_id` t0, t1, ..., value 1, at 1, 2, ...), or these. */
+  exemplars?: number | TestExemplar[];
 }
+
+export interface TestExemplar {
+  labels: [string, string][];
+  value: number;
+  timestamp: number;
+}
+
+const histogramsOf = (s: TestSeries) =>
+  typeof s.histograms === "object"
+    ? s.histograms
+    : Array.from({ length: s.histograms ?? 0 }, (_, i) => histogram(1000 + i));
+
+const exemplarsOf = (s: TestSeries): TestExemplar[] =>
+  typeof s.exemplars === "object" ? s.exemplars : Array.from(
+    { length: s.exemplars ?? 0 },
+    (_, i) => ({ labels: [["trace_id", `t${i}`]], value: 1, timestamp: 1 + i }),
+  );
 
 /** protobufjs writes NaNs canonically; put the real staleness-marker bits where the placeholder is. */
 function patchStale(bytes: Uint8Array): Uint8Array {
@@ -24,20 +43,24 @@ function patchStale(bytes: Uint8Array): Uint8Array {
   return bytes;
 }
 
+/** An integer native histogram Prometheus accepts: 3 observations of 0.5, in bucket -1 of schema 0, (0.25, 0.5]. */
+const histogram = (timestamp: number) => ({
+  countInt: 3,
+  sum: 1.5,
+  schema: 0,
+  positiveSpans: [{ offset: -1, length: 1 }],
+  positiveDeltas: [3],
+  timestamp,
+});
+
 export function encodeV1(series: TestSeries[]): Uint8Array {
   const type = writeRequestV1();
   const message = type.fromObject({
     timeseries: series.map((s) => ({
       labels: s.labels.map(([name, value]) => ({ name, value })),
       samples: s.samples ?? [],
-      exemplars: Array.from(
-        { length: s.exemplars ?? 0 },
-        (_, i) => ({ labels: [{ name: "trace_id", value: `t${i}` }], value: 1, timestamp: 1 + i }),
-      ),
-      histograms: Array.from(
-        { length: s.histograms ?? 0 },
-        (_, i) => ({ countInt: 3, sum: 1.5, schema: 0, timestamp: 1000 + i }),
-      ),
+      exemplars: exemplarsOf(s).map((e) => ({ ...e, labels: e.labels.map(([name, value]) => ({ name, value })) })),
+      histograms: histogramsOf(s),
     })),
   });
   return patchStale(type.encode(message).finish());
@@ -58,14 +81,12 @@ export function encodeV2(series: TestSeries[]): Uint8Array {
   const timeseries = series.map((s) => ({
     labelsRefs: s.labels.flatMap(([name, value]) => [ref(name), ref(value)]),
     samples: s.samples ?? [],
-    exemplars: Array.from(
-      { length: s.exemplars ?? 0 },
-      (_, i) => ({ labelsRefs: [ref("trace_id"), ref(`t${i}`)], value: 1, timestamp: 1 + i }),
-    ),
-    histograms: Array.from(
-      { length: s.histograms ?? 0 },
-      (_, i) => ({ countInt: 3, sum: 1.5, schema: 0, timestamp: 1000 + i }),
-    ),
+    exemplars: exemplarsOf(s).map((e) => ({
+      labelsRefs: e.labels.flatMap(([name, value]) => [ref(name), ref(value)]),
+      value: e.value,
+      timestamp: e.timestamp,
+    })),
+    histograms: histogramsOf(s),
     metadata: { type: 2, helpRef: ref("help text"), unitRef: 0 },
   }));
   const type = writeRequestV2();

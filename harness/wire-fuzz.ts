@@ -139,6 +139,7 @@ function histogramPlain(h: Plain) {
   const spans = (s: Plain[] | undefined) => (s ?? []).map((x) => ({ offset: x.offset ?? 0, length: x.length ?? 0 }));
   return {
     timestamp: longNumber(h.timestamp),
+    float: h.count === "countFloat",
     count: h.count === "countFloat" ? double(h.countFloat as number) : double(longNumber(h.countInt)),
     sum: double((h.sum as number) ?? 0),
     schema: h.schema ?? 0,

@@ -23,8 +23,10 @@ export const DROP_REASONS = [
   "duplicate_label",
   "label_conflict",
   "unencodable_label",
+  "invalid_histogram",
 ] as const;
 
+/** Why samples were not written; `missing_metric_name` and `invalid_histogram` are refusals (a 400), see Conversion. */
 type DropReason = (typeof DROP_REASONS)[number];
 
 /** `head` is the UTF-8 of `measurement,tag=value,... value=`: everything before the number. */
@@ -45,7 +47,15 @@ export interface Conversion {
   metadataWritten: number;
   /** Series (and 1.0 metadata entries) without a metric name: refused, nothing of them written. */
   nameless: { series: number; samples: number; histograms: number; exemplars: number; metadata: number };
+  /**
+   * Native histograms Prometheus would refuse (histogram-lines.ts histogramProblem): refused one by one,
+   * the rest of their series written; `first` describes the first few series (`name{labels}: why`).
+   */
+  invalidHistograms: { series: number; histograms: number; first: string[] };
 }
+
+/** How many refused series an answer names (the others are counted). */
+export const NAMED_INVALID_SERIES = 3;
 
 interface ConvertOptions {
   /** 1.0 skips a series with duplicate label names; 2.0 rejects the request (400). */
@@ -82,6 +92,7 @@ export function toLineProtocol(
     exemplarsWritten: 0,
     metadataWritten: 0,
     nameless: { series: 0, samples: 0, histograms: 0, exemplars: 0, metadata: 0 },
+    invalidHistograms: { series: 0, histograms: 0, first: [] },
   };
   let lastTimestamp = Number.NaN;
   let timestampTail = new Uint8Array(0);
@@ -134,19 +145,30 @@ export function toLineProtocol(
     // The rarer parts of a series: its key (measurement and sorted tags) is computed again here.
     const key = computeKey(one.labels, options) as SeriesKey & { ok: true };
     const latest = latestTimestamp(one);
+    let refusedBefore = false;
     for (const histogram of one.histograms) {
       const lines = histogramLines(key.measurement, key.tags, histogram);
       if ("dropped" in lines) {
         drop(lines.dropped, 1);
         continue;
       }
+      if ("refused" in lines) {
+        const invalid = result.invalidHistograms;
+        invalid.histograms++;
+        if (!refusedBefore) {
+          refusedBefore = true;
+          invalid.series++;
+          if (invalid.first.length < NAMED_INVALID_SERIES) {
+            invalid.first.push(`${seriesName(one.labels)}: ${lines.refused}`);
+          }
+        }
+        continue;
+      }
       out.text(lines.text);
       result.histogramsWritten++;
     }
     for (const exemplar of one.exemplars) {
-      const line = exemplarLine(key.measurement, key.tags, exemplar, latest);
-      if (line === undefined) continue;
-      out.text(line);
+      out.text(exemplarLine(key.measurement, key.tags, exemplar, latest));
       result.exemplarsWritten++;
     }
     if (one.metadata) families.set(key.measurement, { metadata: one.metadata, timestamp: latest });
@@ -266,6 +288,18 @@ function firstDuplicate(labels: readonly string[]): string | undefined {
 function hasLabel(labels: readonly string[], name: string): boolean {
   for (let i = 0; i < labels.length; i += 2) if (labels[i] === name) return true;
   return false;
+}
+
+/** The series as PromQL writes it, `name{label="value", ...}`, bounded (an answer quotes it). */
+function seriesName(labels: readonly string[]): string {
+  let metric = "";
+  const pairs: string[] = [];
+  for (let i = 0; i < labels.length; i += 2) {
+    if (labels[i] === METRIC_NAME_LABEL) metric = labels[i + 1]!;
+    else if (labels[i + 1] !== "") pairs.push(`${labels[i]}=${JSON.stringify(labels[i + 1])}`);
+  }
+  const text = `${metric}{${pairs.join(", ")}}`;
+  return text.length > 200 ? `${text.slice(0, 199)}…` : text;
 }
 
 function describe(labels: readonly string[]): string {

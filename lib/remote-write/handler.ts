@@ -85,24 +85,41 @@ async function write(sink: Sink, conversion: Conversion, metrics: RemoteWriteMet
   for (const [reason, count] of Object.entries(conversion.dropped)) metrics.samplesDroppedTotal.inc({ reason }, count);
   const nameless = conversion.nameless.samples + conversion.nameless.histograms;
   if (nameless > 0) metrics.samplesDroppedTotal.inc({ reason: "missing_metric_name" }, nameless);
+  const invalid = conversion.invalidHistograms.histograms;
+  if (invalid > 0) metrics.samplesDroppedTotal.inc({ reason: "invalid_histogram" }, invalid);
 }
 
-/** 204 once everything is written; 400 naming the series without a metric name when there were some. */
+/**
+ * 204 once everything is written; 400 naming what was refused when there was some: series without a
+ * metric name, native histograms Prometheus would refuse (as its own receiver answers both).
+ */
 function answer(conversion: Conversion, version: ProtocolVersion): Response {
   // Written = received less what was refused: samples deliberately dropped (stale markers etc.)
   // count as written for the 2.0 sender, there is nothing to retry.
-  const { nameless } = conversion;
+  const { nameless, invalidHistograms: invalid } = conversion;
   const samples = conversion.samplesReceived - nameless.samples;
-  const histograms = conversion.histogramsReceived - nameless.histograms;
+  const histograms = conversion.histogramsReceived - nameless.histograms - invalid.histograms;
   const exemplars = conversion.exemplarsWritten;
-  const response = nameless.series + nameless.metadata > 0
-    // Every series needs a metric name; Prometheus' own receiver answers 400 for one without.
-    ? errorResponse(
-      400,
+  const refused: string[] = [];
+  if (nameless.series + nameless.metadata > 0) {
+    refused.push(
       `${nameless.series} series without a metric name (__name__)` +
         (nameless.metadata > 0 ? ` and ${nameless.metadata} metadata entries without a metric family name` : "") +
-        `: ${nameless.samples} samples, ${nameless.histograms} histograms and ${nameless.exemplars} exemplars of them not written; ` +
-        `the rest of the request was written (${samples} samples, ${histograms} histograms, ${exemplars} exemplars)`,
+        `: ${nameless.samples} samples, ${nameless.histograms} histograms and ${nameless.exemplars} exemplars of them not written`,
+    );
+  }
+  if (invalid.histograms > 0) {
+    const more = invalid.series - invalid.first.length;
+    refused.push(
+      `${invalid.histograms} native histograms of ${invalid.series} series refused as Prometheus refuses them, ` +
+        `not written: ${invalid.first.join("; ")}${more > 0 ? `; and ${more} more series` : ""}`,
+    );
+  }
+  const response = refused.length > 0
+    ? errorResponse(
+      400,
+      `${refused.join("; ")}; the rest of the request was written ` +
+        `(${samples} samples, ${histograms} histograms, ${exemplars} exemplars)`,
     )
     : new Response(null, { status: 204 });
   if (version === 2) writtenHeaders(response.headers, samples, histograms, exemplars);

@@ -97,6 +97,7 @@ function undelta(deltas: number[]): number[] {
 export function readHistogram(r: Reader, end: number, wires: Wires): HistogramSample {
   const h: HistogramSample = {
     timestamp: 0,
+    float: false,
     count: 0,
     sum: 0,
     schema: 0,
@@ -116,11 +117,13 @@ export function readHistogram(r: Reader, end: number, wires: Wires): HistogramSa
     const field = tag >>> 3;
     const wire = tag & 7;
     switch (field) {
-      case 1:
+      case 1: // count_int and count_float are a oneof: the last one read decides the kind
         h.count = readUint64(r);
+        h.float = false;
         break;
       case 2:
         h.count = readDouble(r);
+        h.float = true;
         break;
       case 3:
         h.sum = readDouble(r);

@@ -24,6 +24,8 @@ export interface BucketSpan {
 /** A native histogram sample (1.0 Histogram, 2.0 Histogram), integer counts turned into numbers. */
 export interface HistogramSample {
   timestamp: number;
+  /** A float histogram (count_float, float bucket counts), else an integer one (count_int, deltas). */
+  float: boolean;
   count: number;
   sum: number;
   /** -4..8: exponential buckets; -53: custom bounds (customValues). */

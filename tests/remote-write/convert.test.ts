@@ -151,6 +151,7 @@ describe("invalid series", () => {
 
 const histogram = (overrides: Partial<HistogramSample> = {}): HistogramSample => ({
   timestamp: 1_700_000_000_000,
+  float: false,
   count: 6,
   sum: 7.5,
   schema: 0,
@@ -199,16 +200,69 @@ describe("native histograms, exemplars and metadata", () => {
     expect(out.dropped).toEqual({ label_conflict: 1 });
   });
 
-  test("a histogram Prometheus would refuse is malformed (400): spans and counts disagree, a bad schema", () => {
-    for (const bad of [histogram({ positive: [1] }), histogram({ schema: 9 }), histogram({ count: -1 })]) {
-      let error: unknown;
-      try {
-        toLineProtocol([{ labels: ["__name__", "h"], samples: [], histograms: [bad], exemplars: [] }], v1);
-      } catch (err) {
-        error = err;
-      }
-      expect((error as DomainError).kind).toBe("malformed");
-    }
+  test("a histogram Prometheus would refuse is refused alone: the series' other samples and histograms, the other series written", () => {
+    const bad = [
+      histogram({ positive: [1] }), // spans name 2 buckets
+      histogram({ schema: 9 }),
+      histogram({ count: -1, float: true }),
+      histogram({ positive: [2, -1] }), // an integer bucket count below 0
+      histogram({ count: 5 }), // 6 observations in its buckets
+    ];
+    const out = toLineProtocol([
+      { ...s(["__name__", "h", "job", "api"], [1, 1]), histograms: [histogram({ timestamp: 5 }), ...bad] },
+      { labels: ["__name__", "g", "a", ""], samples: [], histograms: [histogram({ count: 7 })], exemplars: [] },
+      { ...s(["__name__", "ok"], [2, 2]) },
+    ], v1);
+    expect(linesOf(out).filter((l) => !l.startsWith("h_bucket"))).toEqual([
+      "h,job=api value=1 1",
+      'h,job=api count=6,counter_reset_hint="no",schema=0,sum=7.5,zero_count=1,zero_threshold=0.001 5',
+      "ok value=2 2",
+    ]);
+    expect(out.histogramsWritten).toBe(1);
+    expect(out.dropped).toEqual({});
+    expect(out.invalidHistograms).toEqual({
+      series: 2,
+      histograms: 6,
+      first: [
+        'h{job="api"}: positive spans name 2 buckets, 1 counts given',
+        "g{}: histogram count 7 > 6 observations in its buckets, with a sum that is not NaN " +
+        "(only NaN observations are counted outside the buckets, and they make the sum NaN)",
+      ],
+    });
+  });
+
+  test("histogram count against its buckets, as Prometheus' Validate: integer histograms only, NaN sum a lower bound", () => {
+    const verdict = (h: HistogramSample) => {
+      const out = toLineProtocol([{ labels: ["__name__", "h"], samples: [], histograms: [h], exemplars: [] }], v1);
+      return out.histogramsWritten === 1 ? "written" : out.invalidHistograms.first[0];
+    };
+    // 1 in the zero bucket, 2 + 3 in the positive ones: 6 observations in the buckets.
+    expect(verdict(histogram({ count: 3 }))).toBe("h{}: histogram count 3 < 6 observations in its buckets");
+    expect(verdict(histogram({ count: 3, sum: NaN }))).toBe("h{}: histogram count 3 < 6 observations in its buckets");
+    expect(verdict(histogram({ count: 8, sum: NaN }))).toBe("written"); // 2 NaN observations
+    expect(verdict(histogram({ count: 8 }))).toContain("h{}: histogram count 8 > 6 observations in its buckets");
+    expect(verdict(histogram({ count: 6 }))).toBe("written");
+    expect(verdict(histogram({ count: 3, float: true }))).toBe("written"); // Prometheus checks no float count
+    expect(verdict(histogram({ count: 8, float: true }))).toBe("written");
+  });
+
+  test("refused series are named in full up to a bound, the first few of them only", () => {
+    const long = "x".repeat(500);
+    const out = toLineProtocol(
+      Array.from({ length: 10 }, (_, i) => ({
+        labels: ["__name__", `h${i}`, "trace", long],
+        samples: [],
+        histograms: [histogram({ count: 1 }), histogram({ count: 2 })],
+        exemplars: [],
+      })),
+      v1,
+    );
+    expect(out.invalidHistograms.series).toBe(10);
+    expect(out.invalidHistograms.histograms).toBe(20);
+    expect(out.invalidHistograms.first).toHaveLength(3);
+    expect(out.invalidHistograms.first[0]).toStartWith('h0{trace="xxx');
+    expect(out.invalidHistograms.first[0]).toEndWith("…: histogram count 1 < 6 observations in its buckets");
+    expect(out.invalidHistograms.first[0]!.length).toBeLessThan(300);
   });
 
   test("exemplars: beside their series, value and labels as fields (never tags), their own timestamp", () => {
@@ -217,7 +271,6 @@ describe("native histograms, exemplars and metadata", () => {
       exemplars: [
         { labels: ["trace_id", "4bf92f35", "span_id", "00f0 67aa"], value: 1, timestamp: 990 },
         { labels: ["trace_id", 'q"uote'], value: 2, timestamp: 0 }, // no timestamp: the series' own
-        { labels: [], value: NaN, timestamp: 5 }, // not storable
       ],
     }], v1);
     expect(linesOf(out)).toEqual([
@@ -226,6 +279,24 @@ describe("native histograms, exemplars and metadata", () => {
       'http_requests_total,code=200 exemplar=2,exemplar_trace_id="q\\"uote" 1000',
     ]);
     expect(out.exemplarsWritten).toBe(2);
+    expect(out.exemplarsReceived).toBe(2);
+  });
+
+  test("exemplars at ±Inf and NaN are stored (as Prometheus does) in the string field exemplar.value", () => {
+    const out = toLineProtocol([{
+      ...s(["__name__", "latency_seconds", "job", "api"]),
+      exemplars: [
+        { labels: ["trace_id", "a1", "value", "label named value"], value: Infinity, timestamp: 5 },
+        { labels: ["trace_id", "b2"], value: -Infinity, timestamp: 6 },
+        { labels: [], value: NaN, timestamp: 7 },
+      ],
+    }], v1);
+    expect(linesOf(out)).toEqual([
+      'latency_seconds,job=api exemplar.value="+Inf",exemplar_trace_id="a1",exemplar_value="label named value" 5',
+      'latency_seconds,job=api exemplar.value="-Inf",exemplar_trace_id="b2" 6',
+      'latency_seconds,job=api exemplar.value="NaN" 7',
+    ]);
+    expect(out.exemplarsWritten).toBe(3);
     expect(out.exemplarsReceived).toBe(3);
   });
 

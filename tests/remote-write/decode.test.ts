@@ -106,6 +106,7 @@ describe("remote write 1.0 decoding", () => {
     const series = seriesOf(encodeV1([{ labels: [["__name__", "h"]], histograms: 2, exemplars: 3 }]), 1);
     const histogram = (timestamp: number) => ({
       timestamp,
+      float: false,
       count: 3,
       sum: 1.5,
       schema: 0,
@@ -114,8 +115,8 @@ describe("remote write 1.0 decoding", () => {
       resetHint: "unknown" as const,
       negativeSpans: [],
       negative: [],
-      positiveSpans: [],
-      positive: [],
+      positiveSpans: [{ offset: -1, length: 1 }],
+      positive: [3],
       customValues: [],
     });
     expect(said(series)).toEqual([{

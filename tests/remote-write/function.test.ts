@@ -223,6 +223,7 @@ test("a fresh registry holds every series of the function, the known label value
       "duplicate_label",
       "label_conflict",
       "unencodable_label",
+      "invalid_histogram",
     ]
   ) {
     expect(await value("tarsd_remote_write_samples_dropped_total", { reason })).toBe(0);

@@ -278,8 +278,10 @@ describe("2.0 responses and partial data", () => {
     expect(lines.filter((l) => !l.startsWith("prometheus_metadata,"))).toEqual([
       "f value=1 1",
       'h count=3,counter_reset_hint="unknown",schema=0,sum=1.5,zero_count=0,zero_threshold=0 1000',
+      "h_bucket,le=0.5 value=3 1000",
       "h_bucket,le=+Inf value=3 1000",
       'h count=3,counter_reset_hint="unknown",schema=0,sum=1.5,zero_count=0,zero_threshold=0 1001',
+      "h_bucket,le=0.5 value=3 1001",
       "h_bucket,le=+Inf value=3 1001",
     ]);
     expect(res.headers.get("x-prometheus-remote-write-samples-written")).toBe("1");
@@ -311,6 +313,99 @@ describe("2.0 responses and partial data", () => {
         reason: "missing_metric_name",
       }),
     ).toBe(4);
+  });
+  test("exemplars at +Inf and -Inf are stored (exemplar.value) and counted in the Written header", async () => {
+    const { lines, handler } = capturing();
+    const res = await handler(
+      writeRequest(URL, [{
+        labels: [["__name__", "latency_seconds"], ["job", "api"]],
+        samples: [{ value: 0.25, timestamp: 10 }],
+        exemplars: [
+          { labels: [["trace_id", "a1"]], value: Infinity, timestamp: 8 },
+          { labels: [["trace_id", "b2"]], value: -Infinity, timestamp: 9 },
+          { labels: [["trace_id", "c3"]], value: 0.25, timestamp: 10 },
+        ],
+      }], { version: 2 }),
+    );
+    expect(res.status).toBe(204);
+    expect(lines.filter((l) => !l.startsWith("prometheus_metadata,"))).toEqual([
+      "latency_seconds,job=api value=0.25 10",
+      'latency_seconds,job=api exemplar.value="+Inf",exemplar_trace_id="a1" 8',
+      'latency_seconds,job=api exemplar.value="-Inf",exemplar_trace_id="b2" 9',
+      'latency_seconds,job=api exemplar=0.25,exemplar_trace_id="c3" 10',
+    ]);
+    expect(res.headers.get("x-prometheus-remote-write-exemplars-written")).toBe("3");
+    expect(await seriesValue(handler.registry, "tarsd_remote_write_exemplars_written_total")).toBe(3);
+  });
+
+  test("a native histogram Prometheus would refuse: 400 naming its series; the rest, its series' too, written", async () => {
+    const { lines, handler } = capturing();
+    // 5 observations in one bucket, (0.5, 1]; the second histogram counts 3 of them.
+    const histogram = (count: number, timestamp: number) => ({
+      countInt: count,
+      sum: 4,
+      schema: 0,
+      positiveSpans: [{ offset: 0, length: 1 }],
+      positiveDeltas: [5],
+      timestamp,
+    });
+    const res = await handler(
+      writeRequest(URL, [
+        { labels: [["__name__", "up"], ["job", "api"]], samples: [{ value: 1, timestamp: 1 }] },
+        {
+          labels: [["__name__", "http_request_duration_seconds"], ["job", "api"]],
+          histograms: [histogram(5, 1000), histogram(3, 2000)],
+          exemplars: [{ labels: [["trace_id", "a1"]], value: 0.75, timestamp: 1000 }],
+        },
+      ], { version: 2 }),
+    );
+    expect(res.status).toBe(400);
+    expect((await res.json()).error).toBe(
+      "1 native histograms of 1 series refused as Prometheus refuses them, not written: " +
+        'http_request_duration_seconds{job="api"}: histogram count 3 < 5 observations in its buckets; ' +
+        "the rest of the request was written (1 samples, 1 histograms, 1 exemplars)",
+    );
+    expect(lines.filter((l) => !l.startsWith("prometheus_metadata,"))).toEqual([
+      "up,job=api value=1 1",
+      'http_request_duration_seconds,job=api count=5,counter_reset_hint="unknown",schema=0,sum=4,zero_count=0,zero_threshold=0 1000',
+      "http_request_duration_seconds_bucket,job=api,le=1 value=5 1000",
+      "http_request_duration_seconds_bucket,job=api,le=+Inf value=5 1000",
+      'http_request_duration_seconds,job=api exemplar=0.75,exemplar_trace_id="a1" 1000',
+    ]);
+    expect(res.headers.get("x-prometheus-remote-write-samples-written")).toBe("1");
+    expect(res.headers.get("x-prometheus-remote-write-histograms-written")).toBe("1");
+    expect(res.headers.get("x-prometheus-remote-write-exemplars-written")).toBe("1");
+    expect(await seriesValue(handler.registry, "tarsd_remote_write_histograms_written_total")).toBe(1);
+    expect(
+      await seriesValue(handler.registry, "tarsd_remote_write_samples_dropped_total", { reason: "invalid_histogram" }),
+    ).toBe(1);
+  });
+
+  test("many refused histograms and nameless series: one bounded answer naming the first few, counting all", async () => {
+    const { lines, handler } = capturing();
+    const res = await handler(
+      writeRequest(URL, [
+        { labels: [["__name__", "ok"]], samples: [{ value: 1, timestamp: 1 }] },
+        { labels: [["job", "no-name"]], samples: [{ value: 2, timestamp: 1 }] },
+        ...Array.from({ length: 50 }, (_, i) => ({
+          labels: [["__name__", `h${i}`], ["trace", "x".repeat(1000)]] as [string, string][],
+          histograms: [{ countInt: 1, sum: 1, schema: 0, timestamp: 1 }], // no bucket holds the observation
+        })),
+      ]),
+    );
+    expect(res.status).toBe(400);
+    const error: string = (await res.json()).error;
+    expect(error).toStartWith(
+      "1 series without a metric name (__name__): 1 samples, 0 histograms and 0 exemplars of them not written; " +
+        '50 native histograms of 50 series refused as Prometheus refuses them, not written: h0{trace="xxx',
+    );
+    expect(error).toEndWith(
+      "…: histogram count 1 > 0 observations in its buckets, with a sum that is not NaN (only NaN observations " +
+        "are counted outside the buckets, and they make the sum NaN); and 47 more series; " +
+        "the rest of the request was written (1 samples, 0 histograms, 0 exemplars)",
+    );
+    expect(error.length).toBeLessThan(1600); // 3 names of at most 200 characters, whatever the request
+    expect(lines).toEqual(["ok value=1 1"]);
   });
 });
 

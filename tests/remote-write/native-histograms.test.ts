@@ -1,7 +1,9 @@
 // Native histograms against Prometheus' own code: tests/fixtures/remote-write/native-histograms holds
 // requests built with Prometheus' protobuf types (v0.316.0; 1.0 and 2.0, integer and float, gauge,
 // custom buckets, schemas -2 to 8) and the cumulative buckets its AllBucketIterator gives. Each goes
-// through our decoder and converter; the lines must carry exactly those buckets and fields.
+// through our decoder and converter; the lines must carry exactly those buckets and fields. And
+// verdicts.json: histograms at the edges of Prometheus' Validate, each refused here exactly when
+// Prometheus refuses it.
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -47,7 +49,30 @@ function parseLine(line: string) {
   return { measurement: measurement!, tags, fields, timestamp: Number(timestamp) };
 }
 
+interface Verdict {
+  name: string;
+  version: 1 | 2;
+  message_base64: string;
+  /** Prometheus' Validate error, "" when it accepts the histogram. */
+  refused: string;
+}
+
+const VERDICTS = JSON.parse(
+  readFileSync(join(REPO_ROOT, "tests", "fixtures", "remote-write", "native-histograms", "verdicts.json"), "utf8"),
+) as Verdict[];
+
 describe("native histograms, as Prometheus computes them", () => {
+  for (const v of VERDICTS) {
+    test(`Prometheus ${v.refused ? "refuses" : "accepts"}: ${v.name}`, () => {
+      const parsed = parseMessage(new Uint8Array(Buffer.from(v.message_base64, "base64")), v.version);
+      const out = toLineProtocol(parsed, { duplicateLabels: v.version === 1 ? "skip" : "reject" });
+      expect({ written: out.histogramsWritten, refused: out.invalidHistograms.histograms }).toEqual(
+        v.refused ? { written: 0, refused: 1 } : { written: 1, refused: 0 },
+      );
+      if (v.refused) expect(out.invalidHistograms.first).toEqual([expect.stringMatching(/^verdict\{job="api"\}: /)]);
+    });
+  }
+
   for (const c of CASES) {
     test(c.name, () => {
       const parsed = parseMessage(new Uint8Array(Buffer.from(c.message_base64, "base64")), c.version);

@@ -1,8 +1,9 @@
 // Every part of a remote-write request, through the real runtime into a real InfluxDB
 // (harness/influxdb.ts), read back with Flux as a user would: native histograms (the requests built
 // by Prometheus' own code, tests/fixtures/remote-write/native-histograms) with their buckets and a
-// quantile from Flux's histogramQuantile(), exemplars next to their series, a metric's metadata next
-// to it, and series without a metric name refused (400) while the rest of the request is stored.
+// quantile from Flux's histogramQuantile(), exemplars next to their series (±Inf ones too), a metric's
+// metadata next to it, and series without a metric name or with a histogram Prometheus would refuse
+// refused (400) while the rest of the request is stored.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -107,6 +108,74 @@ test("exemplars are found next to their series: value and trace id as fields, at
   // trace ids are fields, so they add no series: the measurement's tag keys stay the series' labels.
   const tags = await influx.influxql("vms", 'SHOW TAG KEYS FROM "checkout_requests_total"');
   expect(tags.flatMap((s) => s.values.map((v) => v[0]))).toEqual(["code"]);
+}, 30_000);
+
+test(
+  "exemplars at +Inf and -Inf: stored as the string exemplar.value, counted, read back as floats by Flux",
+  async () => {
+    const res = await fetch(writeRequest(`${app.url}/api/v1/write`, [{
+      labels: [["__name__", "inf_exemplar_seconds"], ["job", "api"]],
+      samples: [{ value: 0.5, timestamp: 1_700_000_300_000 }],
+      exemplars: [
+        {
+          labels: [["trace_id", "up"], ["value", "a label named value"]],
+          value: Infinity,
+          timestamp: 1_700_000_300_001,
+        },
+        { labels: [["trace_id", "down"]], value: -Infinity, timestamp: 1_700_000_300_002 },
+        { labels: [["trace_id", "finite"]], value: 0.5, timestamp: 1_700_000_300_003 },
+      ],
+    }], { version: 2 }));
+    expect(res.status).toBe(204);
+    expect(res.headers.get("x-prometheus-remote-write-exemplars-written")).toBe("3");
+    const rows = await flux(
+      `|> filter(fn: (r) => r._measurement == "inf_exemplar_seconds" and r._field != "value")
+     |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")
+     |> map(fn: (r) => ({r with back: if exists r["exemplar.value"] then float(v: r["exemplar.value"]) else r.exemplar}))
+     |> map(fn: (r) => ({r with sign: if r.back > 0.0 then "+" else if r.back < 0.0 then "-" else "0"}))`,
+    );
+    expect(
+      rows.map((r) => ({
+        text: r["exemplar.value"],
+        exemplar: r.exemplar,
+        trace: r.exemplar_trace_id,
+        label: r.exemplar_value,
+        sign: r.sign,
+        back: r.back,
+      })),
+    ).toEqual([
+      { text: "+Inf", exemplar: "", trace: "up", label: "a label named value", sign: "+", back: "+Inf" },
+      { text: "-Inf", exemplar: "", trace: "down", label: "", sign: "-", back: "-Inf" },
+      { text: "", exemplar: "0.5", trace: "finite", label: "", sign: "+", back: "0.5" },
+    ]);
+  },
+  30_000,
+);
+
+test("a native histogram Prometheus would refuse: 400 naming its series, the rest of the request stored", async () => {
+  const histogram = (count: number, timestamp: number) => ({
+    countInt: count,
+    sum: 4,
+    schema: 0,
+    positiveSpans: [{ offset: 0, length: 1 }],
+    positiveDeltas: [5],
+    timestamp,
+  });
+  const res = await fetch(writeRequest(`${app.url}/api/v1/write`, [
+    { labels: [["__name__", "beside_refused"], ["job", "api"]], samples: [{ value: 9, timestamp: 1_700_000_400_000 }] },
+    {
+      labels: [["__name__", "refused_seconds"], ["job", "api"]],
+      histograms: [histogram(5, 1_700_000_400_000), histogram(3, 1_700_000_400_001)],
+    },
+  ], { version: 2 }));
+  expect(res.status).toBe(400);
+  expect((await res.json()).error).toContain(
+    'refused_seconds{job="api"}: histogram count 3 < 5 observations in its buckets',
+  );
+  expect(res.headers.get("x-prometheus-remote-write-histograms-written")).toBe("1");
+  expect((await flux(`|> filter(fn: (r) => r._measurement == "beside_refused")`)).map((r) => r._value)).toEqual(["9"]);
+  const counts = await flux(`|> filter(fn: (r) => r._measurement == "refused_seconds" and r._field == "count")`);
+  expect(counts.map((r) => [r._time, r._value])).toEqual([["2023-11-14T22:20:00Z", "5"]]);
 }, 30_000);
 
 test("a metric's type, help and unit are stored next to it (prometheus_metadata)", async () => {
