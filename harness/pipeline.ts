@@ -195,7 +195,15 @@ export interface Pipeline {
   app3: RemoteWriteApp;
   node: Child;
   cadvisor: CadvisorStandIn;
+  /** The Prometheus running now: after `restartPrometheus`, the new process. */
   prom: Child & { dataDir: string; configFile: string };
+  /**
+   * Stops Prometheus (SIGTERM: it flushes what its remote-write queues can send, SIGKILL after 10 s) and
+   * starts it again with the same data directory and config, the rest of the pipeline left running: its
+   * TSDB keeps what it evaluated before; its remote-write queues start afresh, sending only samples
+   * newer than the new process' start. Its port may change (then so does its self-scrape target).
+   */
+  restartPrometheus(): Promise<Child & { dataDir: string; configFile: string }>;
   stop(): Promise<void>;
 }
 
@@ -232,7 +240,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     const rules = options.ruleInterval
       ? withRuleInterval(ruleFiles(), options.ruleInterval, join(tempDir("tarsd-rules-"), "rules"))
       : ruleFiles();
-    const prom = await startPrometheus({
+    const promOptions: PrometheusOptions = {
       nodeExporters: [hostPort(node.url)],
       cadvisors: [hostPort(cadvisor.url)],
       functions: Object.fromEntries(
@@ -243,18 +251,27 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         { name: "app2-containers", url: app2.writeUrl, token: app2.token, keep: "job_container:.+" },
         { name: "app3-vms", url: app3.writeUrl, token: app3.token, keep: "job_instance:.+" },
       ],
-    });
-    started.push(prom);
-    return {
+    };
+    let prom = await startPrometheus(promOptions);
+    // Stopped through the pipeline as whichever process runs now (a restart replaces it).
+    started.push({ stop: () => prom.stop() });
+    const pipeline: Pipeline = {
       app2,
       app3,
       node,
       cadvisor,
       prom,
+      async restartPrometheus() {
+        await prom.stop();
+        prom = await startPrometheus({ ...promOptions, dataDir: prom.dataDir });
+        pipeline.prom = prom;
+        return prom;
+      },
       async stop() {
         for (const child of started.reverse()) await child.stop().catch(() => undefined);
       },
     };
+    return pipeline;
   } catch (err) {
     for (const child of started.reverse()) await child.stop().catch(() => undefined);
     throw err;

@@ -73,10 +73,20 @@ export type SpoolMetrics = ReturnType<typeof spoolMetrics>;
  * The spool's metrics (sinks/spooled.ts): what it holds, read from its directory at each scrape (every
  * replica sharing the directory reports the same), and what this process spooled and replayed.
  */
-export function spoolMetrics(registry: Registry, spool: { dir: string; spooling(): boolean; replaying(): boolean }) {
+export function spoolMetrics(
+  registry: Registry,
+  spool: { dir: string; maxBytes: number; spooling(): boolean; replaying(): boolean },
+) {
   const registers = [registry];
   const usage = () => spoolUsage(spool.dir);
+  const maxBytes = new Gauge({
+    name: "tarsd_remote_write_spool_max_bytes",
+    help: "The spool's bound (REMOTE_WRITE_SPOOL_MAX_BYTES): past it, writes are refused (503) again.",
+    registers,
+  });
+  maxBytes.set(spool.maxBytes);
   return {
+    maxBytes,
     bytes: new Gauge({
       name: "tarsd_remote_write_spool_bytes",
       help: "Bytes held in the spool, waiting to be replayed into the sink.",

@@ -102,6 +102,7 @@ describe("the spooled sink", () => {
     expect(await metric("tarsd_remote_write_spooled_requests_total")).toBeGreaterThanOrEqual(49);
     expect(await metric("tarsd_remote_write_spool_bytes")).toBeGreaterThan(0);
     expect(await metric("tarsd_remote_write_spool_oldest_age_seconds")).toBeGreaterThan(0);
+    expect(await metric("tarsd_remote_write_spool_max_bytes")).toBe(1 << 30);
     expect(errors).toContain("network");
 
     inner.down = false;

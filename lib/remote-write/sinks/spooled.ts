@@ -46,6 +46,7 @@ export function spooledSink(sink: Sink, options: SpoolOptions, timing = SPOOL_TI
   });
   const metrics = spoolMetrics(options.registry, {
     dir: options.dir,
+    maxBytes: options.maxBytes,
     spooling: () => spoolingSince !== undefined,
     replaying: () => replayer.holdsLock,
   });
@@ -72,6 +73,7 @@ export function spooledSink(sink: Sink, options: SpoolOptions, timing = SPOOL_TI
       spooledForMs: Date.now() - spoolingSince,
     });
     spoolingSince = undefined;
+    replayer.retryNow(); // not after the rest of its back-off (up to maxBackoffMs)
     await writer.seal(); // what this process spooled goes to the replayer now
   }
 

@@ -53,6 +53,11 @@ export class Replayer {
     this.running ??= this.loop();
   }
 
+  /** Ends the wait between tries now: the sink was seen taking writes again. */
+  retryNow(): void {
+    this.wake?.();
+  }
+
   /**
    * Stops the loop; a batch still in flight after a second is left to the process' exit (its outcome
    * does not matter: the segment stays until a replayer has sent all of it).
