@@ -371,6 +371,38 @@ test("promtool test rules: unit tests pass and cover every recording and alert r
   expect(untested).toEqual([]);
 }, 60_000);
 
+test("APP 2 and APP 3 keep their spool on a named volume at DATA_DIR that the image's user owns, on the node it lives on", () => {
+  // Read as written (no variable in these keys): a local volume stays on its node, so the service is pinned
+  // to one; an empty named volume takes the owner of the image's directory it is mounted on.
+  const stack = Bun.YAML.parse(readFileSync(join(DEPLOY, "stack.yml"), "utf8")) as Any;
+  const dockerfile = readFileSync(join(DEPLOY, "Dockerfile"), "utf8");
+  const volumes = new Set<string>();
+  for (const name of ["remote-write-containers", "remote-write-vms"]) {
+    const s = stack.services[name];
+    const dataDir = s.environment.DATA_DIR;
+    expect({ name, spoolDir: s.environment.REMOTE_WRITE_SPOOL_DIR }).toEqual({ name, spoolDir: undefined });
+    const mount = (s.volumes ?? []).find((v: Any) => v.target === dataDir);
+    expect({ name, type: mount?.type }).toEqual({ name, type: "volume" });
+    expect({ name, local: mount.source in stack.volumes && !stack.volumes[mount.source]?.driver_opts }).toEqual({
+      name,
+      local: true,
+    });
+    volumes.add(mount.source);
+    expect({ name, constraints: s.deploy.placement?.constraints }).toEqual({
+      name,
+      constraints: ["node.role == manager"],
+    });
+    const maxBytes = Number(s.environment.REMOTE_WRITE_SPOOL_MAX_BYTES);
+    expect({ name, maxBytes: Number.isInteger(maxBytes) && maxBytes > 0 && maxBytes <= 1024 ** 3 }).toEqual({
+      name,
+      maxBytes: true,
+    });
+    expect(dockerfile).toContain(`chown -R bun:bun ${dataDir}\n`);
+    expect(dockerfile).toMatch(new RegExp(`^RUN mkdir -p ${dataDir}[ /]`, "m"));
+  }
+  expect(volumes.size).toBe(2); // a volume each
+});
+
 test("remote_write splits the series like the old setup: job_container:* to APP 2, job_instance:* to APP 3", () => {
   const prom = Bun.YAML.parse(readFileSync(join(DEPLOY, "prometheus", "prometheus.yml"), "utf8")) as Any;
   const targets = prom.remote_write.map((rw: Any) => ({
