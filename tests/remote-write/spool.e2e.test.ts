@@ -5,7 +5,6 @@
 // per spool directory, and another replica takes over from a replayer killed mid-segment.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
-import { join } from "node:path";
 import { type InfluxDb, startInfluxDb } from "../../harness/influxdb.ts";
 import { scrapeValue } from "../../harness/pipeline.ts";
 import { type RuntimeProcess, startRuntime, tempDir } from "../../harness/runtime-process.ts";
@@ -106,20 +105,25 @@ async function until(what: string, check: () => Promise<boolean>, ms = 60_000) {
   }
 }
 
+/** Requests of 500 new samples each until one is refused (at most 200): the samples acknowledged, the refusal. */
+async function writeUntilRefused(rt: RuntimeProcess): Promise<{ acknowledged: number; refusal: string }> {
+  let acknowledged = 0;
+  for (let r = 0; r < 200; r++) {
+    const res = await send(rt, batch(r, 10, 50));
+    if (res.status === 503) return { acknowledged, refusal: res.body };
+    if (res.status !== 204) throw new Error(`unexpected ${res.status}: ${res.body}`);
+    acknowledged += 500;
+    await Bun.sleep(5); // the bound is checked against the directory at most every second
+  }
+  return { acknowledged, refusal: "" };
+}
+
 const spoolBytes = (rt: RuntimeProcess) => scrapeValue(rt.url, "tarsd_remote_write_spool_bytes");
 
 test("at its bound the spool answers 503 naming it; every 204 reaches InfluxDB once it is back", async () => {
   mode = "down";
   const rt = await app("bound", { REMOTE_WRITE_SPOOL_MAX_BYTES: "400000" });
-  let acknowledged = 0;
-  let refusal = "";
-  for (let r = 0; r < 200 && !refusal; r++) {
-    const res = await send(rt, batch(r, 10, 50));
-    if (res.status === 204) acknowledged += 500;
-    else if (res.status === 503) refusal = res.body;
-    else throw new Error(`unexpected ${res.status}: ${res.body}`);
-    await Bun.sleep(5);
-  }
+  const { acknowledged, refusal } = await writeUntilRefused(rt);
   expect(refusal).toContain("spool full");
   expect(acknowledged).toBeGreaterThan(0);
   mode = "up";
@@ -139,14 +143,7 @@ test("a full disk answers 503 naming it; every 204 reaches InfluxDB once it is b
     'mount -t tmpfs -o size=1m tmpfs "$DATA_DIR" && exec "$@"',
     "sh",
   ]);
-  let acknowledged = 0;
-  let refusal = "";
-  for (let r = 0; r < 200 && !refusal; r++) {
-    const res = await send(rt, batch(r, 10, 50));
-    if (res.status === 204) acknowledged += 500;
-    else if (res.status === 503) refusal = res.body;
-    else throw new Error(`unexpected ${res.status}: ${res.body}`);
-  }
+  const { acknowledged, refusal } = await writeUntilRefused(rt);
   expect(refusal).toContain("disk full");
   expect(acknowledged).toBeGreaterThan(0);
   mode = "up";
@@ -174,7 +171,7 @@ test(
       expect(res).toMatchObject({ status: 204 });
       acknowledged += 1000;
     }
-    const replayerOf = async () =>
+    const replayerOf = () =>
       Promise.all(replicas.map((rt) => scrapeValue(rt.url, "tarsd_remote_write_spool_replayer")));
     await until("one replica replays", async () => (await replayerOf()).reduce((a, b) => a + b) === 1);
     expect((await replayerOf()).sort()).toEqual([0, 1]);
@@ -183,7 +180,7 @@ test(
     forwarded = 0;
     held = 0;
     mode = "one-then-hold";
-    await until("one batch through, the next held", async () => forwarded >= 1 && held >= 1);
+    await until("one batch through, the next held", () => Promise.resolve(forwarded >= 1 && held >= 1));
     await replicas[replaying]!.stop("SIGKILL");
     const left = readdirSync(spoolDir).filter((n) => /\.(seg|open)$/.test(n));
     expect(left.length).toBeGreaterThan(0); // caught mid-replay: the first batch's segment is still there

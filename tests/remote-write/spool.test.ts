@@ -3,7 +3,7 @@
 // acknowledged write exactly as it was; its bound answers as a retryable failure; records cut short
 // are never replayed; one replayer per directory.
 import { afterEach, describe, expect, test } from "bun:test";
-import { appendFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { newRegistry } from "../../harness/in-process.ts";
 import { seriesValue } from "../../harness/metric-series.ts";
@@ -25,13 +25,14 @@ function testSink() {
     rejectNext: 0,
     taken,
     describe: "test sink",
-    async write(body: Uint8Array) {
-      if (sink.down) throw new SinkError("network", "test sink down");
+    write(body: Uint8Array): Promise<void> {
+      if (sink.down) return Promise.reject(new SinkError("network", "test sink down"));
       if (sink.rejectNext > 0) {
         sink.rejectNext--;
-        throw new SinkError("rejected", "test sink refuses this");
+        return Promise.reject(new SinkError("rejected", "test sink refuses this"));
       }
       taken.push(...new TextDecoder().decode(body).split("\n").filter(Boolean));
+      return Promise.resolve();
     },
   };
   return sink;

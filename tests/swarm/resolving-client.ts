@@ -155,5 +155,11 @@ async function worker(index: number) {
 await Promise.all(Array.from({ length: Number(workers) }, (_, i) => worker(i)));
 writeFileSync(
   resultFile,
-  JSON.stringify({ ok, closedByServer, failed: failures.length, failures: failures.slice(0, 50), addresses: [...addresses] }),
+  JSON.stringify({
+    ok,
+    closedByServer,
+    failed: failures.length,
+    failures: failures.slice(0, 50),
+    addresses: [...addresses],
+  }),
 );
