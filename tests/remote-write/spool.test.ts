@@ -13,7 +13,8 @@ import { SPOOL_TIMING, spooledSink } from "../../lib/remote-write/sinks/spooled.
 import { crc32 } from "../../lib/remote-write/spool/crc32.ts";
 import { loadFileLocks } from "../../lib/remote-write/spool/file-lock.ts";
 import { recordHeader, records } from "../../lib/remote-write/spool/records.ts";
-import { listSegments } from "../../lib/remote-write/spool/segments.ts";
+import { listSegments, spoolUsage } from "../../lib/remote-write/spool/segments.ts";
+import { SpoolWriter } from "../../lib/remote-write/spool/spool-writer.ts";
 
 const FAST = { ...SPOOL_TIMING, probeMs: 50, sealAfterMs: 50, pollMs: 20, maxBackoffMs: 100 };
 
@@ -149,11 +150,11 @@ describe("the spooled sink", () => {
   test("a segment whose writer died is replayed up to its torn tail; one replayer per directory", async () => {
     await loadFileLocks();
     const dir = tempDir("tarsd-spool-");
-    // What a writer killed mid-append leaves: two whole records and a third cut short, never renamed .seg.
+    // What a writer killed mid-append leaves: two whole records and a third cut short, its lock gone with it.
     const a = body(0, 2);
     const b = body(2, 2);
     const c = body(4, 2);
-    const path = join(dir, `${String(Date.now() - 5000).padStart(15, "0")}-dead0001.open`);
+    const path = join(dir, `${String(Date.now() - 5000).padStart(15, "0")}-dead0001.seg`);
     writeFileSync(path, Buffer.concat([recordHeader(a), a, recordHeader(b), b]));
     appendFileSync(path, Buffer.concat([recordHeader(c), c]).subarray(0, 12));
 
@@ -170,4 +171,22 @@ describe("the spooled sink", () => {
     expect(replayers.sort()).toEqual([0, 1]);
     expect(readdirSync(dir).sort()).toEqual(["replay.lock"]);
   });
+});
+
+test("the spool's size never goes back while writers append and seal (nothing replays): a listing misses no segment", async () => {
+  await loadFileLocks();
+  const dir = tempDir("tarsd-spool-");
+  // Sealed after every append: a new segment each time, as under a steady trickle of writes.
+  const writer = new SpoolWriter(dir, { maxBytes: 1 << 30, segmentBytes: 1, sealAfterMs: 1 });
+  let appending = true;
+  const appends = (async () => {
+    for (let i = 0; i < 300; i++) await writer.append(body(i, 1));
+    appending = false;
+  })();
+  const seen: number[] = [];
+  while (appending) seen.push((await spoolUsage(dir)).bytes);
+  await appends;
+  const backwards = seen.filter((bytes, i) => i > 0 && bytes < seen[i - 1]!);
+  expect({ reads: seen.length > 50, backwards }).toEqual({ reads: true, backwards: [] });
+  expect((await spoolUsage(dir)).segments).toBe(300);
 });

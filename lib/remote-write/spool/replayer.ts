@@ -2,16 +2,15 @@
 // removes it. One replayer per spool directory, whichever process holds `replay.lock` (flock: a
 // replayer killed mid-replay frees it at once, and the next one starts that segment again). Sending a
 // record twice is harmless: a point is its series and timestamp, so InfluxDB overwrites it with itself.
-// A segment whose writer died before sealing it is replayed as it is; its torn tail was never
-// acknowledged. The sink unavailable: wait and send the same batch again (1 s, doubling to 30 s).
-import { type FileHandle, open, readFile, rm, stat } from "node:fs/promises";
+// A segment is the replayer's once no writer holds its lock: sealed, or left by a writer that died
+// (replayed as it is: its torn tail was never acknowledged). The sink unavailable: wait and send the same batch again (1 s, doubling to 30 s).
+import { type FileHandle, open, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { syncDir } from "../../disk/directory-sync.ts";
 import { type Sink, SinkError } from "../sinks/sink.ts";
 import { tryLock } from "./file-lock.ts";
 import { records } from "./records.ts";
-import { CREATING_PREFIX, listSegments, REPLAY_LOCK, type Segment } from "./segments.ts";
-import { readdir } from "node:fs/promises";
+import { listSegments, REPLAY_LOCK, type Segment } from "./segments.ts";
 
 export interface ReplayerOptions {
   /** How often an idle replayer (or one waiting for the lock) looks again. */
@@ -106,13 +105,12 @@ export class Replayer {
     return this.lock !== undefined;
   }
 
-  /** The oldest sealed segment, or the oldest one whose writer is gone (unlocked), held locked while replayed. */
+  /** The oldest segment no writer holds, held locked while it is replayed. */
   private async nextSegment(): Promise<{ segment: Segment; file: FileHandle } | undefined> {
-    await this.removeAbandonedCreations();
     for (const segment of await listSegments(this.dir)) {
-      const file = await open(segment.path, "r").catch(() => undefined); // sealed or removed meanwhile
+      const file = await open(segment.path, "r").catch(() => undefined); // removed meanwhile
       if (!file) continue;
-      if (!segment.open || tryLock(file)) return { segment, file };
+      if (tryLock(file)) return { segment, file };
       await file.close(); // its writer is alive and appending
     }
     return undefined;
@@ -158,16 +156,6 @@ export class Replayer {
       }
     }
     return false;
-  }
-
-  /** A writer that died between creating a segment and naming it leaves an empty `creating-` file. */
-  private async removeAbandonedCreations(): Promise<void> {
-    for (const name of await readdir(this.dir)) {
-      if (!name.startsWith(CREATING_PREFIX)) continue;
-      const path = join(this.dir, name);
-      const age = Date.now() - (await stat(path).then((s) => s.mtimeMs, () => Date.now()));
-      if (age > 60_000) await rm(path, { force: true });
-    }
   }
 
   private sleep(ms: number): Promise<void> {

@@ -1,28 +1,23 @@
-// The spool directory: segments named `<created ms>-<writer>.open` while their writer appends (and
-// holds a lock on them), renamed `.seg` when sealed; `replay.lock` held by the one replayer. The name
-// orders segments by age and says when the oldest data in it was accepted.
+// The spool directory: segments named `<created ms>-<writer>.seg`, the name ordering them by age and
+// saying when the oldest data in each was accepted; `replay.lock`, held by the one replayer. A segment
+// is its writer's while the writer holds a lock on it (file-lock.ts) and the replayer's once it does
+// not: sealed, or left by a writer that died. Names never change: a listing taken while writers seal
+// segments sees every one of them (a rename could be missed by a concurrent readdir).
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 
 export const REPLAY_LOCK = "replay.lock";
-export const CREATING_PREFIX = "creating-";
 
 export interface Segment {
   name: string;
   path: string;
   createdMs: number;
-  /** still appended to by a live writer, or left by one that died */
-  open: boolean;
 }
 
-const SEGMENT = /^(\d{15})-([0-9a-z]+)\.(open|seg)$/;
+const SEGMENT = /^(\d{15})-([0-9a-z]+)\.seg$/;
 
-export function openSegmentName(createdMs: number, writer: string): string {
-  return `${String(createdMs).padStart(15, "0")}-${writer}.open`;
-}
-
-export function sealedName(openName: string): string {
-  return openName.replace(/\.open$/, ".seg");
+export function segmentName(createdMs: number, writer: string): string {
+  return `${String(createdMs).padStart(15, "0")}-${writer}.seg`;
 }
 
 /** Every segment in `dir`, oldest first; a missing directory holds none. */
@@ -34,7 +29,7 @@ export async function listSegments(dir: string): Promise<Segment[]> {
   const out: Segment[] = [];
   for (const name of names) {
     const m = SEGMENT.exec(name);
-    if (m) out.push({ name, path: join(dir, name), createdMs: Number(m[1]), open: m[3] === "open" });
+    if (m) out.push({ name, path: join(dir, name), createdMs: Number(m[1]) });
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

@@ -1,14 +1,14 @@
 // Appends accepted requests to this process' open segment, each fsynced before it is acknowledged.
-// A segment is sealed (renamed .open -> .seg, which is when the replayer takes it) once it is big
-// enough, old enough, or idle, and when the process stops. Appends are serialised: records never
+// A segment is sealed (closed, which drops the writer's lock: the replayer takes it then) once it is
+// big enough, old enough, or idle, and when the process stops. Appends are serialised: records never
 // interleave. A failed append is cut off again and its segment sealed as it was, so a segment never
 // has a record after a broken one (records.ts).
 import { randomBytes } from "node:crypto";
-import { type FileHandle, mkdir, open, rename } from "node:fs/promises";
+import { type FileHandle, mkdir, open, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { syncDir } from "../../disk/directory-sync.ts";
 import { RECORD_HEADER_BYTES, recordHeader } from "./records.ts";
-import { CREATING_PREFIX, openSegmentName, sealedName, spoolUsage } from "./segments.ts";
+import { segmentName, spoolUsage } from "./segments.ts";
 import { tryLock } from "./file-lock.ts";
 
 export interface SpoolWriterOptions {
@@ -33,6 +33,7 @@ interface OpenSegment {
 export class SpoolWriter {
   private readonly writer = `${process.pid.toString(36)}${randomBytes(4).toString("hex")}`;
   private current: OpenSegment | undefined;
+  private segments = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private idle: ReturnType<typeof setTimeout> | undefined;
   /** Bytes on disk at the last look plus what this writer appended since (refreshed at most every second). */
@@ -94,23 +95,27 @@ export class SpoolWriter {
   }
 
   /**
-   * A new segment, locked before it gets its name: the replayer takes an unlocked `.open` segment for
-   * one whose writer died, so it must never see one of ours unlocked.
+   * A new segment, locked. Between its creation and the lock the replayer may take it for one whose
+   * writer died (unlocked) and remove it, empty: so it is ours only if, once locked, it is still the
+   * file at its name; otherwise another one is made.
    */
   private async openSegment(): Promise<OpenSegment> {
     await mkdir(this.dir, { recursive: true });
-    const createdMs = Date.now();
-    const creating = join(this.dir, `${CREATING_PREFIX}${this.writer}`);
-    const file = await open(creating, "wx");
-    try {
-      if (!tryLock(file)) throw new Error(`${creating}: locked by another process`);
-      const name = openSegmentName(createdMs, this.writer);
-      await rename(creating, join(this.dir, name));
+    for (let attempt = 1;; attempt++) {
+      const createdMs = Date.now();
+      // The writer's own count after its id: unique, and in append order among its segments of one ms.
+      const name = segmentName(createdMs, `${this.writer}${(this.segments++).toString(36).padStart(6, "0")}`);
+      const path = join(this.dir, name);
+      const file = await open(path, "wx");
+      const ours = tryLock(file) &&
+        (await file.stat()).ino === (await stat(path).then((s) => s.ino, () => -1));
+      if (!ours) {
+        await file.close();
+        if (attempt < 5) continue;
+        throw new Error(`${path}: taken by another process as it was made, ${attempt} times`);
+      }
       await syncDir(this.dir);
       return { file, name, bytes: 0, createdMs };
-    } catch (err) {
-      await file.close();
-      throw err;
     }
   }
 
@@ -119,13 +124,7 @@ export class SpoolWriter {
     const segment = this.current;
     if (!segment) return;
     this.current = undefined;
-    try {
-      if (segment.bytes === 0) return; // nothing to hand over: left for the replayer to remove
-      await rename(join(this.dir, segment.name), join(this.dir, sealedName(segment.name)));
-      await syncDir(this.dir);
-    } finally {
-      await segment.file.close(); // drops the lock; a segment not renamed is taken as its writer's leftover
-    }
+    await segment.file.close(); // drops the lock: the replayer's now (an empty one it just removes)
   }
 }
 
