@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, SETUP_COMMAND } from "./binaries.ts";
 import { type Child, spawnChild } from "./child-process.ts";
+import { freePort } from "./ports.ts";
 import { tempDir } from "./runtime-process.ts";
 
 export const INFLUXD = join(REPO_ROOT, ".tools", "bin", "influxd");
@@ -20,12 +21,19 @@ export interface InfluxDbOptions {
   dataDir?: string;
   /** Reuse the port of a stopped server (default: the kernel picks one). */
   port?: number;
+  /**
+   * Serve the backup/restore RPC (`influxd backup -portable -host <rpcAddress>`) on a known free port
+   * (default: a port the kernel picks and nobody learns: no backups).
+   */
+  rpc?: boolean;
 }
 
 export interface InfluxDb extends Child {
   dataDir: string;
   /** What a client sends as `Authorization: Token <token>`; undefined when auth is off. */
   token?: string;
+  /** `127.0.0.1:<port>` of the backup/restore RPC, with `rpc: true`. */
+  rpcAddress?: string;
   /** InfluxQL on /query (JSON, epoch milliseconds). */
   influxql(database: string, query: string): Promise<InfluxQlSeries[]>;
   /** Flux on /api/v2/query: the rows of every table of the CSV answer. */
@@ -50,11 +58,12 @@ export async function startInfluxDb(options: InfluxDbOptions): Promise<InfluxDb>
   const dataDir = options.dataDir ?? tempDir("tarsd-influxdb-");
   mkdirSync(join(dataDir, "meta"), { recursive: true });
   const config = join(dataDir, "influxdb.conf");
+  const rpcAddress = options.rpc ? `127.0.0.1:${await freePort()}` : undefined;
   writeFileSync(
     config,
     [
       "reporting-disabled = true",
-      'bind-address = "127.0.0.1:0"', // the backup/restore RPC service: not used, so any port
+      `bind-address = "${rpcAddress ?? "127.0.0.1:0"}"`, // the backup/restore RPC service
       "[meta]",
       `  dir = "${dataDir}/meta"`,
       "[data]",
@@ -105,6 +114,7 @@ export async function startInfluxDb(options: InfluxDbOptions): Promise<InfluxDb>
     ...child,
     dataDir,
     token,
+    rpcAddress,
     influxql: (database, q) => query(q, database),
     async flux(source) {
       const res = await fetch(`${child.url}/api/v2/query`, {

@@ -54,6 +54,25 @@ docker info --format '{{.Swarm.Cluster.ID}}' >"$SHARE/cluster-id"
 mkdir -p /etc/tarsd
 if [[ -n "${TARSD_APP1_AUTH:-}" ]]; then echo "$TARSD_APP1_AUTH" >/etc/tarsd/app1-auth; fi
 
+# Backups: deploy/backup once a day (tarsd-backup.timer), from a copy of the script and of the modules it
+# runs (the shared folder may not be mounted after a reboot), with the settings in /etc/tarsd/backup.env
+# (made once here; edit it to change where backups go and how many stay). deploy/README.md, "Backup and restore".
+BACKUP_FILES=(deploy/backup deploy/store-backup.ts lib/files/store-snapshot.ts lib/files/store-layout.ts)
+BACKUP_LIB=/usr/local/lib/tarsd
+rm -rf "$BACKUP_LIB.new"
+mkdir -p "$BACKUP_LIB.new"
+tar -C "$ROOT" -c "${BACKUP_FILES[@]}" | tar -C "$BACKUP_LIB.new" -x --no-same-owner --no-same-permissions
+chmod -R u=rwX,go=rX "$BACKUP_LIB.new"
+rm -rf "$BACKUP_LIB"
+mv "$BACKUP_LIB.new" "$BACKUP_LIB"
+if [[ ! -e /etc/tarsd/backup.env ]]; then
+  printf '%s\n' "# deploy/backup's settings (tarsd-backup.service, deploy/README.md)" \
+    TARSD_BACKUP_DIR=/var/backups/tarsd TARSD_BACKUP_KEEP=7 >/etc/tarsd/backup.env
+fi
+install -m 0644 "$ROOT/deploy/systemd/tarsd-backup.service" "$ROOT/deploy/systemd/tarsd-backup.timer" /etc/systemd/system/
+systemctl daemon-reload
+systemctl enable --now tarsd-backup.timer >/dev/null
+
 # Image: build (cached when unchanged) and save for the slave.
 bash "$ROOT/deploy/build-image"
 

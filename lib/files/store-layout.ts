@@ -4,7 +4,7 @@
 //   names/<name>         a symlink to ../blobs/ab/<sha256>: the name's current version
 //   tmp/                 uploads being received, pointers being made, the clock's probe for a moment
 //                        (<host>-<pid>-<uuid>[.suffix], so a restart can tell its own leftovers)
-//   gc/                  the collector's marks and lock (blob-collector.ts)
+//   gc/                  the collector's marks and lock (blob-collector.ts), the measured usage (store-usage.ts)
 //   uploads/             resumable (tus) uploads in progress (resumable-uploads.ts)
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
