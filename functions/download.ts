@@ -13,18 +13,24 @@ import {
   jsonOf,
   ref,
 } from "@tarsd/sdk";
+import { register, type Registry } from "prom-client";
 import { FileService } from "../lib/files/file-service.ts";
 import { FILE_SCHEMAS, fileBytes, nameParam } from "../lib/files/openapi.ts";
 import { fileResponse } from "../lib/files/serve-file.ts";
 import { type FileServiceSettings, fileServiceSettingsFromEnv } from "../lib/files/settings.ts";
+import { fileStoreMetrics } from "../lib/files/store-metrics.ts";
 import { SmallBlobs } from "../lib/files/small-blobs.ts";
 
 const notFound = errorOf("No such file");
 const nameForm = { type: "object", required: ["name"], properties: { name: ref("FileName") } };
 
-/** The download function over `settings`: nothing is touched until the host starts it. */
-export function downloadFunction(settings: FileServiceSettings): FunctionModule {
+/**
+ * The download function over `settings`: nothing is touched until the host starts it. With a `registry`,
+ * the store's share of the disk is reported there (lib/files/store-metrics.ts).
+ */
+export function downloadFunction(settings: FileServiceSettings, deps: { registry?: Registry } = {}): FunctionModule {
   const service = new FileService(settings);
+  if (deps.registry) fileStoreMetrics(deps.registry, service.store);
   const { store } = service;
   const smallBlobs = new SmallBlobs();
   const serveNamed = (request: Request, name: string | undefined) =>
@@ -109,4 +115,4 @@ export function downloadFunction(settings: FileServiceSettings): FunctionModule 
   });
 }
 
-export default downloadFunction(fileServiceSettingsFromEnv());
+export default downloadFunction(fileServiceSettingsFromEnv(), { registry: register });

@@ -18,9 +18,11 @@ import {
   MULTIPART_OVERHEAD_BYTES,
   ref,
 } from "@tarsd/sdk";
+import { register, type Registry } from "prom-client";
 import { FileService } from "../lib/files/file-service.ts";
 import { FILE_SCHEMAS, nameParam } from "../lib/files/openapi.ts";
 import { type FileServiceSettings, fileServiceSettingsFromEnv } from "../lib/files/settings.ts";
+import { fileStoreMetrics } from "../lib/files/store-metrics.ts";
 import type { StagedFile } from "../lib/files/staging.ts";
 import { tusRoutes } from "../lib/files/tus.ts";
 
@@ -46,9 +48,13 @@ async function* fileAtMost(stream: AsyncIterable<Uint8Array>, maxBytes: number):
   }
 }
 
-/** The upload function over `settings`: nothing is touched until the host starts it. */
-export function uploadFunction(settings: FileServiceSettings): FunctionModule {
+/**
+ * The upload function over `settings`: nothing is touched until the host starts it. With a `registry`,
+ * the store's share of the disk is reported there (lib/files/store-metrics.ts).
+ */
+export function uploadFunction(settings: FileServiceSettings, deps: { registry?: Registry } = {}): FunctionModule {
   const service = new FileService(settings);
+  if (deps.registry) fileStoreMetrics(deps.registry, service.store);
   const { store, uploads } = service;
   const { maxUploadBytes } = settings;
   return defineFunction({
@@ -157,4 +163,4 @@ export function uploadFunction(settings: FileServiceSettings): FunctionModule {
   });
 }
 
-export default uploadFunction(fileServiceSettingsFromEnv());
+export default uploadFunction(fileServiceSettingsFromEnv(), { registry: register });

@@ -28,7 +28,7 @@ import { randomUUID } from "node:crypto";
 import { lstat, mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { FileStore } from "./file-store.ts";
-import { isSha256 } from "./store-layout.ts";
+import { isSha256, type StoreLayout } from "./store-layout.ts";
 import type { Clock } from "./store-clock.ts";
 
 export interface CollectResult {
@@ -118,7 +118,8 @@ async function takeLock(lock: string, now: number): Promise<boolean> {
   return false;
 }
 
-async function listBlobs(store: FileStore): Promise<string[]> {
+/** Every blob's sha256 (blobs/<2 hex>/<sha256>); a directory that cannot be read counts as empty. */
+export async function listBlobs(store: StoreLayout): Promise<string[]> {
   const blobs: string[] = [];
   for (const prefix of await readdir(store.blobsDir).catch(() => [] as string[])) {
     for (const entry of await readdir(join(store.blobsDir, prefix)).catch(() => [] as string[])) {

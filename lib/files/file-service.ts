@@ -10,6 +10,7 @@ import { FileStore } from "./file-store.ts";
 import { migrateLegacyLayout } from "./legacy-layout.ts";
 import { ResumableUploads } from "./resumable-uploads.ts";
 import type { FileServiceSettings } from "./settings.ts";
+import { readStoreUsage, recordStoreUsage } from "./store-usage.ts";
 
 export class FileService {
   readonly store: FileStore;
@@ -27,9 +28,10 @@ export class FileService {
 
   /**
    * Prepares the store (once): its directories, what dead uploads left, the older layout moved in.
-   * With `housekeeping`, also starts the periodic pass (blob collector, abandoned uploads): only the
-   * upload function asks for it (writers make the garbage), so a replica running both functions
-   * runs one pass, not two.
+   * With `housekeeping`, also starts the periodic pass (blob collector, abandoned uploads, the
+   * store's usage measured: store-usage.ts): only the upload function asks for it (writers make the
+   * garbage), so a replica running both functions runs one pass, not two. A store never measured
+   * (new, or from before the measurement) is measured at once, in the background.
    */
   async start(options: { housekeeping?: boolean } = {}): Promise<void> {
     this.started ??= this.prepare();
@@ -37,6 +39,9 @@ export class FileService {
     if (options.housekeeping && !this.stopped && this.timer === undefined) {
       this.timer = setInterval(() => void this.housekeepingPass(), this.settings.gcIntervalMs);
       this.timer.unref();
+      void this.exclusively(async () => {
+        if (await readStoreUsage(this.store) === undefined) await this.measure();
+      });
     }
   }
 
@@ -63,7 +68,12 @@ export class FileService {
 
   /** One housekeeping pass; a pass still running when the next is due is not doubled. */
   housekeepingPass(): Promise<void> {
-    this.pass ??= this.housekeep().finally(() => (this.pass = undefined));
+    return this.exclusively(() => this.housekeep());
+  }
+
+  /** Runs `task` unless a pass (or a measurement) is running: then that one's promise. */
+  private exclusively(task: () => Promise<void>): Promise<void> {
+    this.pass ??= task().finally(() => (this.pass = undefined));
     return this.pass;
   }
 
@@ -77,13 +87,24 @@ export class FileService {
 
   private async housekeep(): Promise<void> {
     try {
-      await collectBlobs(this.store, this.settings.gcGraceMs);
+      const collected = await collectBlobs(this.store, this.settings.gcGraceMs);
       const expired = await this.uploads.expire();
       if (expired.length > 0) {
         console.log(JSON.stringify({ level: "info", msg: "removed abandoned uploads", uploads: expired }));
       }
+      // Measured by the replica whose collector pass ran (one per interval across the replicas).
+      if (!collected.skipped) await this.measure();
     } catch (err) {
       console.error(JSON.stringify({ level: "error", msg: "store housekeeping failed", error: String(err) }));
+    }
+  }
+
+  /** Measures the store's usage and keeps it there for every replica's metrics (store-usage.ts). */
+  private async measure(): Promise<void> {
+    try {
+      await recordStoreUsage(this.store);
+    } catch (err) {
+      console.error(JSON.stringify({ level: "error", msg: "measuring the store failed", error: String(err) }));
     }
   }
 }

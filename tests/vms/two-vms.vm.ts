@@ -194,6 +194,44 @@ test(
 );
 
 test(
+  "bounded disks: Docker's logs rotate on both nodes, the stack's containers included; Prometheus' TSDB has a size bound",
+  async () => {
+    need();
+    for (const vm of ["master", "slave"] as const) {
+      const daemon = JSON.parse((await onVm(vm, "cat /etc/docker/daemon.json")).out);
+      expect({ vm, daemon }).toMatchObject({
+        vm,
+        daemon: { "log-driver": "json-file", "log-opts": { "max-size": "5m", "max-file": "3" } },
+      });
+      // Swarm made each task's container with the daemon's settings of the time: every one rotates.
+      const logConfigs = (await onVm(
+        vm,
+        `docker ps -q --filter label=com.docker.stack.namespace=${STACK} | xargs docker inspect --format '{{.Name}} {{json .HostConfig.LogConfig}}'`,
+      )).out.trim().split("\n");
+      expect(logConfigs.length).toBeGreaterThan(1);
+      for (const line of logConfigs) {
+        const [name, config] = [line.slice(0, line.indexOf(" ")), JSON.parse(line.slice(line.indexOf(" ") + 1))];
+        expect({ vm, name, config }).toEqual({
+          vm,
+          name,
+          config: { Type: "json-file", Config: expect.objectContaining({ "max-size": "5m", "max-file": "3" }) },
+        });
+      }
+    }
+    // What Prometheus runs with (its stand-in is Debian's 2.42, which has both bounds): the size as the
+    // TSDB reports its limit (the flags API prints sizes in its own units).
+    expect((await prometheus("/api/v1/status/flags"))["storage.tsdb.retention.time"]).toBe("15d");
+    const limit = await eventually("Prometheus' own metrics scraped", 120_000, async () => {
+      const query = `/api/v1/query?query=${encodeURIComponent("prometheus_tsdb_retention_limit_bytes")}`;
+      const found = (await prometheus(query)).result as Any[];
+      return found.length > 0 ? found : undefined;
+    }, 5000);
+    expect(limit.map((r: Any) => Number(r.value[1]))).toEqual([1024 ** 3]);
+  },
+  300_000,
+);
+
+test(
   "the historic curl API through the routing mesh: upload through the slave, download through the master, same sha256",
   async () => {
     need();

@@ -82,6 +82,10 @@ test("the box has what the provisioners expect; the common provisioner starts Do
   expect((await session.onVm("master", "systemctl is-active docker")).out.trim()).toBe("active");
   expect((await session.onVm("master", "docker info --format '{{.ServerVersion}}'")).out.trim()).toMatch(/^20\.10\./);
   expect((await session.onVm("master", "id -nG vagrant")).out).toContain("docker");
+  // Docker's logs rotate: its daemon configuration, written before Docker first started, is in force.
+  const daemon = JSON.parse((await session.onVm("master", "cat /etc/docker/daemon.json")).out);
+  expect(daemon).toMatchObject({ "log-driver": "json-file", "log-opts": { "max-size": "5m", "max-file": "3" } });
+  expect((await session.onVm("master", "docker info --format '{{.LoggingDriver}}'")).out.trim()).toBe("json-file");
 }, 1_000_000);
 
 test(
