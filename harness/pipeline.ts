@@ -16,9 +16,15 @@ import { parseMetrics, select } from "../web/prom.js";
 /** `http://127.0.0.1:9100` -> `127.0.0.1:9100`: how Prometheus' static targets are written. */
 export const hostPort = (url: string) => url.replace("http://", "");
 
-export function startNodeExporter(): Promise<Child> {
+/**
+ * node-exporter on a port the kernel gives it, or on `port`: the one an exporter stopped before held,
+ * so that Prometheus finds it again at the same target (tests/monitoring/alerting.e2e.test.ts).
+ */
+export function startNodeExporter(options: { port?: number } = {}): Promise<Child> {
   const bin = requireBinary("prometheus-node-exporter");
-  return spawnChild("node-exporter", [bin, "--web.listen-address=127.0.0.1:0"], "/metrics");
+  return spawnChild("node-exporter", [bin, `--web.listen-address=127.0.0.1:${options.port ?? 0}`], "/metrics", {
+    port: options.port,
+  });
 }
 
 /**
@@ -59,9 +65,26 @@ export function ruleFiles(): string[] {
  * many evaluations in a few seconds). Expressions and names stay byte-for-byte the project's.
  */
 export function withRuleInterval(files: string[], interval: string, dir: string): string[] {
+  return withRuleTimings(files, { interval }, dir);
+}
+
+/**
+ * Copies rule files with their timings replaced, and nothing else: `interval` every group's
+ * `interval:` (as withRuleInterval), `alertFor` every alerting rule's `for:` (deploy lets an alert be
+ * pending for minutes before it fires, NodeDown 2m; a test wants it firing within seconds of its
+ * cause). Expressions, names, labels and annotations stay byte-for-byte the project's (an annotation
+ * that says "for 2 minutes" still says so).
+ */
+export function withRuleTimings(
+  files: string[],
+  timings: { interval?: string; alertFor?: string },
+  dir: string,
+): string[] {
   mkdirSync(dir, { recursive: true });
   return files.map((file, i) => {
-    const text = readFileSync(file, "utf8").replace(/^(\s*)interval:\s*\S+\s*$/gm, `$1interval: ${interval}`);
+    let text = readFileSync(file, "utf8");
+    if (timings.interval) text = text.replace(/^(\s*)interval:\s*\S+\s*$/gm, `$1interval: ${timings.interval}`);
+    if (timings.alertFor) text = text.replace(/^(\s*)for:\s*\S+\s*$/gm, `$1for: ${timings.alertFor}`);
     const copy = join(dir, `${i}-${file.split("/").pop()}`);
     writeFileSync(copy, text);
     return copy;
@@ -87,6 +110,8 @@ export interface PrometheusOptions {
   /** Scrape and (default) evaluation interval. */
   interval?: string;
   dataDir?: string;
+  /** Alertmanagers (host:port) to send alerts to, as deploy's prometheus.yml `alerting:` does; none: no `alerting:`. */
+  alertmanagers?: string[];
 }
 
 export function prometheusConfig(o: PrometheusOptions & { self: string }): string {
@@ -110,6 +135,9 @@ export function prometheusConfig(o: PrometheusOptions & { self: string }): strin
     ),
     "  - job_name: prometheus",
     `    static_configs: [{ targets: [${JSON.stringify(o.self)}] }]`,
+    ...(o.alertmanagers?.length
+      ? ["alerting:", "  alertmanagers:", `    - static_configs: [{ targets: ${list(o.alertmanagers)} }]`]
+      : []),
     "remote_write:",
     ...o.remoteWrites.flatMap((rw) => [
       `  - name: ${rw.name}`,

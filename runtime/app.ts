@@ -20,6 +20,7 @@ import type { LoadedFunction } from "./loader.ts";
 import type { HostMetrics } from "./metrics.ts";
 import { log } from "./log.ts";
 import { readinessChecks } from "./readiness.ts";
+import { alertsHandler } from "./alerts.ts";
 import { webPlugin } from "./web.ts";
 
 /** What Bun's router adds to a request it routed natively (Elysia mounts its routes there). */
@@ -75,6 +76,9 @@ export function buildApp(
         routes: module.routes.map(({ method, path, summary }) => ({ method, path, summary })),
       })),
     )));
+  // The stack's firing alerts, from Alertmanager (ALERTMANAGER_URL), for the status page.
+  const alerts = alertsHandler(config.alertmanagerUrl);
+  app.get("/alerts", async () => closingIfDraining(await alerts()));
 
   // The page, /openapi.json and /docs (async: resolved by `await app.modules` before listening).
   app.use(webPlugin(functions));
@@ -98,7 +102,10 @@ export function buildApp(
 
   // What Elysia's router did not match: the one 404/405 decision (runtime/http/route-table.ts), over
   // everything mounted, so a known path with an unknown method gets 405 (with Allow), not 404.
-  const runtimeRoutes = ["/healthz", "/readyz", "/metrics", "/functions"].map((path) => ({ method: "GET", path }));
+  const runtimeRoutes = ["/healthz", "/readyz", "/metrics", "/functions", "/alerts"].map((path) => ({
+    method: "GET",
+    path,
+  }));
   const table = routeTable([...runtimeRoutes, ...functions.flatMap((fn) => fn.module.routes)]);
   app.onError(({ code, request, error }) => closingIfDraining(unrouted(code, request, error)));
   function unrouted(code: unknown, request: Request, error: unknown): Response {

@@ -17,6 +17,8 @@ export interface RuntimeConfig {
   logRequests: boolean;
   /** How long /readyz waits for a function's readiness check before it counts as not ready. */
   readyTimeoutMs: number;
+  /** Alertmanager's base URL, whose firing alerts GET /alerts passes on; unset: alerts are not configured. */
+  alertmanagerUrl: string | undefined;
 }
 
 export function loadConfig(): RuntimeConfig {
@@ -33,5 +35,21 @@ export function loadConfig(): RuntimeConfig {
     shutdownGraceMs: envInt("SHUTDOWN_GRACE_MS", 8000),
     logRequests: envString("LOG_REQUESTS", "1") !== "0",
     readyTimeoutMs: envInt("READY_TIMEOUT_MS", 1500),
+    alertmanagerUrl: baseUrl("ALERTMANAGER_URL", envString("ALERTMANAGER_URL")),
   };
+}
+
+/** An http(s) URL without its trailing slashes; anything else stops start-up with the variable's name. */
+function baseUrl(name: string, raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.search || url.hash) {
+    throw new Error(`${name} must be an http:// or https:// base URL (no query), got ${JSON.stringify(raw)}`);
+  }
+  return url.href.replace(/\/+$/, "");
 }

@@ -1,15 +1,16 @@
 // Entry point: `bun runtime/main.ts` (`bun run start`). Loads the functions named in FUNCTIONS,
 // serves them, and drains gracefully on SIGTERM/SIGINT so rolling updates lose no request.
-import { loadConfig } from "./config.ts";
+import { loadConfig, type RuntimeConfig } from "./config.ts";
 import { type LoadedFunction, loadFunctions } from "./loader.ts";
 import { buildApp, type RuntimeState } from "./app.ts";
 import { collectDefaultMetrics, register } from "prom-client";
 import { HostMetrics } from "./metrics.ts";
 import { log } from "./log.ts";
 
-const config = loadConfig();
+let config: RuntimeConfig;
 let functions: LoadedFunction[];
 try {
+  config = loadConfig();
   functions = await loadFunctions(config.functionsDir, config.functions);
 } catch (err) {
   console.error(`tf-tarsd: cannot start: ${(err as Error).message}`);

@@ -161,6 +161,35 @@ function runtimeOperations(): Record<string, Operation> {
         },
       }),
     ),
+    "/alerts": op(
+      "alerts",
+      "The stack's firing alerts, from its Alertmanager (ALERTMANAGER_URL): active ones, neither silenced nor " +
+        "inhibited, critical first, then oldest first. Without ALERTMANAGER_URL: `configured` false, no alerts.",
+      jsonOf("Firing alerts", {
+        type: "object",
+        required: ["configured", "alerts"],
+        properties: {
+          configured: { type: "boolean", description: "false: this replica has no ALERTMANAGER_URL" },
+          alerts: {
+            type: "array",
+            items: {
+              type: "object",
+              required: ["name", "severity", "state", "startsAt", "summary", "description", "labels"],
+              properties: {
+                name: { type: "string", description: "The alert rule (label alertname)" },
+                severity: { type: ["string", "null"], description: "Label severity: critical, warning, ..." },
+                state: { type: "string", description: "Alertmanager's: active, or unprocessed when just received" },
+                startsAt: { type: "string", description: "When it started firing (RFC 3339)" },
+                summary: { type: ["string", "null"] },
+                description: { type: ["string", "null"] },
+                labels: { type: "object", additionalProperties: { type: "string" } },
+              },
+            },
+          },
+        },
+      }),
+      { "502": errorOf("Alertmanager did not answer in time, is unreachable, or answered an error") },
+    ),
     "/openapi.json": op("openapi", "This document.", jsonOf("OpenAPI 3.1 document", { type: "object" })),
   };
 }

@@ -1,10 +1,12 @@
 // deploy/stack.yml as `docker stack config` renders it, with the variables deploy/stack-deploy sets:
 // the function bundles and their content ids (the first 12 hex digits of each bundle's sha256), the
-// same ids of Prometheus' and Grafana's files, the image.
+// same ids of Prometheus' and Grafana's files and of Alertmanager's rendered configuration, the image.
 import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
+import { renderAlertmanagerConfig } from "../../harness/alertmanager.ts";
 import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
 import { repositoryFunctionBundles, sha256Of } from "../../harness/bundles.ts";
+import { tempDir } from "../../harness/runtime-process.ts";
 
 export const DEPLOY_DIR = join(REPO_ROOT, "deploy");
 export const STACK_FILE = join(DEPLOY_DIR, "stack.yml");
@@ -32,6 +34,13 @@ export const configIdVariable = (path: string) => `CONFIG_ID_${path.toUpperCase(
 /** The first 12 hex digits of the sha256 of deploy/<path>. */
 export const fileConfigId = (path: string) => sha256Of(join(DEPLOY_DIR, path)).slice(0, 12);
 
+let alertmanagerConfig: string | undefined;
+/** Alertmanager's configuration as deploy/stack-deploy renders it with no TARSD_ALERT_* set (rendered once). */
+export function defaultAlertmanagerConfig(): string {
+  alertmanagerConfig ??= renderAlertmanagerConfig(join(tempDir("tarsd-alertmanager-config-"), "alertmanager.yml"));
+  return alertmanagerConfig;
+}
+
 export function stackEnv(env: Record<string, string> = {}): Record<string, string> {
   return {
     TARSD_BUNDLES_DIR: repositoryFunctionBundles().functionsDir,
@@ -39,6 +48,8 @@ export function stackEnv(env: Record<string, string> = {}): Record<string, strin
     FN_DOWNLOAD_ID: functionConfigId("download"),
     FN_REMOTE_WRITE_ID: functionConfigId("remote-write"),
     ...Object.fromEntries(monitoringFiles().map((path) => [configIdVariable(path), fileConfigId(path)])),
+    TARSD_ALERTMANAGER_CONFIG: defaultAlertmanagerConfig(),
+    CONFIG_ID_ALERTMANAGER_ALERTMANAGER_YML: sha256Of(defaultAlertmanagerConfig()).slice(0, 12),
     TARSD_IMAGE: "tarsd.local/runtime:0123456789ab",
     ...env,
   };

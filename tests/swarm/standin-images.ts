@@ -4,6 +4,7 @@
 //   oven/bun:<v>-slim            the base deploy/Dockerfile builds the runtime image on
 //   influxdb:2.7                 InfluxDB 1.8.10 (2.x write API and Flux), see standins/influxdb/Dockerfile
 //   prom/prometheus, prom/node-exporter   Debian's binaries (Prometheus with its promtool)
+//   prom/alertmanager            Debian's prometheus-alertmanager (with its amtool)
 //   ghcr.io/google/cadvisor      cAdvisor's exporter built from its own Go library by `scripts/setup --test`
 //                                (.tools/bin/cadvisor; tests/vms/standins/cadvisor: source and Dockerfile)
 // Grafana has no stand-in here: it can be neither built nor installed (tests/swarm/test-stack.ts leaves it
@@ -25,7 +26,7 @@ export const BASE_IMAGE = "tarsd.test/debian:bookworm";
 /** Image names as deploy/stack.yml spells them (one source: the stack file itself). */
 export function stackImages(
   stackYaml: string,
-): Record<"influxdb" | "prometheus" | "nodeExporter" | "cadvisor", string> {
+): Record<"influxdb" | "prometheus" | "nodeExporter" | "cadvisor" | "alertmanager", string> {
   const image = (pattern: RegExp) => {
     const found = pattern.exec(stackYaml)?.[1];
     if (!found) throw new Error(`deploy/stack.yml names no image matching ${pattern}`);
@@ -36,6 +37,7 @@ export function stackImages(
     prometheus: image(/image: (prom\/prometheus:\S+)/),
     nodeExporter: image(/image: (prom\/node-exporter:\S+)/),
     cadvisor: image(/image: (ghcr\.io\/google\/cadvisor:\S+)/),
+    alertmanager: image(/image: (prom\/alertmanager:\S+)/),
   };
 }
 
@@ -97,4 +99,8 @@ export async function buildStandinImages(engine: DockerEngine): Promise<void> {
     node_exporter: requireBinary("prometheus-node-exporter"),
   });
   await buildStandin(engine, CADVISOR_STANDIN, images.cadvisor, { cadvisor: CADVISOR });
+  await buildStandin(engine, "alertmanager", images.alertmanager, {
+    alertmanager: requireBinary("prometheus-alertmanager"),
+    amtool: requireBinary("amtool"),
+  });
 }

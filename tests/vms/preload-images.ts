@@ -20,7 +20,7 @@ export async function preloadImageNames(): Promise<string[]> {
     if (!found) throw new Error(`deploy/stack.yml names no image matching ${pattern}`);
     return found;
   };
-  const { influxdb, prometheus, nodeExporter } = stackImages(stack);
+  const { influxdb, prometheus, nodeExporter, alertmanager } = stackImages(stack);
   return [
     bunBaseImage(await Bun.file(join(REPO_ROOT, "deploy", "Dockerfile")).text()),
     influxdb,
@@ -28,6 +28,7 @@ export async function preloadImageNames(): Promise<string[]> {
     nodeExporter,
     image(/image: (grafana\/grafana:\S+)/),
     image(/image: (ghcr\.io\/google\/cadvisor:\S+)/),
+    alertmanager,
   ];
 }
 

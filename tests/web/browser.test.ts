@@ -1,42 +1,18 @@
 // The web page in a real browser: Debian's Chromium driven by playwright-core against a started
-// runtime. Screenshots go to .artifacts/ (web.png, web-phone.png, status.png, docs.png).
+// runtime. Screenshots go to .artifacts/ (web.png, web-phone.png, status.png, status-alerts.png,
+// status-alerts-phone.png, docs.png).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
+import { REPO_ROOT } from "../../harness/binaries.ts";
+import { type Browser, launchBrowser as launch, statusPageAlerts } from "../../harness/browser.ts";
 import { type RuntimeProcess, startRuntime, tempDir } from "../../harness/runtime-process.ts";
 
 const MiB = 1024 * 1024;
 const ARTIFACTS = join(REPO_ROOT, ".artifacts");
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-
-async function launch(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
-  const profile = tempDir("tarsd-chromium-");
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: requireBinary("chromium"),
-    headless: true,
-    acceptDownloads: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  return {
-    context,
-    async close() {
-      await context.close();
-      rmSync(profile, { recursive: true, force: true });
-    },
-  };
-}
 
 /** Opens the page and waits until it has looked at /functions and listed the files. */
 async function openFiles(context: BrowserContext, url: string): Promise<Page> {
@@ -58,7 +34,7 @@ async function uploadState(page: Page, name: string) {
 
 describe("web page (no auth, MAX_UPLOAD_BYTES = 1 MiB)", () => {
   let rt: RuntimeProcess;
-  let browser: Awaited<ReturnType<typeof launch>>;
+  let browser: Browser;
   let page: Page;
   const alpha = randomBytes(700 * 1024);
   const beta = Buffer.from("beta: a small text file\n".repeat(100));
@@ -221,6 +197,13 @@ describe("web page (no auth, MAX_UPLOAD_BYTES = 1 MiB)", () => {
     expect(Number(await upload.locator("td.requests").textContent())).toBeGreaterThanOrEqual(8);
     expect(Number(await upload.locator("td.client-errors").textContent())).toBeGreaterThanOrEqual(4);
     expect(await upload.locator("td.server-errors").textContent()).toBe("0");
+    // This replica has no ALERTMANAGER_URL: the alerts section says so, and shows no table.
+    expect(await statusPageAlerts(status)).toEqual({
+      state: "unconfigured",
+      text: "Alerts are not configured on this replica: it has no Alertmanager to ask (ALERTMANAGER_URL is not set).",
+      rows: [],
+    });
+    expect(await status.locator("#alerts").isHidden()).toBe(true);
     await status.screenshot({ path: join(ARTIFACTS, "status.png"), fullPage: true });
     await status.close();
   });
@@ -245,9 +228,175 @@ describe("web page (no auth, MAX_UPLOAD_BYTES = 1 MiB)", () => {
   });
 });
 
+/**
+ * A stand-in for Alertmanager's GET /api/v2/alerts, answering what the test sets: its alerts, an error
+ * status, or nothing at all (a hang). The real one is tests/monitoring/alerting.e2e.test.ts's.
+ */
+function fakeAlertmanager() {
+  let answer: { alerts: unknown[] } | { status: number } | "hang" = { alerts: [] };
+  const queries: string[] = [];
+  const server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(request) {
+      const url = new URL(request.url);
+      if (url.pathname !== "/api/v2/alerts") return new Response("not found", { status: 404 });
+      queries.push(url.search);
+      if (answer === "hang") return await new Promise<Response>(() => {});
+      if ("status" in answer) return Response.json({ code: answer.status, message: "boom" }, { status: answer.status });
+      return Response.json(answer.alerts);
+    },
+  });
+  return {
+    url: `http://127.0.0.1:${server.port}`,
+    queries,
+    set(next: typeof answer) {
+      answer = next;
+    },
+    stop: () => server.stop(true),
+  };
+}
+
+/** An alert as Alertmanager's API v2 lists it (gettableAlert). */
+function gettableAlert(labels: Record<string, string>, annotations: Record<string, string>, startsAt: string) {
+  return {
+    labels,
+    annotations,
+    startsAt,
+    endsAt: new Date(Date.parse(startsAt) + 4 * 3600_000).toISOString(),
+    updatedAt: startsAt,
+    fingerprint: Bun.hash(JSON.stringify(labels)).toString(16),
+    generatorURL: "http://prometheus:9090/graph",
+    receivers: [{ name: "operator" }],
+    status: { state: "active", silencedBy: [], inhibitedBy: [] },
+  };
+}
+
+describe("status view: firing alerts, from a stand-in Alertmanager", () => {
+  let rt: RuntimeProcess;
+  let browser: Browser;
+  let am: ReturnType<typeof fakeAlertmanager>;
+  const diskStarted = new Date(Date.now() - 3 * 3600_000).toISOString();
+  const nodeStarted = new Date(Date.now() - 5 * 60_000).toISOString();
+  const diskAlmostFull = gettableAlert(
+    {
+      alertname: "DiskAlmostFull",
+      severity: "warning",
+      instance: "192.168.50.2:9100",
+      mountpoint: "/",
+      node: "master",
+    },
+    {
+      summary: "Disk / on 192.168.50.2:9100 is almost full",
+      description: "Less than 10% of / (/dev/sda1) is free.",
+    },
+    diskStarted,
+  );
+  const nodeDown = gettableAlert(
+    { alertname: "NodeDown", severity: "critical", instance: "192.168.50.3:9100", job: "node", node: "slave" },
+    {
+      summary: "VM 192.168.50.3:9100 is down",
+      description: "node-exporter on 192.168.50.3:9100 has not answered for 2 minutes.",
+    },
+    nodeStarted,
+  );
+
+  beforeAll(async () => {
+    am = fakeAlertmanager();
+    rt = await startRuntime({ FUNCTIONS: "download", ALERTMANAGER_URL: `${am.url}/` });
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await rt?.stop();
+    await am?.stop();
+  });
+
+  test(
+    "firing alerts, critical first, each with severity, name, summary and since; none firing; Alertmanager failing",
+    async () => {
+      am.set({ alerts: [diskAlmostFull, nodeDown] });
+      const status = await browser.context.newPage();
+      await status.goto(`${rt.url}/status.html?interval=300`);
+      await status.locator('#alerts-section[data-state="firing"]').waitFor();
+      expect(await statusPageAlerts(status)).toEqual({
+        state: "firing",
+        text: "2 alerts firing.",
+        rows: [
+          {
+            name: "NodeDown",
+            severity: "critical",
+            summary: "VM 192.168.50.3:9100 is down",
+            description: "node-exporter on 192.168.50.3:9100 has not answered for 2 minutes.",
+            since: nodeStarted,
+          },
+          {
+            name: "DiskAlmostFull",
+            severity: "warning",
+            summary: "Disk / on 192.168.50.2:9100 is almost full",
+            description: "Less than 10% of / (/dev/sda1) is free.",
+            since: diskStarted,
+          },
+        ],
+      });
+      expect(await status.locator('tr[data-alert="NodeDown"] td.since').textContent()).toMatch(/\(5 min\)$/);
+      expect(await status.locator('tr[data-alert="DiskAlmostFull"] td.since').textContent()).toMatch(/\(3 h\)$/);
+      // The runtime asked for active alerts only, silenced and inhibited ones left out (the URL's trailing
+      // slash dropped).
+      expect(am.queries.at(-1)).toBe("?active=true&silenced=false&inhibited=false");
+      // The functions table is there beside it.
+      await status.locator('tr[data-function="download"]').waitFor();
+      await status.screenshot({ path: join(ARTIFACTS, "status-alerts.png"), fullPage: true });
+
+      // On a phone the alerts are cards, labelled, and nothing overflows sideways.
+      const phone = await browser.context.newPage();
+      await phone.setViewportSize({ width: 375, height: 740 });
+      await phone.goto(`${rt.url}/status.html?interval=300`);
+      await phone.locator('#alerts-section[data-state="firing"]').waitFor();
+      expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+      expect(
+        await phone.locator('tr[data-alert="NodeDown"] td.summary').evaluate((td) =>
+          getComputedStyle(td, "::before").content
+        ),
+      ).toBe('"Summary"');
+      await phone.screenshot({ path: join(ARTIFACTS, "status-alerts-phone.png"), fullPage: true });
+      await phone.close();
+
+      am.set({ alerts: [] });
+      await status.locator('#alerts-section[data-state="none"]').waitFor();
+      expect(await statusPageAlerts(status)).toEqual({ state: "none", text: "None firing.", rows: [] });
+      expect(await status.locator("#alerts").isHidden()).toBe(true);
+
+      am.set({ status: 500 });
+      await status.locator('#alerts-section[data-state="error"]').waitFor();
+      expect(await statusPageAlerts(status)).toEqual({
+        state: "error",
+        text: "Could not read the alerts: Alertmanager answered HTTP 500",
+        rows: [],
+      });
+      // Only the alerts section says so: the functions are still read.
+      expect(await status.locator("#error").textContent()).toBe("");
+
+      am.set("hang");
+      await status.locator('#alerts-section[data-state="error"]').waitFor();
+      await status.waitForFunction(() => document.getElementById("alerts-error")?.textContent?.includes("within"));
+      expect((await statusPageAlerts(status)).text).toBe(
+        "Could not read the alerts: Alertmanager did not answer within 2000 ms",
+      );
+
+      am.set({ alerts: [nodeDown] });
+      await status.locator('#alerts-section[data-state="firing"]').waitFor();
+      expect((await statusPageAlerts(status)).rows.map((r) => r.name)).toEqual(["NodeDown"]);
+      expect((await statusPageAlerts(status)).text).toBe("1 alert firing.");
+      await status.close();
+    },
+    60_000,
+  );
+});
+
 describe("web page with AUTH_TOKEN set", () => {
   let rt: RuntimeProcess;
-  let browser: Awaited<ReturnType<typeof launch>>;
+  let browser: Browser;
 
   beforeAll(async () => {
     rt = await startRuntime({ AUTH_TOKEN: "s3cret-token", FUNCTIONS: "upload,download" });
@@ -298,7 +447,7 @@ describe("web page with AUTH_TOKEN set", () => {
 
 describe("web page: a large file goes through tus and survives a reload", () => {
   let rt: RuntimeProcess;
-  let browser: Awaited<ReturnType<typeof launch>>;
+  let browser: Browser;
 
   beforeAll(async () => {
     rt = await startRuntime({ FUNCTIONS: "upload,download" });
