@@ -1,11 +1,20 @@
 // Every deploy file is checked by the real tool that reads it: docker (stack config), vagrant,
 // shellcheck, promtool (config, rules, and the rule unit tests).
 import { expect, test } from "bun:test";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
 import { repositoryFunctionBundles } from "../../harness/bundles.ts";
-import { fileConfigId, monitoringFiles, renderStack, stackEnv } from "../swarm/render-stack.ts";
+import { renderAlertmanagerConfig } from "../../harness/alertmanager.ts";
+import { sha256Of } from "../../harness/bundles.ts";
+import { tempDir } from "../../harness/runtime-process.ts";
+import {
+  defaultAlertmanagerConfig,
+  fileConfigId,
+  monitoringFiles,
+  renderStack,
+  stackEnv,
+} from "../swarm/render-stack.ts";
 
 const DEPLOY = join(REPO_ROOT, "deploy");
 const RULES_DIR = join(DEPLOY, "prometheus", "rules");
@@ -37,6 +46,7 @@ test("docker stack config accepts deploy/stack.yml", () => {
   const services = stack.services as Record<string, Any>;
   expect(Object.keys(services).sort()).toEqual(
     [
+      "alertmanager",
       "cadvisor",
       "docker-api",
       "files",
@@ -179,12 +189,18 @@ test(
     const networkNames = (service: string): string[] =>
       Object.keys(services[service].networks ?? {}).map((key) => stack.networks[key].name).sort();
     expect(stack.networks.files).toEqual({ name: "tarsd_files", driver: "overlay", attachable: true });
-    expect(networkNames("files")).toEqual(["tarsd_files"]);
+    expect(networkNames("files")).toEqual(["tarsd_alerts", "tarsd_files"]);
     expect(networkNames("prometheus")).toEqual(["tarsd_docker_api", "tarsd_files", "tarsd_monitoring"]);
     // Only Prometheus shares APP 1's network; the remote-write services and InfluxDB stay on monitoring.
     expect(Object.keys(services).filter((name) => networkNames(name).includes("tarsd_files")).sort()).toEqual([
       "files",
       "prometheus",
+    ]);
+    // APP 1 reaches Alertmanager (GET /alerts) on a network only the two share, with no way out.
+    expect(stack.networks.alerts).toEqual({ name: "tarsd_alerts", driver: "overlay", internal: true });
+    expect(Object.keys(services).filter((name) => networkNames(name).includes("tarsd_alerts")).sort()).toEqual([
+      "alertmanager",
+      "files",
     ]);
     for (
       const name of ["remote-write-containers", "remote-write-vms", "influxdb-containers", "influxdb-vms", "grafana"]
@@ -466,6 +482,159 @@ test(
         start_period: "5m0s",
       });
     }
+  },
+  60_000,
+);
+
+test(
+  "Alertmanager: one replica on the manager, unpublished, its rendered configuration a config named after its sha256; Prometheus and every runtime service reach it",
+  () => {
+    const stack = renderStack();
+    const services = stack.services as Record<string, Any>;
+    const am = services.alertmanager;
+    expect(am.image).toMatch(/^prom\/alertmanager:v\d+\.\d+\.\d+$/);
+    expect(am.deploy.replicas).toBe(1);
+    expect(am.deploy.placement.constraints).toEqual(["node.role == manager"]);
+    expect(am.ports ?? []).toEqual([]);
+    expect(am.deploy.update_config.order).toBe("stop-first");
+    expect(am.volumes).toEqual([{ type: "volume", source: "alertmanager-data", target: "/alertmanager" }]);
+    expect(am.command).toEqual(expect.arrayContaining([
+      "--config.file=/etc/alertmanager/alertmanager.yml",
+      "--storage.path=/alertmanager",
+      "--cluster.listen-address=", // one replica: no gossip cluster
+    ]));
+    // Its configuration: deploy/alertmanager/alertmanager.yml as deploy/stack-deploy renders it (here with
+    // no TARSD_ALERT_* set), shipped as a config named after the rendered file.
+    expect(am.configs).toEqual([{
+      source: "alertmanager_config",
+      target: "/etc/alertmanager/alertmanager.yml",
+      mode: 0o444,
+    }]);
+    expect(stack.configs.alertmanager_config).toEqual({
+      name: `tarsd_alertmanager_config_${sha256Of(defaultAlertmanagerConfig()).slice(0, 12)}`,
+      file: defaultAlertmanagerConfig(),
+    });
+    // The SMTP password's secret: the placeholder unless deploy/stack-deploy names the operator's.
+    expect(am.secrets.map((s: Any) => s.source)).toEqual(["tarsd_alert_smtp_password"]);
+    expect(stack.secrets.tarsd_alert_smtp_password).toEqual({
+      external: true,
+      name: "tarsd_alert_smtp_password_unset",
+    });
+    const named = renderStack({ TARSD_ALERT_SMTP_PASSWORD_SECRET: "tarsd_alert_smtp_password_0123abcd" });
+    expect(named.secrets.tarsd_alert_smtp_password.name).toBe("tarsd_alert_smtp_password_0123abcd");
+
+    // Prometheus sends its alerts to the service by name, on a network the two share.
+    const prom = Bun.YAML.parse(readFileSync(join(DEPLOY, "prometheus", "prometheus.yml"), "utf8")) as Any;
+    expect(prom.alerting.alertmanagers).toEqual([{ static_configs: [{ targets: ["alertmanager:9093"] }] }]);
+    const networks = (service: string) => Object.keys(services[service].networks ?? {});
+    expect(networks("alertmanager").some((n) => networks("prometheus").includes(n))).toBe(true);
+    // Every runtime service (APP 1, 2, 3) asks it for GET /alerts, on a network it shares with it.
+    for (const name of ["files", "remote-write-containers", "remote-write-vms"]) {
+      expect({ name, url: services[name].environment.ALERTMANAGER_URL }).toEqual({
+        name,
+        url: "http://alertmanager:9093",
+      });
+      expect({ name, shared: networks(name).some((n) => networks("alertmanager").includes(n)) }).toEqual({
+        name,
+        shared: true,
+      });
+    }
+  },
+  60_000,
+);
+
+test(
+  "Alertmanager's configuration, as rendered: amtool accepts it; no TARSD_ALERT_* notifies nobody, each variable adds its notifier",
+  () => {
+    const amtool = requireBinary("amtool");
+    const dir = tempDir("tarsd-alertmanager-render-");
+    const check = (file: string) => {
+      const res = run([amtool, "check-config", file]);
+      expect({ file, out: res.out + res.err, code: res.code }).toMatchObject({ file, code: 0 });
+      return Bun.YAML.parse(readFileSync(file, "utf8")) as Any;
+    };
+
+    // None set: every alert to `operator`, which has no notifier (the alerts stay visible through the API).
+    const plain = check(defaultAlertmanagerConfig());
+    expect(readFileSync(defaultAlertmanagerConfig(), "utf8")).toBe(
+      readFileSync(join(DEPLOY, "alertmanager", "alertmanager.yml"), "utf8"),
+    );
+    expect(plain.route.receiver).toBe("operator");
+    expect(plain.route.routes).toBeUndefined();
+    expect(plain.receivers).toEqual([{ name: "operator" }]);
+
+    // All set: a webhook and e-mail, resolved notices too; the SMTP password only as a file's path.
+    const full = check(renderAlertmanagerConfig(join(dir, "full.yml"), {
+      TARSD_ALERT_WEBHOOK_URL: 'https://hooks.example.org/T0/"quoted"\\path',
+      TARSD_ALERT_EMAIL_TO: "ops@example.org, oncall@example.org",
+      TARSD_ALERT_EMAIL_FROM: "alertmanager@example.org",
+      TARSD_ALERT_EMAIL_SMARTHOST: "smtp.example.org:587",
+      TARSD_ALERT_EMAIL_USERNAME: "alertmanager",
+      TARSD_ALERT_EMAIL_REQUIRE_TLS: "false",
+    }, { smtpPasswordFile: "/run/secrets/tarsd_alert_smtp_password" }));
+    expect(statSync(join(dir, "full.yml")).mode & 0o077).toBe(0); // it may hold a token: its owner's only
+    expect(full.route).toEqual(plain.route);
+    expect(full.receivers).toEqual([{
+      name: "operator",
+      webhook_configs: [{ url: 'https://hooks.example.org/T0/"quoted"\\path', send_resolved: true }],
+      email_configs: [{
+        to: "ops@example.org, oncall@example.org",
+        from: "alertmanager@example.org",
+        smarthost: "smtp.example.org:587",
+        auth_username: "alertmanager",
+        auth_password_file: "/run/secrets/tarsd_alert_smtp_password",
+        require_tls: false,
+        send_resolved: true,
+      }],
+    }]);
+
+    // The settings file, for what the environment does not set (the environment wins).
+    const envFile = join(dir, "alerting.env");
+    writeFileSync(
+      envFile,
+      "# alerts\nTARSD_ALERT_WEBHOOK_URL='http://file.example.org/hook'\nTARSD_ALERT_EMAIL_TO=ops@example.org\n",
+    );
+    const fromFile = check(renderAlertmanagerConfig(join(dir, "file.yml"), {
+      TARSD_ALERTING_ENV: envFile,
+      TARSD_ALERT_EMAIL_TO: "",
+      TARSD_ALERT_EMAIL_FROM: "am@example.org",
+      TARSD_ALERT_EMAIL_SMARTHOST: "smtp.example.org:25",
+    }));
+    expect(fromFile.receivers[0].webhook_configs).toEqual([{
+      url: "http://file.example.org/hook",
+      send_resolved: true,
+    }]);
+    expect(fromFile.receivers[0].email_configs[0]).toMatchObject({ to: "ops@example.org", from: "am@example.org" });
+    expect(fromFile.receivers[0].email_configs[0].auth_password_file).toBeUndefined();
+
+    // What cannot work is refused, naming the variable.
+    for (
+      const [settings, reason] of [
+        [
+          { TARSD_ALERT_WEBHOOK_URL: "hooks.example.org/x" },
+          "TARSD_ALERT_WEBHOOK_URL must be an http:// or https:// URL",
+        ],
+        [{ TARSD_ALERT_WEBHOOK_URL: "http://a/\nroute: {}" }, "TARSD_ALERT_WEBHOOK_URL holds a control character"],
+        [{ TARSD_ALERT_EMAIL_TO: "ops@example.org" }, "TARSD_ALERT_EMAIL_FROM (the sender address) is missing"],
+        [
+          { TARSD_ALERT_EMAIL_TO: "a@b", TARSD_ALERT_EMAIL_FROM: "c@d", TARSD_ALERT_EMAIL_SMARTHOST: "smtp" },
+          "TARSD_ALERT_EMAIL_SMARTHOST must be host:port",
+        ],
+        [{ TARSD_ALERT_EMAIL_FROM: "c@d" }, "TARSD_ALERT_EMAIL_FROM is set but TARSD_ALERT_EMAIL_TO"],
+        [{ TARSD_ALERT_WEBHOOK: "http://a/" }, ""], // not a variable it knows from the environment: ignored
+      ] as [Record<string, string>, string][]
+    ) {
+      if (reason === "") {
+        expect(() => renderAlertmanagerConfig(join(dir, "ignored.yml"), settings)).not.toThrow();
+        continue;
+      }
+      expect(() => renderAlertmanagerConfig(join(dir, "refused.yml"), settings)).toThrow(reason);
+    }
+    writeFileSync(envFile, "TARSD_ALERT_WEBHOOK=http://typo.example.org/\n");
+    expect(() => renderAlertmanagerConfig(join(dir, "typo.yml"), { TARSD_ALERTING_ENV: envFile })).toThrow(
+      "unknown variable TARSD_ALERT_WEBHOOK",
+    );
+    rmSync(dir, { recursive: true, force: true });
   },
   60_000,
 );
