@@ -102,5 +102,7 @@ export async function buildStandinImages(engine: DockerEngine): Promise<void> {
   await buildStandin(engine, "alertmanager", images.alertmanager, {
     alertmanager: requireBinary("prometheus-alertmanager"),
     amtool: requireBinary("amtool"),
+    "default.tmpl": "/usr/share/prometheus/alertmanager/default.tmpl",
+    "email.tmpl": "/usr/share/prometheus/alertmanager/email.tmpl",
   });
 }

@@ -11,7 +11,7 @@ import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFil
 import { join } from "node:path";
 import { REPO_ROOT } from "../../harness/binaries.ts";
 import { bundleFunctions, copyCheckout, repositoryFunctionBundles, sha256Of } from "../../harness/bundles.ts";
-import { asSharedFolder } from "./shared-folder.ts";
+import { asSharedFolder, copyAsSharedFolder } from "./shared-folder.ts";
 import {
   deployStack,
   eventually,
@@ -46,6 +46,7 @@ const EXPECTED_SERVICES: Record<string, number> = {
   "influxdb-containers": 1,
   "influxdb-vms": 1,
   prometheus: 1,
+  alertmanager: 1,
   "docker-api": 1,
   "node-exporter": 1, // global, one node
   cadvisor: 1, // global, one node
@@ -550,6 +551,14 @@ test("the historic curl API: upload to one replica, download the same bytes thro
   expect(sha256Of(join(s.clientDir, "notes.out"))).toBe(sha256Of(join(s.clientDir, "notes.bin")));
 }, 60_000);
 
+test("every APP 1 replica's /alerts reads the stack's Alertmanager (the status page's firing alerts)", async () => {
+  const s = need();
+  for (const address of await taskAddresses(s, "files")) {
+    const answer = JSON.parse((await s.client(`curl -sS -f --max-time 10 http://${address}:5001/alerts`)).out);
+    expect(answer).toMatchObject({ configured: true, alerts: expect.any(Array) });
+  }
+}, 60_000);
+
 type Calls = { ok: number; closedByServer: number; failed: number; failures: unknown[]; addresses: string[] };
 
 /**
@@ -692,3 +701,87 @@ test("docker stack rm, then deploying again, keeps the stored files", async () =
   expect(existsSync(join(s.clientDir, "again.out"))).toBe(true);
   expect(sha256Of(join(s.clientDir, "again.out"))).toBe(sha256Of(join(s.clientDir, "notes.bin")));
 }, 600_000);
+
+/** Points of `bucket` up to `stop` (RFC 3339), all series together (Flux count, summed). */
+async function fluxCountUntil(port: number, bucket: string, stop: string): Promise<number> {
+  const query = `from(bucket: "${bucket}/autogen") |> range(start: -2h, stop: ${stop}) |> count() |> group() |> sum()`;
+  const rows = (await fluxCsv(port, query)).split(/\r?\n/).filter((line) => line && !line.startsWith("#"));
+  // header then one row: ,result,table,_value
+  return Number(rows[1]?.split(",").at(-1) ?? 0);
+}
+
+/** The image every runtime service's spec names, by service. */
+async function runtimeImages(s: Swarm): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const service of ["files", "remote-write-containers", "remote-write-vms"]) {
+    out[service] = (await s.engine.docker([
+      "service",
+      "inspect",
+      "--format",
+      "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+      `${STACK}_${service}`,
+    ])).out.trim();
+  }
+  return out;
+}
+
+test(
+  "upgrading the runtime image (deploy/build-image, then deploy/stack-deploy from the new checkout) keeps the stored files and the metrics",
+  async () => {
+    const s = need();
+    const [address] = await taskAddresses(s, "files");
+    writeFileSync(join(s.clientDir, "before-upgrade.bin"), crypto.getRandomValues(new Uint8Array(200_000)));
+    await s.client(`cd /client && curl -sS -f -X POST -F 'file=@before-upgrade.bin' ${address}:5001/upload`);
+    const cut = new Date(Date.now() - 5_000).toISOString();
+    const before = {
+      vms: await fluxCountUntil(HOST_PORTS.influxVms, "vms", cut),
+      containers: await fluxCountUntil(HOST_PORTS.influxContainers, "containers", cut),
+    };
+    expect(before.vms).toBeGreaterThan(0);
+    expect(before.containers).toBeGreaterThan(0);
+
+    // The next version: any change to what goes into the image makes a new content-addressed tag.
+    const checkout = copyAsSharedFolder(join(s.dir, "tree-upgrade"));
+    appendFileSync(join(checkout, "runtime", "main.ts"), "\n// the next version, built by tests/swarm\n");
+    const env = { ...s.deployEnv };
+    const built = Bun.spawnSync(["bash", join(checkout, "deploy", "build-image")], { env, stderr: "pipe" });
+    expect({ code: built.exitCode, err: built.stderr.toString() }).toMatchObject({ code: 0 });
+    const next = readFileSync(join(s.dir, "artifacts", "image"), "utf8").trim(); // deployEnv.TARSD_ARTIFACTS
+    expect(next).not.toBe(s.image);
+    const deployed = Bun.spawnSync(["bash", join(checkout, "deploy", "stack-deploy")], {
+      env: { ...env, TARSD_IMAGE: next },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    expect({ code: deployed.exitCode, out: deployed.stdout.toString() + deployed.stderr.toString() }).toMatchObject({
+      code: 0,
+    });
+    await eventually("upgraded and converged", 300_000, () => converged(s));
+    expect(await runtimeImages(s)).toEqual({
+      files: next,
+      "remote-write-containers": next,
+      "remote-write-vms": next,
+    });
+
+    // Files: uploaded before, downloaded from the upgraded replicas, byte for byte.
+    const [upgraded] = await taskAddresses(s, "files");
+    await s.client(
+      `cd /client && curl -sS -f -X POST -F 'name=before-upgrade.bin' ${upgraded}:5001/download > after-upgrade.out`,
+    );
+    expect(sha256Of(join(s.clientDir, "after-upgrade.out"))).toBe(sha256Of(join(s.clientDir, "before-upgrade.bin")));
+    // Metrics: every point written before the upgrade is still there, and new ones keep coming.
+    expect({
+      vms: await fluxCountUntil(HOST_PORTS.influxVms, "vms", cut),
+      containers: await fluxCountUntil(HOST_PORTS.influxContainers, "containers", cut),
+    }).toEqual(before);
+    const later = new Date().toISOString();
+    await eventually("new points after the upgrade", 120_000, async () => {
+      const now = new Date(Date.now() + 60_000).toISOString();
+      return (await fluxCountUntil(HOST_PORTS.influxVms, "vms", now)) >
+          (await fluxCountUntil(HOST_PORTS.influxVms, "vms", later))
+        ? true
+        : undefined;
+    });
+  },
+  900_000,
+);
