@@ -51,7 +51,7 @@ export function downloadFunction(settings: FileServiceSettings, deps: { registry
         method: "POST",
         path: "/download",
         summary: "Download the file named by form field `name` (multipart or urlencoded).",
-        auth: false,
+        auth: { none: "the historic download form: it reads a file, as GET /files/{name} does" },
         openapi: {
           requestBody: {
             required: true,

@@ -2,7 +2,7 @@
 // route of every loaded function (method, path, summary, auth and its optional `openapi` fragment),
 // plus the runtime's own endpoints under the tag "runtime". Nothing here knows any function.
 import { basename } from "node:path";
-import { errorOf, jsonOf, type RouteInfo, routeNeedsAuth, SDK_SCHEMAS } from "@tarsd/sdk";
+import { errorOf, jsonOf, openReason, type RouteInfo, routeNeedsAuth, SDK_SCHEMAS } from "@tarsd/sdk";
 
 export interface DocumentedFunction {
   name: string;
@@ -59,7 +59,11 @@ export function buildOpenApi(functions: DocumentedFunction[], info: { title?: st
     components: {
       schemas: componentSchemas(functions),
       securitySchemes: {
-        bearerAuth: { type: "http", scheme: "bearer", description: "AUTH_TOKEN, when the replica sets one" },
+        bearerAuth: {
+          type: "http",
+          scheme: "bearer",
+          description: "The function's own token (e.g. REMOTE_WRITE_TOKEN), else AUTH_TOKEN, when the replica sets one",
+        },
       },
     },
   };
@@ -90,11 +94,14 @@ function functionOperation(fn: DocumentedFunction, route: RouteInfo): Operation 
     .filter((name) => !declared.some((p) => p.in === "path" && p.name === name))
     .map((name) => ({ name, in: "path", required: true, schema: { type: "string" } }));
   const parameters = [...pathParams, ...declared];
+  const open = openReason(route);
+  const description = [fragment.description, open && `Open to anyone, no token: ${open}.`].filter(Boolean).join("\n\n");
   const operation: Operation = {
     operationId: operationId(fn.name, route),
     summary: route.summary,
     tags: [fn.name],
     ...fragment,
+    ...(description ? { description } : {}),
     ...(parameters.length > 0 ? { parameters } : {}),
     responses: {
       ...(secured ? { "401": errorOf("Bearer token missing or wrong (only when the replica sets AUTH_TOKEN)") } : {}),
@@ -102,7 +109,9 @@ function functionOperation(fn: DocumentedFunction, route: RouteInfo): Operation 
       default: errorOf("Any other error"),
     },
   };
-  if (secured) operation.security = [{}, { bearerAuth: [] }]; // Optional: auth is off unless AUTH_TOKEN is set.
+  // Secured: the bearer token, optional in the document since auth is off unless a token is set. Open
+  // (a read, or a write that opted out with `auth: { none }`): no security requirement at all.
+  operation.security = secured ? [{}, { bearerAuth: [] }] : [];
   return operation;
 }
 

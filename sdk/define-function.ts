@@ -5,7 +5,7 @@
 // `fetch` relies on `request` alone: the second argument means something different on every
 // runtime (Deno: connection info, Bun: the server, Workers: env), so a function reads its
 // configuration from its environment once, when it loads, and passes it in here.
-import { requireBearer } from "./auth.ts";
+import { hostAuthToken, requireBearer } from "./auth.ts";
 import { withHeaders } from "./response-headers.ts";
 import { toErrorResponse } from "./errors.ts";
 import { type BodyMeter, limitBody } from "./body.ts";
@@ -20,8 +20,13 @@ export interface Route {
   handler: Handler;
   /** One line for the API docs. */
   summary: string;
-  /** Whether the bearer token is required; defaults to true for every method but GET, HEAD and OPTIONS. */
-  auth?: boolean;
+  /**
+   * Who may call the route. By default a write (every method but GET, HEAD and OPTIONS) needs the bearer
+   * token (the function's `token`, else the host's AUTH_TOKEN; neither set: open) and a read does not.
+   * `"bearer"` protects a read too; `{ none: "why" }` opens a write to anyone, explicitly: /openapi.json
+   * shows the operation with `security: []` and the reason.
+   */
+  auth?: "bearer" | { none: string };
   /** OpenAPI fragments (request body, responses) for /openapi.json. */
   openapi?: Record<string, unknown>;
   /**
@@ -82,8 +87,10 @@ export interface FunctionDefinition {
   /** Ends what `start` began (a periodic pass, say); called at most once, after the last request. */
   stop?: () => void | Promise<void>;
   /**
-   * The bearer token the routes that need auth require (writes, unless a route says otherwise);
-   * unset: no auth. The function reads it from its environment once, when it loads.
+   * The function's own bearer token for the routes that need auth (writes, unless a route says
+   * otherwise), e.g. REMOTE_WRITE_TOKEN, read from its environment once, when it loads. Unset: the
+   * host's AUTH_TOKEN (`hostAuthToken`), so a function that declares nothing still has protected
+   * writes wherever AUTH_TOKEN is set; neither set: no auth (the historic open API).
    */
   token?: string;
   /** Sees every answer: the handlers' and the contract's own (401, 404, 405, errors), e.g. to count them. */
@@ -98,7 +105,11 @@ export function defineFunction(definition: FunctionDefinition): FunctionModule {
     return response;
   };
 
+  // One token for every route, read once: the function's own, else the host's (under the runtime and
+  // under `deno serve` alike: both read the same environment).
+  const token = definition.token || hostAuthToken();
   const routes: MountedRoute[] = definition.routes.map(({ handler, ...info }) => {
+    checkAuth(info);
     const paramsOf = compilePath(info.path);
     const needsAuth = routeNeedsAuth(info);
     const limit = { bytes: info.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, overhead: info.bodyOverheadBytes ?? 0 };
@@ -110,7 +121,7 @@ export function defineFunction(definition: FunctionDefinition): FunctionModule {
           request = limitBody(request, limit, meter);
           await start();
           const decoded = params ?? paramsOf(new URL(request.url).pathname) ?? {};
-          if (needsAuth) requireBearer(request, definition.token);
+          if (needsAuth) requireBearer(request, token);
           response = await handler(request, decoded);
         } catch (err) {
           response = toErrorResponse(err);
@@ -141,7 +152,32 @@ export function defineFunction(definition: FunctionDefinition): FunctionModule {
   return { routes, schemas: definition.schemas ?? {}, fetch, start, ready, stop };
 }
 
-/** Whether a route requires the bearer token (when one is configured): writes do, reads (and OPTIONS) do not. */
+/** The methods that only read: open unless a route says `auth: "bearer"`. */
+export const READ_METHODS: readonly Route["method"][] = ["GET", "HEAD", "OPTIONS"];
+
+/**
+ * Whether a route requires the bearer token (when one is configured): writes do unless they opt out
+ * with `auth: { none }`, reads (and OPTIONS) do not unless they say `auth: "bearer"`.
+ */
 export function routeNeedsAuth(route: Pick<RouteInfo, "method" | "auth">): boolean {
-  return route.auth ?? !["GET", "HEAD", "OPTIONS"].includes(route.method);
+  if (route.auth === "bearer") return true;
+  if (openReason(route) !== undefined) return false;
+  return !READ_METHODS.includes(route.method); // anything else fails closed (and `defineFunction` refuses it)
+}
+
+/** Why a route is open to anyone, when it opted out of the token explicitly (`auth: { none }`). */
+export function openReason(route: Pick<RouteInfo, "auth">): string | undefined {
+  const auth = route.auth as unknown;
+  return typeof auth === "object" && auth !== null && typeof (auth as { none?: unknown }).none === "string"
+    ? (auth as { none: string }).none
+    : undefined;
+}
+
+/** A route's `auth` as the contract takes it, or the error naming the route (e.g. the old `auth: false`). */
+function checkAuth(route: Pick<RouteInfo, "method" | "path" | "auth">): void {
+  if (route.auth === undefined || route.auth === "bearer" || openReason(route)?.trim()) return;
+  throw new Error(
+    `${route.method} ${route.path}: auth must be "bearer" or { none: "<why anyone may call it>" }, ` +
+      `got ${JSON.stringify(route.auth)}`,
+  );
 }

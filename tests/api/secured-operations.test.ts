@@ -1,8 +1,9 @@
-// Auth, driven by the API's own document: every function (upload, download, remote-write) built with
-// a token and served by the real host in this process; every operation /openapi.json marks as secured
-// (`bearerAuth`) is sent without the token and with wrong ones, and must answer 401 with the JSON
-// error and the challenge, with nothing changed on disk (the whole data directory: names, blobs,
-// tmp, uploads, the metrics sink's files). With the token, each is let through and does change the
+// Auth, driven by the API's own document: every function (upload, download, remote-write) served by
+// the real host in this process, the file functions declaring no token (the host's AUTH_TOKEN, which
+// the contract applies to every write route whatever a function declares) and remote-write its own;
+// every operation /openapi.json marks as secured (`bearerAuth`) is sent without the token and with
+// wrong ones, and must answer 401 with the JSON error and the challenge, with nothing changed on disk
+// (the whole data directory: names, blobs, tmp, uploads, the metrics sink's files). With the token, each is let through and does change the
 // disk: the refused requests were ones that would have written. A new write route is covered as soon
 // as the document lists it; one the document leaves open must be a read (the first test).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -215,12 +216,23 @@ async function makeFixtures(): Promise<Fixtures> {
 beforeAll(async () => {
   dataDir = tempDir("tarsd-secured-");
   const registry = newRegistry();
-  const files = { ...defaultSettings(dataDir), token: TOKEN };
-  host = await startInProcess({
-    upload: uploadFunction(files),
-    download: downloadFunction(files),
-    "remote-write": remoteWriteFunction({ ...DEFAULT_REMOTE_WRITE_SETTINGS, dataDir, token: TOKEN }, { registry }),
-  }, { registry });
+  // The file functions get no token of their own: the host's AUTH_TOKEN protects them, read (as a
+  // replica does) when they are defined.
+  const files = { ...defaultSettings(dataDir), token: undefined };
+  const saved = process.env.AUTH_TOKEN;
+  process.env.AUTH_TOKEN = TOKEN;
+  let functions;
+  try {
+    functions = {
+      upload: uploadFunction(files),
+      download: downloadFunction(files),
+      "remote-write": remoteWriteFunction({ ...DEFAULT_REMOTE_WRITE_SETTINGS, dataDir, token: TOKEN }, { registry }),
+    };
+  } finally {
+    if (saved === undefined) delete process.env.AUTH_TOKEN;
+    else process.env.AUTH_TOKEN = saved;
+  }
+  host = await startInProcess(functions, { registry });
   doc = (await (await fetch(`${host.url}/openapi.json`)).json()) as OpenApi;
 });
 afterAll(async () => {

@@ -130,6 +130,11 @@ test(
       const none = t.redeploy("download");
       expect(none.code).toBe(1);
       expect(none.out).toContain("no service of stack tarsd runs function download");
+      // It says how to add the function to the stack, and leaves no config behind.
+      expect(none.out).toContain("docs/adding-a-function.md");
+      expect(none.out).toContain("name: tarsd_fn_download_${FN_DOWNLOAD_ID:?");
+      expect(none.out).toContain("target: /app/functions/download.js");
+      expect(t.calls()).not.toMatch(/config create .*tarsd_fn_download_/);
     } finally {
       rmSync(t.dir, { recursive: true, force: true });
     }

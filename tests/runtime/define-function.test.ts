@@ -5,7 +5,13 @@ import { compilePath, DEFAULT_MAX_BODY_BYTES, defineFunction, HttpError } from "
 const ROUTES: Parameters<typeof defineFunction>[0]["routes"] = [
   { method: "GET", path: "/things/:id", summary: "read", handler: (_r, { id }) => Response.json({ id }) },
   { method: "PUT", path: "/things/:id", summary: "write", handler: () => new Response(null, { status: 204 }) },
-  { method: "POST", path: "/search", summary: "read by POST", auth: false, handler: () => Response.json([]) },
+  {
+    method: "POST",
+    path: "/search",
+    summary: "read by POST",
+    auth: { none: "a search only reads" },
+    handler: () => Response.json([]),
+  },
   {
     method: "GET",
     path: "/boom",
@@ -77,6 +83,54 @@ describe("defineFunction", () => {
     expect((await call("PUT", "/things/1")).status).toBe(204);
   });
 
+  test("a function that declares no token takes the host's AUTH_TOKEN (read when it is defined); its own wins", async () => {
+    const saved = process.env.AUTH_TOKEN;
+    process.env.AUTH_TOKEN = "h0st";
+    let hosted, own;
+    try {
+      hosted = defineFunction({ routes: ROUTES });
+      own = defineFunction({ token: "own", routes: ROUTES });
+    } finally {
+      if (saved === undefined) delete process.env.AUTH_TOKEN;
+      else process.env.AUTH_TOKEN = saved;
+    }
+    const put = (module: typeof fn, authorization?: string) =>
+      module.fetch(
+        new Request("http://fn.test/things/1", {
+          method: "PUT",
+          headers: authorization ? { authorization: `Bearer ${authorization}` } : {},
+        }),
+      );
+    expect((await put(hosted)).status).toBe(401);
+    expect((await put(hosted, "wrong")).status).toBe(401);
+    expect((await put(hosted, "h0st")).status).toBe(204);
+    expect((await put(own, "h0st")).status).toBe(401);
+    expect((await put(own, "own")).status).toBe(204);
+    // The opted-out route and the reads stay open.
+    expect((await hosted.fetch(new Request("http://fn.test/search", { method: "POST" }))).status).toBe(200);
+    expect((await hosted.fetch(new Request("http://fn.test/things/1"))).status).toBe(200);
+  });
+
+  test("a route opts out only explicitly, with a reason: `auth: false` (or an empty reason) is refused", () => {
+    const route = { method: "POST" as const, path: "/x", summary: "x", handler: () => new Response() };
+    for (const auth of [false, true, { none: "" }, "none"]) {
+      // deno-lint-ignore no-explicit-any
+      expect(() => defineFunction({ routes: [{ ...route, auth: auth as any }] })).toThrow(
+        'POST /x: auth must be "bearer" or { none: "<why anyone may call it>" }',
+      );
+    }
+  });
+
+  test('`auth: "bearer"` protects a read', async () => {
+    const guarded = defineFunction({
+      token: "t",
+      routes: [{ method: "GET", path: "/secret", summary: "s", auth: "bearer", handler: () => new Response("s") }],
+    });
+    expect((await guarded.fetch(new Request("http://fn.test/secret"))).status).toBe(401);
+    const ok = await guarded.fetch(new Request("http://fn.test/secret", { headers: { authorization: "Bearer t" } }));
+    expect(ok.status).toBe(200);
+  });
+
   test("observe sees every answer: the handlers' and the contract's own 401, 404 and 405", async () => {
     const seen: number[] = [];
     const observed = defineFunction({
@@ -145,7 +199,7 @@ describe("the body limit, applied by the contract itself (so also under deno ser
       method: "POST",
       path: "/echo",
       summary: "reads its body",
-      auth: false,
+      auth: { none: "a test of body limits" },
       maxBodyBytes: 10,
       bodyOverheadBytes: 2,
       async handler(request) {
@@ -202,7 +256,7 @@ describe("the body limit, applied by the contract itself (so also under deno ser
         method: "POST",
         path: "/x",
         summary: "x",
-        auth: false,
+        auth: { none: "a test of body limits" },
         handler: async (request) => new Response(String((await request.arrayBuffer()).byteLength)),
       }],
     });

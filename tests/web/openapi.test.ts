@@ -16,6 +16,7 @@ type Doc = {
         summary?: string;
         tags?: string[];
         security?: unknown[];
+        description?: string;
         responses: Record<string, unknown>;
         parameters?: { name: string; in: string }[];
       }
@@ -107,12 +108,14 @@ describe("/openapi.json", () => {
     );
   });
 
-  test("write routes carry the bearer security scheme and a 401; reads do not", () => {
+  test("write routes carry the bearer security scheme and a 401; reads, and writes opted out, none", () => {
     expect(doc.components.securitySchemes).toHaveProperty("bearerAuth");
     expect(doc.paths["/files/{name}"]!.put!.security).toEqual([{}, { bearerAuth: [] }]);
     expect(doc.paths["/files/{name}"]!.delete!.responses).toHaveProperty("401");
-    expect(doc.paths["/files/{name}"]!.get!.security).toBeUndefined();
-    expect(doc.paths["/download"]!.post!.security).toBeUndefined();
+    expect(doc.paths["/files/{name}"]!.get!.security).toEqual([]);
+    expect(doc.paths["/download"]!.post!.security).toEqual([]);
+    // The opt-out is explicit, and says why.
+    expect(doc.paths["/download"]!.post!.description).toContain("Open to anyone, no token: ");
   });
 
   test("every documented function operation is mounted (answered by the function, not the router)", async () => {
