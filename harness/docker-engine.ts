@@ -1,11 +1,19 @@
 // A private Docker Engine for the swarm test: `dockerd` with its own data root, exec root, socket and
-// pid file, so nothing touches a system daemon (none runs on CI machines) and only the test's commands
-// see it (DOCKER_HOST). Images persist in the data root between runs (.tools/docker): rebuilding the
+// pid file, so nothing touches a system daemon's files and only the test's commands see it (DOCKER_HOST).
+// It never stops or reconfigures a system Docker. It cannot run beside another dockerd, though (a
+// system one, or another checkout's test): dockerd has no flag for the names of what it makes in the
+// host's network namespace, so two daemons share the iptables chains DOCKER, DOCKER-USER,
+// DOCKER-ISOLATION-STAGE-1/2 and DOCKER-INGRESS (a starting dockerd removes and rebuilds them: the other's
+// published ports would stop working), the docker0 and docker_gwbridge bridges (and their address
+// ranges), and swarm's ports. So it refuses to start while another dockerd runs (otherDockerds), naming
+// it, rather than break the user's Docker. A system containerd is no such problem: when one answers on
+// /run/containerd/containerd.sock dockerd uses it, in namespaces of its own (tarsd-test, below), beside
+// a system dockerd's "moby"; else dockerd starts its own under the exec root. Images persist in the data root between runs (.tools/docker): rebuilding the
 // stand-in bases is the slow part, and `docker build` caches by content, so a changed file still
 // rebuilds. Everything else (swarm, services, volumes) is reset at start and removed at stop.
 import type { Subprocess } from "bun";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { basename, join } from "node:path";
 import { REPO_ROOT, requireBinary } from "./binaries.ts";
 
 export interface DockerResult {
@@ -68,12 +76,39 @@ async function lockDataRoot(timeoutMs: number): Promise<() => void> {
   return () => holder.kill();
 }
 
+/** Running dockerd processes other than one on `dataRoot`: "<pid> <command line>". */
+export function otherDockerds(dataRoot: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+    } catch {
+      continue; // ended meanwhile
+    }
+    if (basename(argv[0] ?? "") !== "dockerd") continue;
+    const i = argv.indexOf("--data-root");
+    const root = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith("--data-root="))?.slice("--data-root=".length);
+    if (root !== dataRoot) found.push(`${pid} ${argv.join(" ")}`);
+  }
+  return found;
+}
+
 export async function startDockerEngine(): Promise<DockerEngine> {
   const dockerd = requireBinary("dockerd");
   const cli = requireBinary("docker");
   if (process.getuid?.() !== 0) throw new Error("the swarm test starts dockerd and must run as root (CI does)");
   mkdirSync(DOCKER_ROOT, { recursive: true });
   const unlock = await lockDataRoot(40 * 60_000);
+  const others = otherDockerds(join(DOCKER_ROOT, "data"));
+  if (others.length > 0) {
+    unlock();
+    throw new Error(
+      `another Docker daemon runs on this machine:\n  ${others.join("\n  ")}\nThe swarm test's own dockerd ` +
+        "would share its iptables chains and bridges (docker0, docker_gwbridge) and break its networking: " +
+        "run the swarm test where no other dockerd runs (CI: .ci/run), or stop that one yourself for the run",
+    );
+  }
   // The socket path must stay short (108 bytes for unix sockets): keep it in /run, not in the checkout.
   const runDir = `/run/tarsd-test-docker-${process.pid}`;
   const linksBefore = links();
@@ -93,7 +128,8 @@ export async function startDockerEngine(): Promise<DockerEngine> {
       join(runDir, "docker.pid"),
       "--storage-driver",
       "overlay2",
-      // A containerd of its own under the exec root: never a system one that may be running.
+      // Namespaces of its own in containerd: its own containerd under the exec root, or a system one's
+      // (see above).
       "--containerd-namespace",
       "tarsd-test",
       "--containerd-plugins-namespace",

@@ -3,7 +3,9 @@
 # stack (the slave has loaded the image by now, so no task fails for want of it), spread the APP 1
 # replicas that swarm had to place on the master alone, then print the URLs. Idempotent: an
 # unchanged stack is left as it is, and so is a service whose replicas already run on both nodes.
+# Usage: after-slave.sh <master address>
 set -euo pipefail
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0; fi # usage: the comment above
 
 STACK="${TARSD_STACK:-tarsd}"
 ADDR="${1:-192.168.50.2}"

@@ -2,6 +2,7 @@
 # Deploys (or re-deploys: unchanged services stay as they are) the stack from the master, with the
 # settings provisioning chose. Used by provision-master.sh and after-slave.sh. Usage: deploy-stack.sh <master address>
 set -euo pipefail
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0; fi # usage: the comment above
 
 ADDR="${1:-192.168.50.2}"
 ROOT="${TARSD_ROOT:-/vagrant}"

@@ -6,8 +6,9 @@
 # registry can be reached, e.g. the two-VM test, third-party images come this way under the names
 # the stack uses). Idempotent: an archive already loaded is not loaded again. Docker's container logs
 # are rotated (its daemon configuration, below). Sourced (tests/deploy/bounded-disks.test.ts), it only
-# defines its functions.
+# defines its functions. Usage (as root, in a VM): provision-common.sh
 set -euo pipefail
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0; fi # usage: the comment above
 export DEBIAN_FRONTEND=noninteractive
 ROOT="${TARSD_ROOT:-/vagrant}"
 

@@ -2,6 +2,7 @@
 # Master (192.168.50.2): swarm manager, NFS server for the shared file store, image build, stack deploy.
 # Idempotent: every step checks before it acts. Usage: provision-master.sh <master address> <slave address>
 set -euo pipefail
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0; fi # usage: the comment above
 export DEBIAN_FRONTEND=noninteractive
 
 ADDR="${1:-192.168.50.2}"

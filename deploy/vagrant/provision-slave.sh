@@ -4,6 +4,7 @@
 # this node alone). Runs on every `vagrant up` (a slave that was halted while the master built a
 # newer image loads it) and is idempotent. Usage: provision-slave.sh <slave address> <master address>
 set -euo pipefail
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0; fi # usage: the comment above
 
 ADDR="${1:-192.168.50.3}"
 MASTER="${2:-192.168.50.2}"

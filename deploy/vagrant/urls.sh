@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prints where everything answers. Usage: urls.sh <master address>
 set -euo pipefail
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0; fi # usage: the comment above
 ADDR="${1:-192.168.50.2}"
 SECRETS_DIR="${TARSD_SECRETS_DIR:-/etc/tarsd/secrets}"
 cat <<TEXT

@@ -21,24 +21,38 @@ const SAMPLES = {
   decoy: 'test("prints totals of its own", () => { console.log(" 7 pass\\n 3 skip\\n 2 todo\\n 5 fail"); });',
 };
 
-/** .ci/run in a copy of the repository whose scripts/test is `script`; its exit code and output. */
-function ciRun(script: string): { code: number; out: string; lines: string[]; log: string } {
+/**
+ * .ci/run in a copy of the repository whose scripts/test is `script`; its exit code and output. Its
+ * scripts/setup (`setup`) and .ci/system-services are stand-ins that append what they were called with
+ * to `calls` (in order, with scripts/test's "test"), so no package is installed and no service started.
+ */
+function ciRun(
+  script: string,
+  setup = "exit 0",
+): { code: number; out: string; lines: string[]; log: string; calls: string[] } {
   const root = tempDir("tarsd-ci-run-");
   mkdirSync(join(root, ".ci"));
   mkdirSync(join(root, "scripts"));
   copyFileSync(join(REPO_ROOT, ".ci", "run"), join(root, ".ci", "run"));
-  writeFileSync(
-    join(root, "scripts", "test"),
-    `#!/usr/bin/env bash\nset -euo pipefail\ncd "$(dirname "$0")/.."\n${script}\n`,
-  );
+  const calls = join(root, "calls");
+  const stub = (name: string, body: string) =>
+    `#!/usr/bin/env bash\nset -euo pipefail\ncd "$(dirname "$0")/.."\necho "${name} $*" >>${
+      JSON.stringify(calls)
+    }\n${body}\n`;
+  writeFileSync(join(root, "scripts", "test"), stub("test", script));
+  writeFileSync(join(root, "scripts", "setup"), stub("setup", setup));
+  writeFileSync(join(root, ".ci", "system-services"), stub("system-services", "exit 0"));
   const res = Bun.spawnSync(["bash", join(root, ".ci", "run")], { cwd: root, stdout: "pipe", stderr: "pipe" });
   const log = readFileSync(join(root, ".artifacts", "test.log"), "utf8");
+  const called = readFileSync(calls, "utf8").trimEnd().split("\n");
   rmSync(root, { recursive: true, force: true });
   return {
     code: res.exitCode ?? -1,
     out: res.stdout.toString() + res.stderr.toString(),
     lines: res.stdout.toString().trimEnd().split("\n"),
     log,
+    // the state directory's name differs every run
+    calls: called.map((line) => line.replace(/ \/\S+$/, " STATE_DIR")),
   };
 }
 
@@ -95,4 +109,27 @@ test("totals printed by a test itself are not bun's summary", () => {
 test("scripts/test failing before bun test (set-up, typecheck): its exit code, counted as a failure", () => {
   const run = ciRun('echo "error TS2322: typecheck failed" >&2\nexit 2');
   expect({ code: run.code, last: run.lines.at(-1) }).toEqual({ code: 2, last: "0 passed, 1 failed" });
+});
+
+test("Debian's services run on their default ports while the suite runs: started after the set-up, stopped at the end", () => {
+  const run = ciRunOn("pass");
+  expect(run.calls).toEqual([
+    "setup --test",
+    "system-services start STATE_DIR",
+    "test ",
+    "system-services stop STATE_DIR",
+  ]);
+  expect({ code: run.code, last: run.lines.at(-1) }).toEqual({ code: 0, last: "1 passed, 0 failed" });
+});
+
+test("a failing suite still stops the services", () => {
+  const run = ciRunOn("pass", "fail");
+  expect(run.calls.at(-1)).toBe("system-services stop STATE_DIR");
+  expect(run.code).toBe(1);
+});
+
+test("a failing set-up: no service is started and no test runs, counted as a failure", () => {
+  const run = ciRun("exit 0", "exit 3");
+  expect(run.calls).toEqual(["setup --test", "system-services stop STATE_DIR"]);
+  expect({ code: run.code, last: run.lines.at(-1) }).toEqual({ code: 3, last: "0 passed, 1 failed" });
 });

@@ -12,6 +12,7 @@ import { type DockerEngine, startDockerEngine } from "../../harness/docker-engin
 import { tempDir } from "../../harness/runtime-process.ts";
 import { copyAsSharedFolder } from "./shared-folder.ts";
 import { buildStandinImages, bunBaseImage } from "./standin-images.ts";
+import { TEST_PORTS } from "./test-stack.ts";
 
 export const STACK = "tarsd";
 /** APP 1's overlay network: deploy/stack.yml gives it this fixed name (attachable: the client container joins it). */
@@ -20,8 +21,17 @@ export const INTERFACE = "tarsd-swarm0";
 export const NODE_ADDRESS = "10.213.0.1";
 /** The same pool deploy/vagrant/provision-master.sh gives the swarm. */
 export const ADDRESS_POOL = "10.20.0.0/16";
-/** Host ports the test stack publishes (mode host) and node-exporter's, on the host network. */
-export const HOST_PORTS = { influxVms: 8086, influxContainers: 8087, prometheus: 9090, nodeExporter: 9100 };
+/**
+ * Host ports the test stack publishes (mode host) and node-exporter's, on the host network: the stack's
+ * 8086, 8087, 9090 and 9100 moved to ports no common service uses by default (tests/swarm/test-stack.ts),
+ * so a machine's own Prometheus, node-exporter or InfluxDB can keep running.
+ */
+export const HOST_PORTS = {
+  influxVms: TEST_PORTS[8086] as number,
+  influxContainers: TEST_PORTS[8087] as number,
+  prometheus: TEST_PORTS[9090] as number,
+  nodeExporter: TEST_PORTS[9100] as number,
+};
 const CLIENT = "tarsd-test-client";
 
 export interface Swarm {
@@ -61,7 +71,9 @@ async function assertPortFree(port: number): Promise<void> {
       "error",
       () =>
         reject(
-          new Error(`port ${port} is taken on this machine: the swarm test publishes it (stop what listens there)`),
+          new Error(
+            `port ${port} is taken on this machine: the swarm test publishes it (tests/swarm/test-stack.ts, TEST_PORTS)`,
+          ),
         ),
     );
     server.listen(port, "0.0.0.0", () => server.close(() => resolve()));
@@ -149,7 +161,7 @@ export async function startSwarm(): Promise<Swarm> {
       TARSD_IMAGE: image,
       TARSD_STACK_TRANSFORM: `${process.execPath} ${
         join(import.meta.dir, "test-stack.ts")
-      } --docker-socket ${engine.socket} --docker-data-root ${dataRoot}`,
+      } --docker-socket ${engine.socket} --docker-data-root ${dataRoot} --work-dir ${dir}`,
     });
 
     const clientDir = join(dir, "client");

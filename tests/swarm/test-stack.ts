@@ -21,8 +21,15 @@
 //   - This machine has no udev, so no /dev/disk: a bind of a missing path fails the task. cAdvisor's
 //     /dev/disk bind is left out; cAdvisor only names file systems' devices by it (container_fs_*,
 //     which no rule uses).
+//   - Host ports are not the stack's (InfluxDB 8086 and 8087, Prometheus 9090, node-exporter 9100) but
+//     TEST_PORTS: the defaults of services a developer's machine may run (Debian's prometheus and
+//     prometheus-node-exporter, an InfluxDB) must not fail the test or be reached by it. Published ports
+//     keep their targets; node-exporter, on the host network, listens on its test port, and Prometheus'
+//     config (written to the test's directory) scrapes nodes there.
 // The rendered file is deployed again by `docker stack deploy`, which interpolates `$` once more: every
 // `$` is written as `$$`.
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 
 // a compose file is free-form
 // deno-lint-ignore no-explicit-any
@@ -33,6 +40,28 @@ export interface TestStackOptions {
   dockerSocket: string;
   /** the private daemon's data root (`docker info`'s DockerRootDir), where the node's is /var/lib/docker */
   dockerDataRoot: string;
+  /** where the test's Prometheus config is written (it scrapes node-exporter on its test port) */
+  workDir: string;
+}
+
+/** The stack's host ports and the test's (see above): none is a default port of a common service. */
+export const TEST_PORTS: Readonly<Record<number, number>> = { 8086: 18086, 8087: 18087, 9090: 19090, 9100: 19100 };
+
+function testPort(port: number): number {
+  const mapped = TEST_PORTS[port];
+  if (mapped === undefined) throw new Error(`the stack publishes ${port}, which has no test port in TEST_PORTS`);
+  return mapped;
+}
+
+/** Prometheus' config with node-exporter's port (`replacement: "$1:9100"`) changed to its test port. */
+export function testPrometheusConfig(config: string): string {
+  let count = 0;
+  const changed = config.replaceAll(/^(\s*replacement: "\$1:)9100(")$/gm, (_, head, tail) => {
+    count++;
+    return `${head}${testPort(9100)}${tail}`;
+  });
+  if (count === 0) throw new Error('Prometheus\' config no longer scrapes node-exporter at "$1:9100": where is it?');
+  return changed;
 }
 
 /** The Docker socket as a container that binds the node's /var/run at /var/run sees it (on the node /var/run is /run). */
@@ -90,7 +119,13 @@ export function testStack(rendered: Any, opts: TestStackOptions): Any {
     if (service.ports) {
       const replicas = service.deploy?.mode === "global" ? 1 : (service.deploy?.replicas ?? 1);
       if (replicas > 1) delete service.ports;
-      else service.ports = service.ports.map((p: Any) => ({ ...p, mode: "host" }));
+      else {
+        service.ports = service.ports.map((p: Any) => ({
+          ...p,
+          mode: "host",
+          published: testPort(Number(p.published)),
+        }));
+      }
     }
     for (const volume of service.volumes ?? []) {
       if (volume.type === "bind" && volume.bind?.propagation) {
@@ -102,25 +137,48 @@ export function testStack(rendered: Any, opts: TestStackOptions): Any {
       if (volume.type === "bind" && volume.source === "/var/lib/docker") volume.source = opts.dockerDataRoot;
     }
   }
+  // node-exporter on its test port (host network); Prometheus scrapes it there (see above).
+  const nodeExporter = stack.services["node-exporter"];
+  if (nodeExporter) {
+    const listen = "--web.listen-address=:9100";
+    if (!nodeExporter.command?.includes(listen)) throw new Error(`node-exporter no longer has ${listen}`);
+    nodeExporter.command = nodeExporter.command.map((arg: string) =>
+      arg === listen ? `--web.listen-address=:${testPort(9100)}` : arg
+    );
+    nodeExporter.healthcheck.test = nodeExporter.healthcheck.test.map((arg: string) =>
+      arg.replace("127.0.0.1:9100/", `127.0.0.1:${testPort(9100)}/`)
+    );
+  }
+  const prometheusConfig = stack.configs?.prometheus_config;
+  if (prometheusConfig) {
+    const file = join(opts.workDir, "prometheus.yml");
+    writeFileSync(file, testPrometheusConfig(readFileSync(prometheusConfig.file, "utf8")));
+    stack.configs.prometheus_config = { ...prometheusConfig, file };
+  }
   const files = stack.volumes?.["files-data"];
   if (files) stack.volumes["files-data"] = { driver: "local" };
   return escapeDollars(stack);
 }
 
-// `TARSD_STACK_TRANSFORM="bun tests/swarm/test-stack.ts --docker-socket S --docker-data-root D" deploy/stack-deploy`:
+// `TARSD_STACK_TRANSFORM="bun tests/swarm/test-stack.ts --docker-socket S --docker-data-root D --work-dir W" deploy/stack-deploy`:
 // `docker stack config` output on stdin, the stack to deploy (JSON, which is YAML) on stdout.
 if (import.meta.main) {
   const { values } = (await import("node:util")).parseArgs({
-    options: { "docker-socket": { type: "string" }, "docker-data-root": { type: "string" } },
+    options: {
+      "docker-socket": { type: "string" },
+      "docker-data-root": { type: "string" },
+      "work-dir": { type: "string" },
+    },
   });
   const dockerSocket = values["docker-socket"];
   const dockerDataRoot = values["docker-data-root"];
-  if (!dockerSocket || !dockerDataRoot) {
+  const workDir = values["work-dir"];
+  if (!dockerSocket || !dockerDataRoot || !workDir) {
     console.error(
-      "usage: bun tests/swarm/test-stack.ts --docker-socket <path> --docker-data-root <path>  < rendered-stack.yml",
+      "usage: bun tests/swarm/test-stack.ts --docker-socket <path> --docker-data-root <path> --work-dir <dir>  < rendered-stack.yml",
     );
     process.exit(2);
   }
   const rendered = Bun.YAML.parse(await Bun.stdin.text());
-  process.stdout.write(`${JSON.stringify(testStack(rendered, { dockerSocket, dockerDataRoot }), null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(testStack(rendered, { dockerSocket, dockerDataRoot, workDir }), null, 2)}\n`);
 }
