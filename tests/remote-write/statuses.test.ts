@@ -1,4 +1,4 @@
-// The remote-write answers are written once (lib/remote-write/statuses.ts); the README's table is that
+// The remote-write answers are written once (lib/remote-write/statuses.ts); docs/remote-write.md's table is that
 // table, row for row, so the documentation cannot drift from what the function documents and answers.
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { REPO_ROOT } from "../../harness/binaries.ts";
 import { REMOTE_WRITE_STATUSES } from "../../lib/remote-write/statuses.ts";
 
-test("the README's status table is the receiver's status table, row for row", () => {
-  const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+test("docs/remote-write.md's status table is the receiver's status table, row for row", () => {
+  const readme = readFileSync(join(REPO_ROOT, "docs", "remote-write.md"), "utf8");
   const start = readme.indexOf("| status | when |\n| --- | --- |\n");
   expect(start).toBeGreaterThan(0);
   const rows = readme.slice(start).split("\n").slice(2);
