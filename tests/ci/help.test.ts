@@ -49,9 +49,10 @@ function scripts(): string[] {
 }
 
 /** Every path under `dir` with its size and modification time (missing: empty). */
+/** What a directory holds, with sizes and times; .ci/run's own test log (written as the suite runs) left out. */
 function snapshot(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true }).map(String).sort().map((path) => {
+  return readdirSync(dir, { recursive: true }).map(String).filter((path) => path !== "test.log").sort().map((path) => {
     const st = statSync(join(dir, path), { throwIfNoEntry: false });
     return `${path} ${st?.size} ${st?.mtimeMs}`;
   });
@@ -93,7 +94,6 @@ for (const script of scripts()) {
     const before = watched.map((dir) => snapshot(dir));
     const tools = () => (existsSync(join(REPO_ROOT, ".tools")) ? readdirSync(join(REPO_ROOT, ".tools")).sort() : []);
     const toolsBefore = tools();
-    const started = performance.now();
     const res = Bun.spawnSync(["/bin/bash", join(REPO_ROOT, script), "--help"], {
       cwd,
       env: { PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: home, LANG: "C.UTF-8" },
@@ -101,7 +101,6 @@ for (const script of scripts()) {
       stderr: "pipe",
       timeout: 10_000,
     });
-    const seconds = (performance.now() - started) / 1000;
     const out = res.stdout.toString();
     expect({ script, code: res.exitCode, stderr: res.stderr.toString() }).toEqual({ script, code: 0, stderr: "" });
     // The usage names the script (how to call it), and says more than that.
@@ -111,7 +110,7 @@ for (const script of scripts()) {
     expect({ script, cwd: readdirSync(cwd), home: readdirSync(home) }).toEqual({ script, cwd: [], home: [] });
     expect(watched.map((dir) => snapshot(dir))).toEqual(before);
     expect(tools()).toEqual(toolsBefore); // (its top level only: it holds the swarm test's Docker data root)
-    // No server started: it returned at once (scripts/start would run the set-up, then the runtime).
-    expect({ script, quick: seconds < 5 }).toEqual({ script, quick: true });
+    // No server started: bun, docker and the rest are stand-ins that record any call (checked above), and
+    // a script still running after spawnSync's timeout would have been killed (exit code not 0).
   });
 }
