@@ -147,6 +147,12 @@ export async function startSwarm(): Promise<Swarm> {
       TARSD_REDEPLOY_LOCK: join(dir, "redeploy.lock"),
       // A stack that does not converge fails the deploy in minutes, not the script's default 10.
       TARSD_CONVERGE_TIMEOUT: "240",
+      // Health checks with time to spare, as deploy/vagrant/deploy-stack.sh gives them under emulation:
+      // the whole stack shares two cores with the suite here, and a check (a `bun` process) that takes
+      // over its 3 s three times in a row during an update's monitor window rolls the update back (seen
+      // once in CI: the upgrade's remote-write-vms). Passing checks are as quick as before.
+      TARSD_HEALTH_TIMEOUT: "10s",
+      TARSD_HEALTH_START_PERIOD: "60s",
     };
     // As /vagrant in the VMs: no file executable, none readable by others (VirtualBox's fmode=640).
     const root = copyAsSharedFolder(join(dir, "tree"));
