@@ -81,3 +81,20 @@ async function reportedPort(proc: Subprocess, readyPath: string, timeoutMs: numb
     await Bun.sleep(20);
   }
 }
+
+/**
+ * Runs a command to its end (not a server): its exit code and everything it wrote. Asynchronous, so
+ * a stand-in this process serves (a proxy, a fake API) can answer it meanwhile.
+ */
+export async function runCommand(
+  cmd: string[],
+  options: { cwd?: string; env?: Record<string, string | undefined>; timeout?: number } = {},
+): Promise<{ code: number; out: string; err: string }> {
+  const proc = Bun.spawn(cmd, { ...options, stdout: "pipe", stderr: "pipe" });
+  const [code, out, err] = await Promise.all([
+    proc.exited,
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+  ]);
+  return { code, out, err };
+}

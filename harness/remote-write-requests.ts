@@ -53,6 +53,19 @@ const histogram = (timestamp: number) => ({
   timestamp,
 });
 
+/**
+ * An integer native histogram of 5 observations in one bucket, (0.5, 1], that claims `count` of them:
+ * 5 is what Prometheus accepts, fewer or more (with a sum that is not NaN) it refuses.
+ */
+export const fiveInOneBucket = (count: number, timestamp: number) => ({
+  countInt: count,
+  sum: 4,
+  schema: 0,
+  positiveSpans: [{ offset: 0, length: 1 }],
+  positiveDeltas: [5],
+  timestamp,
+});
+
 export function encodeV1(series: TestSeries[]): Uint8Array {
   const type = writeRequestV1();
   const message = type.fromObject({

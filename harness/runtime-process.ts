@@ -1,6 +1,6 @@
 // Starts the real runtime (`bun runtime/main.ts`) as a child process on a free loopback port.
 import type { Subprocess } from "bun";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitForHttp } from "./ports.ts";
@@ -29,6 +29,22 @@ export const POOL_THREADS = /UV_THREADPOOL_SIZE=(\d+)/.exec(
 
 export function tempDir(prefix = "tarsd-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/**
+ * `tempDir` for a test file whose directories are removed by `cleanUp` (bun:test's afterEach or
+ * afterAll, as the file needs): `const scratch = scratchDirs(afterEach)`.
+ */
+export function scratchDirs(cleanUp: (fn: () => void) => void): (prefix: string) => string {
+  const dirs: string[] = [];
+  cleanUp(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+  return (prefix) => {
+    const dir = tempDir(prefix);
+    dirs.push(dir);
+    return dir;
+  };
 }
 
 /**

@@ -9,8 +9,8 @@ import { REPO_ROOT } from "../../harness/binaries.ts";
 import { tempDir } from "../../harness/runtime-process.ts";
 
 // The sample files' sources, written to a temporary directory: these are data for .ci/run, not tests of
-// this suite (the skipped and todo ones are what .ci/run must refuse). `modified` spells `test.skip` and
-// `test.todo` so that no search for skipped tests in tests/ mistakes these strings for one.
+// this suite (the skipped and todo ones are what .ci/run must refuse). `modified` builds the modifier
+// calls from their parts, so that no search for skipped tests in tests/ mistakes these samples for one.
 const modified = (modifier: "skip" | "todo") => `test.${modifier}`;
 const SAMPLES = {
   pass: 'test("adds", () => expect(1 + 1).toBe(2));',

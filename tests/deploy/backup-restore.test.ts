@@ -30,6 +30,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
+import { runCommand } from "../../harness/child-process.ts";
 import { type InfluxDb, startInfluxDb } from "../../harness/influxdb.ts";
 import { type RuntimeProcess, startRuntime, tempDir } from "../../harness/runtime-process.ts";
 import { readManifest } from "../../deploy/store-backup.ts";
@@ -141,8 +142,9 @@ function writeSecrets(master: Master): Record<string, string> {
   return values;
 }
 
-async function run(cmd: string[], master: Master, env: Record<string, string> = {}) {
-  const proc = Bun.spawn(cmd, {
+/** A deploy script as the master runs it: the fake docker first on PATH, the test's directories. */
+function run(cmd: string[], master: Master, env: Record<string, string> = {}) {
+  return runCommand(cmd, {
     cwd: REPO_ROOT,
     env: {
       PATH: `${master.docker.bin}:${process.env.PATH}`,
@@ -158,15 +160,7 @@ async function run(cmd: string[], master: Master, env: Record<string, string> = 
       TARSD_CONFIG_DIR: master.configDir,
       ...env,
     },
-    stdout: "pipe",
-    stderr: "pipe",
   });
-  const [code, out, err] = await Promise.all([
-    proc.exited,
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-  ]);
-  return { code, out, err };
 }
 
 const calls = (master: Master) =>

@@ -7,10 +7,10 @@
 //   - the bounds add up to less than DiskAlmostFull leaves free on the smallest disk;
 //   - the file store's share is on /metrics of a runtime running upload and download.
 import { afterAll, describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, statfsSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
-import { type RuntimeProcess, startRuntime, tempDir } from "../../harness/runtime-process.ts";
+import { type RuntimeProcess, scratchDirs, startRuntime } from "../../harness/runtime-process.ts";
 // deno-lint-ignore no-sloppy-imports -- plain JS, typed by web/prom.d.ts
 import { parseMetrics, scalar } from "../../web/prom.js";
 
@@ -33,15 +33,7 @@ const services = stack.services as Record<string, Any>;
 const readme = readFileSync(join(DEPLOY, "README.md"), "utf8");
 const budget = /^## Disk budget\n[^]*?(?=\n## )/m.exec(readme)?.[0] ?? "";
 
-const dirs: string[] = [];
-const scratch = (prefix: string) => {
-  const dir = tempDir(prefix);
-  dirs.push(dir);
-  return dir;
-};
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const scratch = scratchDirs(afterAll);
 
 /** Sources the common provisioner (its functions only) and runs `script` after it, in bash. */
 function provisionerFunction(script: string, args: string[]) {

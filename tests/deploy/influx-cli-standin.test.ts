@@ -9,6 +9,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../harness/binaries.ts";
+import { runCommand } from "../../harness/child-process.ts";
 import { type InfluxDb, startInfluxDb } from "../../harness/influxdb.ts";
 import { tempDir } from "../../harness/runtime-process.ts";
 import { fakeDockerDir } from "./fake-docker.ts";
@@ -87,9 +88,9 @@ const sha16 = (text: string) => new Bun.CryptoHasher("sha256").update(text).dige
 /** The stand-in's id of a bucket (see its header). */
 const bucketId = (bucket: string) => sha16(bucket);
 
-async function run(cmd: string[], env: Record<string, string>) {
-  // Not spawnSync: the proxy answers the CLI from this process.
-  const proc = Bun.spawn(cmd, {
+function run(cmd: string[], env: Record<string, string>) {
+  // Not spawnSync (runCommand is asynchronous): the proxy answers the CLI from this process.
+  return runCommand(cmd, {
     cwd: REPO_ROOT,
     env: {
       PATH: `${docker.bin}:${process.env.PATH}`,
@@ -98,15 +99,7 @@ async function run(cmd: string[], env: Record<string, string>) {
       FAKE_INFLUX: STANDIN,
       ...env,
     },
-    stdout: "pipe",
-    stderr: "pipe",
   });
-  const [code, out, err] = await Promise.all([
-    proc.exited,
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-  ]);
-  return { code, out, err };
 }
 
 /** The stand-in CLI as deploy/influx-tokens runs it: a one-off container against influxdb-<bucket>. */

@@ -9,7 +9,7 @@ import process from "node:process";
 import { downloadFunction } from "../../functions/download.ts";
 import { uploadFunction } from "../../functions/upload.ts";
 import { startInProcess } from "../../harness/in-process.ts";
-import { tempDir } from "../../harness/runtime-process.ts";
+import { scratchDirs } from "../../harness/runtime-process.ts";
 import { FileService } from "../../lib/files/file-service.ts";
 import { fileServiceSettingsFromEnv } from "../../lib/files/settings.ts";
 import { defaultSettings, serveFiles, stopAll } from "./serve-files.ts";
@@ -25,15 +25,7 @@ const VARIABLES = [
   "UPLOAD_EXPIRY_SECONDS",
 ].flatMap((name) => [name, `${name}_FILE`]);
 
-const dirs: string[] = [];
-const scratch = (prefix: string) => {
-  const dir = tempDir(prefix);
-  dirs.push(dir);
-  return dir;
-};
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const scratch = scratchDirs(afterEach);
 
 describe("settings from the environment", () => {
   let saved: Record<string, string | undefined>;

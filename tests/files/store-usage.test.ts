@@ -2,28 +2,20 @@
 // the store for every replica, and reported on the registry the functions are built with, once per
 // registry however many functions share it, with no sample while there is nothing to report.
 import { afterEach, expect, test } from "bun:test";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Registry } from "prom-client";
 import { downloadFunction } from "../../functions/download.ts";
 import { uploadFunction } from "../../functions/upload.ts";
 import { startInProcess } from "../../harness/in-process.ts";
-import { tempDir } from "../../harness/runtime-process.ts";
+import { scratchDirs } from "../../harness/runtime-process.ts";
 import { FileService } from "../../lib/files/file-service.ts";
 import { measureStoreUsage, readStoreUsage } from "../../lib/files/store-usage.ts";
 // deno-lint-ignore no-sloppy-imports -- plain JS, typed by web/prom.d.ts
 import { parseMetrics, scalar } from "../../web/prom.js";
 import { defaultSettings } from "./serve-files.ts";
 
-const dirs: string[] = [];
-const scratch = (prefix: string) => {
-  const dir = tempDir(prefix);
-  dirs.push(dir);
-  return dir;
-};
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const scratch = scratchDirs(afterEach);
 
 test("measured: each stored version once, resumable uploads apart, what is not a blob left out", async () => {
   const service = new FileService(defaultSettings(scratch("tarsd-usage-")));

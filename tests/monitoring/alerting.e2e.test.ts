@@ -24,6 +24,7 @@ import { type Browser, launchBrowser, statusPageAlerts } from "../../harness/bro
 import type { Child } from "../../harness/child-process.ts";
 import { hostPort, ruleFiles, startNodeExporter, startPrometheus, withRuleTimings } from "../../harness/pipeline.ts";
 import { type RuntimeProcess, startRuntime, tempDir } from "../../harness/runtime-process.ts";
+import type { FiringAlert } from "../../runtime/alerts.ts";
 
 const ARTIFACTS = join(REPO_ROOT, ".artifacts");
 
@@ -39,16 +40,6 @@ interface Notification {
     endsAt: string;
   }[];
   groupLabels: Record<string, string>;
-}
-
-interface FiringAlert {
-  name: string;
-  severity: string | null;
-  state: string;
-  startsAt: string;
-  summary: string | null;
-  description: string | null;
-  labels: Record<string, string>;
 }
 
 /** Polls `check` until it returns something other than undefined; fails with `context()` after `timeoutMs`. */

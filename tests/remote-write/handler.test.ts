@@ -17,7 +17,14 @@ import { remoteWriteFunction } from "../../functions/remote-write.ts";
 import { seriesValue } from "../../harness/metric-series.ts";
 import { freePort } from "../../harness/ports.ts";
 import { tempDir } from "../../harness/runtime-process.ts";
-import { compress, encodeV1, STALE, type TestSeries, writeRequest } from "../../harness/remote-write-requests.ts";
+import {
+  compress,
+  encodeV1,
+  fiveInOneBucket,
+  STALE,
+  type TestSeries,
+  writeRequest,
+} from "../../harness/remote-write-requests.ts";
 
 const URL = "http://test/api/v1/write";
 const LIMITS = { maxDecodedBytes: 256 * 1024 };
@@ -340,15 +347,8 @@ describe("2.0 responses and partial data", () => {
 
   test("a native histogram Prometheus would refuse: 400 naming its series; the rest, its series' too, written", async () => {
     const { lines, handler } = capturing();
-    // 5 observations in one bucket, (0.5, 1]; the second histogram counts 3 of them.
-    const histogram = (count: number, timestamp: number) => ({
-      countInt: count,
-      sum: 4,
-      schema: 0,
-      positiveSpans: [{ offset: 0, length: 1 }],
-      positiveDeltas: [5],
-      timestamp,
-    });
+    // The second histogram counts 3 of its 5 observations.
+    const histogram = fiveInOneBucket;
     const res = await handler(
       writeRequest(URL, [
         { labels: [["__name__", "up"], ["job", "api"]], samples: [{ value: 1, timestamp: 1 }] },

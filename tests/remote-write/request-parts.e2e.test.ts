@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../harness/binaries.ts";
 import { type InfluxDb, startInfluxDb } from "../../harness/influxdb.ts";
-import { compress, writeRequest } from "../../harness/remote-write-requests.ts";
+import { compress, fiveInOneBucket, writeRequest } from "../../harness/remote-write-requests.ts";
 import { type RuntimeProcess, startRuntime } from "../../harness/runtime-process.ts";
 import { CONTENT_TYPE_V1, CONTENT_TYPE_V2 } from "../../harness/remote-write-schema.ts";
 
@@ -153,14 +153,7 @@ test(
 );
 
 test("a native histogram Prometheus would refuse: 400 naming its series, the rest of the request stored", async () => {
-  const histogram = (count: number, timestamp: number) => ({
-    countInt: count,
-    sum: 4,
-    schema: 0,
-    positiveSpans: [{ offset: 0, length: 1 }],
-    positiveDeltas: [5],
-    timestamp,
-  });
+  const histogram = fiveInOneBucket;
   const res = await fetch(writeRequest(`${app.url}/api/v1/write`, [
     { labels: [["__name__", "beside_refused"], ["job", "api"]], samples: [{ value: 9, timestamp: 1_700_000_400_000 }] },
     {

@@ -10,6 +10,7 @@ import { afterAll, expect, test } from "bun:test";
 import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../harness/binaries.ts";
+import { runCommand } from "../../harness/child-process.ts";
 import { bundleFunctions, copyCheckout, repositoryFunctionBundles, sha256Of } from "../../harness/bundles.ts";
 import { asSharedFolder, copyAsSharedFolder } from "./shared-folder.ts";
 import {
@@ -599,17 +600,10 @@ async function withClientsCalling<T>(
  */
 async function redeploy(s: Swarm, checkout: string, fn: string) {
   asSharedFolder(checkout);
-  const child = Bun.spawn(["bash", join(checkout, "deploy", "redeploy"), fn], {
+  const { code, out, err } = await runCommand(["bash", join(checkout, "deploy", "redeploy"), fn], {
     env: s.deployEnv,
-    stdout: "pipe",
-    stderr: "pipe",
     timeout: 600_000,
   });
-  const [out, err, code] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
   return { code, out: out + err };
 }
 
