@@ -15,6 +15,15 @@ export interface Child {
   stop(): Promise<void>;
 }
 
+/** SIGTERM, then SIGKILL if `proc` has not ended within `graceMs`; resolves once it ended. */
+export async function terminate(proc: Subprocess, graceMs: number): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  proc.kill("SIGTERM");
+  const timer = setTimeout(() => proc.kill("SIGKILL"), graceMs);
+  await proc.exited;
+  clearTimeout(timer);
+}
+
 /**
  * Starts a server that was told to listen on 127.0.0.1:`port`, or on port 0 when `port` is not given:
  * then its port is the one it holds a listening socket on that answers `readyPath`. Ready when
@@ -40,12 +49,7 @@ export async function spawnChild(
       for await (const chunk of stream) out = (out + decoder.decode(chunk, { stream: true })).slice(-200_000);
     })();
   }
-  const stop = async () => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
-    const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-    await proc.exited;
-    clearTimeout(timer);
-  };
+  const stop = () => terminate(proc, 10_000);
   let bound = port ?? 0;
   try {
     const deadline = Date.now() + timeoutMs;

@@ -1,20 +1,22 @@
-// A private Docker Engine for the swarm test: `dockerd` with its own data root, exec root, socket and
-// pid file, so nothing touches a system daemon's files and only the test's commands see it (DOCKER_HOST).
-// It never stops or reconfigures a system Docker. It cannot run beside another dockerd, though (a
-// system one, or another checkout's test): dockerd has no flag for the names of what it makes in the
-// host's network namespace, so two daemons share the iptables chains DOCKER, DOCKER-USER,
-// DOCKER-ISOLATION-STAGE-1/2 and DOCKER-INGRESS (a starting dockerd removes and rebuilds them: the other's
-// published ports would stop working), the docker0 and docker_gwbridge bridges (and their address
-// ranges), and swarm's ports. So it refuses to start while another dockerd runs (otherDockerds), naming
-// it, rather than break the user's Docker. A system containerd is no such problem: when one answers on
-// /run/containerd/containerd.sock dockerd uses it, in namespaces of its own (tarsd-test, below), beside
-// a system dockerd's "moby"; else dockerd starts its own under the exec root. Images persist in the data root between runs (.tools/docker): rebuilding the
-// stand-in bases is the slow part, and `docker build` caches by content, so a changed file still
-// rebuilds. Everything else (swarm, services, volumes) is reset at start and removed at stop.
+// A private Docker Engine for the swarm test: `dockerd` and its `containerd` with their own data root,
+// exec root, sockets and pid files, so nothing touches a system daemon's files and only the test's
+// commands see it (DOCKER_HOST), in a network namespace of their own (harness/network-namespace.ts).
+// The namespace is what lets it run beside a system Docker (or another checkout's test): dockerd has no
+// flag for the names of what it makes in its network namespace, so two daemons in the host's would
+// share the iptables chains DOCKER, DOCKER-USER, DOCKER-ISOLATION-STAGE-1/2 and DOCKER-INGRESS (a
+// starting dockerd removes and rebuilds them: the other's published ports would stop working), the
+// docker0 and docker_gwbridge bridges and swarm's ports; and it would leave the FORWARD policy at DROP.
+// Its own containerd, never a system one on /run/containerd/containerd.sock: a host-network container
+// is in the namespace of the containerd that starts it. Images persist in the data root between runs
+// (.tools/docker): rebuilding the stand-in bases is the slow part, and `docker build` caches by
+// content, so a changed file still rebuilds. Everything else (swarm, services, volumes) is reset at
+// start and removed at stop.
 import type { Subprocess } from "bun";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { basename, join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "./binaries.ts";
+import { terminate } from "./child-process.ts";
+import { type NetworkNamespace, startNetworkNamespace } from "./network-namespace.ts";
 
 export interface DockerResult {
   code: number;
@@ -25,12 +27,16 @@ export interface DockerResult {
 export interface DockerEngine {
   /** unix socket the daemon answers on */
   socket: string;
+  /** sockets, logs, pid files and exec roots, removed at stop */
+  runDir: string;
+  /** the daemon's network namespace: its "host" network, where published ports listen */
+  netns: NetworkNamespace;
   /** environment for a child process that should talk to this daemon (docker CLI, deploy scripts) */
   env: Record<string, string>;
   /** `docker <args>`; throws with the command's output unless it exits 0 (or `allowFail`) */
   docker(
     args: string[],
-    opts?: { allowFail?: boolean; input?: string; timeoutMs?: number; env?: Record<string, string> },
+    opts?: { allowFail?: boolean; input?: string | Uint8Array; timeoutMs?: number; env?: Record<string, string> },
   ): Promise<DockerResult>;
   /** the daemon's own log, for failure messages */
   log(): string;
@@ -38,16 +44,8 @@ export interface DockerEngine {
 }
 
 export const DOCKER_ROOT = join(REPO_ROOT, ".tools", "docker");
-
-/** Network interfaces dockerd creates (docker0, docker_gwbridge), to remove those it made. */
-function links(): Set<string> {
-  const out = Bun.spawnSync(["ip", "-o", "link", "show"], { stdout: "pipe" }).stdout.toString();
-  return new Set(
-    [...out.matchAll(/^\d+: ([^:@]+)/gm)].map((m) => m[1] ?? "").filter((name) =>
-      /^(docker0|docker_gwbridge)$/.test(name)
-    ),
-  );
-}
+/** Each engine's run directory is RUN_PREFIX + the test process' pid: short, for unix socket paths. */
+const RUN_PREFIX = "/run/tarsd-test-docker-";
 
 /**
  * Holds an exclusive lock on the data root until the returned function is called: two engines on one
@@ -76,8 +74,22 @@ async function lockDataRoot(timeoutMs: number): Promise<() => void> {
   return () => holder.kill();
 }
 
-/** Running dockerd processes other than one on `dataRoot`: "<pid> <command line>". */
-export function otherDockerds(dataRoot: string): string[] {
+/** Run directories of engines whose test process is gone (killed before it could clean up). */
+export function staleRunDirs(runPrefix = RUN_PREFIX): string[] {
+  const slash = runPrefix.lastIndexOf("/");
+  const [parent, prefix] = [runPrefix.slice(0, slash), runPrefix.slice(slash + 1)];
+  if (!existsSync(parent)) return [];
+  return readdirSync(parent)
+    .filter((name) => name.startsWith(prefix) && !existsSync(`/proc/${name.slice(prefix.length)}`))
+    .map((name) => `${parent}/${name}`);
+}
+
+/**
+ * An engine's processes: dockerd on `dataRoot`, and anything started under one of `runDirs` (containerd,
+ * slirp4netns): "<pid> <command line>". At start, with the stale run directories, they are what a killed
+ * test left running (the caller holds the data root's lock: no live engine on it is among them).
+ */
+export function engineProcesses(dataRoot: string, runDirs: string[]): string[] {
   const found: string[] = [];
   for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
     let argv: string[];
@@ -86,57 +98,80 @@ export function otherDockerds(dataRoot: string): string[] {
     } catch {
       continue; // ended meanwhile
     }
-    if (basename(argv[0] ?? "") !== "dockerd") continue;
     const i = argv.indexOf("--data-root");
-    const root = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith("--data-root="))?.slice("--data-root=".length);
-    if (root !== dataRoot) found.push(`${pid} ${argv.join(" ")}`);
+    const onDataRoot = i >= 0 && argv[i + 1] === dataRoot;
+    const underRunDir = argv.some((arg) => runDirs.some((dir) => arg.startsWith(`${dir}/`)));
+    if (onDataRoot || underRunDir) found.push(`${pid} ${argv.join(" ")}`);
   }
   return found;
 }
 
+/** Unmounts what an engine left mounted under its run directory (its namespaces' handles) and removes it. */
+function removeRunDir(dir: string) {
+  for (const line of readFileSync("/proc/mounts", "utf8").split("\n")) {
+    const mount = line.split(" ")[1] ?? "";
+    if (mount.startsWith(`${dir}/`)) Bun.spawnSync(["umount", "-l", mount]);
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+async function killAll(processes: string[]) {
+  const pids = processes.map((line) => Number(line.split(" ")[0]));
+  for (const pid of pids) process.kill(pid, "SIGTERM");
+  for (let waited = 0; waited < 30_000 && pids.some((pid) => existsSync(`/proc/${pid}/cmdline`)); waited += 250) {
+    await Bun.sleep(250);
+  }
+  for (const pid of pids) if (existsSync(`/proc/${pid}`)) process.kill(pid, "SIGKILL");
+}
+
+/** containerd's configuration: everything under the data root and `runDir`, no CRI (Kubernetes') plugin. */
+function containerdConfig(runDir: string): string {
+  return [
+    "version = 2",
+    `root = ${JSON.stringify(join(DOCKER_ROOT, "containerd"))}`,
+    `state = ${JSON.stringify(join(runDir, "containerd"))}`,
+    'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+    "[grpc]",
+    `  address = ${JSON.stringify(join(runDir, "containerd.sock"))}`,
+    "[ttrpc]",
+    `  address = ${JSON.stringify(join(runDir, "containerd.sock.ttrpc"))}`,
+    "[debug]",
+    `  address = ${JSON.stringify(join(runDir, "containerd-debug.sock"))}`,
+    "",
+  ].join("\n");
+}
+
+/** Waits until `ready` holds, or throws with `log()` once `proc` ended or 60 s passed. */
+async function waitFor(what: string, proc: Subprocess, ready: () => Promise<boolean>, log: () => string) {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (await ready()) return;
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      throw new Error(`${what} did not start (exit ${proc.exitCode}):\n${log()}`);
+    }
+    await Bun.sleep(250);
+  }
+}
+
 export async function startDockerEngine(): Promise<DockerEngine> {
   const dockerd = requireBinary("dockerd");
+  const containerd = requireBinary("containerd");
   const cli = requireBinary("docker");
   if (process.getuid?.() !== 0) throw new Error("the swarm test starts dockerd and must run as root (CI does)");
   mkdirSync(DOCKER_ROOT, { recursive: true });
   const unlock = await lockDataRoot(40 * 60_000);
-  const others = otherDockerds(join(DOCKER_ROOT, "data"));
-  if (others.length > 0) {
-    unlock();
-    throw new Error(
-      `another Docker daemon runs on this machine:\n  ${others.join("\n  ")}\nThe swarm test's own dockerd ` +
-        "would share its iptables chains and bridges (docker0, docker_gwbridge) and break its networking: " +
-        "run the swarm test where no other dockerd runs (CI: .ci/run), or stop that one yourself for the run",
-    );
-  }
+  const dataRoot = join(DOCKER_ROOT, "data");
   // The socket path must stay short (108 bytes for unix sockets): keep it in /run, not in the checkout.
-  const runDir = `/run/tarsd-test-docker-${process.pid}`;
-  const linksBefore = links();
+  const runDir = `${RUN_PREFIX}${process.pid}`;
+  const stale = staleRunDirs();
+  await killAll(engineProcesses(dataRoot, stale));
+  for (const dir of stale) removeRunDir(dir);
   mkdirSync(runDir, { recursive: true });
   const socket = join(runDir, "docker.sock");
   const logFile = join(runDir, "dockerd.log");
-  const proc: Subprocess = Bun.spawn(
-    [
-      dockerd,
-      "--data-root",
-      join(DOCKER_ROOT, "data"),
-      "--exec-root",
-      join(runDir, "exec"),
-      "--host",
-      `unix://${socket}`,
-      "--pidfile",
-      join(runDir, "docker.pid"),
-      "--storage-driver",
-      "overlay2",
-      // Namespaces of its own in containerd: its own containerd under the exec root, or a system one's
-      // (see above).
-      "--containerd-namespace",
-      "tarsd-test",
-      "--containerd-plugins-namespace",
-      "tarsd-test-plugins",
-    ],
-    { stdout: Bun.file(logFile), stderr: Bun.file(logFile) },
-  );
+  const containerdLog = join(runDir, "containerd.log");
+  const tail = (file: string) => (existsSync(file) ? readFileSync(file, "utf8").slice(-6000) : "");
+  const log = () => tail(logFile);
   const env = {
     PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
     HOME: process.env.HOME ?? "/root",
@@ -145,15 +180,18 @@ export async function startDockerEngine(): Promise<DockerEngine> {
     // and the docker CLI on this machine has no buildx plugin.
     DOCKER_BUILDKIT: "0",
   };
-  const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8").slice(-6000) : "");
 
   async function docker(
     args: string[],
-    opts: { allowFail?: boolean; input?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+    opts: { allowFail?: boolean; input?: string | Uint8Array; timeoutMs?: number; env?: Record<string, string> } = {},
   ): Promise<DockerResult> {
     const child = Bun.spawn([cli, ...args], {
       env: { ...env, ...opts.env },
-      stdin: opts.input === undefined ? "ignore" : new TextEncoder().encode(opts.input),
+      stdin: opts.input === undefined
+        ? "ignore"
+        : typeof opts.input === "string"
+        ? new TextEncoder().encode(opts.input)
+        : opts.input,
       stdout: "pipe",
       stderr: "pipe",
       timeout: opts.timeoutMs ?? 120_000,
@@ -169,31 +207,60 @@ export async function startDockerEngine(): Promise<DockerEngine> {
     return { code, out, err };
   }
 
+  let netns: NetworkNamespace | undefined;
+  const daemons: Subprocess[] = []; // dockerd after containerd: stopped in reverse
   async function stop() {
-    if (proc.exitCode === null) {
-      proc.kill("SIGTERM");
-      const timer = setTimeout(() => proc.kill("SIGKILL"), 30_000);
-      await proc.exited;
-      clearTimeout(timer);
-    }
-    // dockerd leaves its default network namespace mounted, and its bridges (docker0, docker_gwbridge).
-    for (const mount of readFileSync("/proc/mounts", "utf8").split("\n").map((line) => line.split(" ")[1] ?? "")) {
-      if (mount.startsWith(`${runDir}/`)) Bun.spawnSync(["umount", "-l", mount]);
-    }
-    rmSync(runDir, { recursive: true, force: true });
-    for (const link of links()) if (!linksBefore.has(link)) Bun.spawnSync(["ip", "link", "del", link]);
+    for (const proc of [...daemons].reverse()) await terminate(proc, 30_000);
+    await netns?.stop();
+    // dockerd leaves its namespaces' handles mounted under its exec root: a namespace lives on while
+    // its handle is mounted.
+    removeRunDir(runDir);
     unlock();
   }
 
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const ping = await docker(["version", "--format", "{{.Server.Version}}"], { allowFail: true, timeoutMs: 5000 });
-    if (ping.code === 0) break;
-    if (proc.exitCode !== null || Date.now() > deadline) {
-      await stop();
-      throw new Error(`dockerd did not start (exit ${proc.exitCode}):\n${log()}`);
-    }
-    await Bun.sleep(250);
+  try {
+    netns = await startNetworkNamespace(runDir);
+    writeFileSync(join(runDir, "containerd.toml"), containerdConfig(runDir));
+    const containerdSocket = join(runDir, "containerd.sock");
+    const containerdProc = Bun.spawn(netns.command([containerd, "--config", join(runDir, "containerd.toml")]), {
+      stdout: Bun.file(containerdLog),
+      stderr: Bun.file(containerdLog),
+    });
+    daemons.push(containerdProc);
+    await waitFor(
+      "containerd",
+      containerdProc,
+      () => Promise.resolve(existsSync(containerdSocket)),
+      () => tail(containerdLog),
+    );
+    const dockerdProc = Bun.spawn(
+      netns.command([
+        dockerd,
+        "--data-root",
+        dataRoot,
+        "--exec-root",
+        join(runDir, "exec"),
+        "--host",
+        `unix://${socket}`,
+        "--pidfile",
+        join(runDir, "docker.pid"),
+        "--storage-driver",
+        "overlay2",
+        "--containerd",
+        containerdSocket,
+      ]),
+      { stdout: Bun.file(logFile), stderr: Bun.file(logFile) },
+    );
+    daemons.push(dockerdProc);
+    await waitFor(
+      "dockerd",
+      dockerdProc,
+      async () => (await docker(["version"], { allowFail: true, timeoutMs: 5000 })).code === 0,
+      log,
+    );
+  } catch (err) {
+    await stop();
+    throw err;
   }
-  return { socket, env, docker, log, stop };
+  return { socket, runDir, netns, env, docker, log, stop };
 }

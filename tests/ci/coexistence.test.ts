@@ -1,12 +1,13 @@
 // The tests leave the machine's services alone and run beside them (issue 26): scripts/setup never
 // stops or disables a service, .ci/run runs the suite with Debian's own services up on their default
-// ports (.ci/system-services), the swarm test publishes none of those ports, and its dockerd refuses to
-// start beside another dockerd rather than take over that one's iptables chains and bridges.
+// ports (.ci/system-services), Debian's Docker among them, the swarm test publishes none of those ports,
+// and its dockerd runs in a network namespace of its own (tests/swarm/private-engine.e2e.test.ts) and
+// never stops another: at start it ends only what a killed test run of its own left behind.
 import { expect, test } from "bun:test";
-import { copyFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
-import { otherDockerds } from "../../harness/docker-engine.ts";
+import { REPO_ROOT } from "../../harness/binaries.ts";
+import { engineProcesses, staleRunDirs } from "../../harness/docker-engine.ts";
 import { tempDir } from "../../harness/runtime-process.ts";
 import { HOST_PORTS } from "../swarm/swarm-fixture.ts";
 import { TEST_PORTS } from "../swarm/test-stack.ts";
@@ -32,7 +33,7 @@ test("scripts/setup never stops, disables or masks a service, nor kills a daemon
   expect(setup).not.toMatch(/policy-rc\.d/);
 });
 
-test(".ci/run runs the suite with Debian's services on their default ports, and stops them at its end", async () => {
+test(".ci/run runs the suite with Debian's services on their default ports and Debian's Docker, checks them after it, and stops them at its end", async () => {
   const ports = servicePorts();
   expect(Object.fromEntries(ports)).toMatchObject({
     nginx: 80,
@@ -48,7 +49,11 @@ test(".ci/run runs the suite with Debian's services on their default ports, and 
   const run = code(await read(".ci/run"));
   expect(run).toContain('trap \'bash .ci/system-services stop "$services"');
   expect(run).toMatch(
-    /bash scripts\/setup --test && bash \.ci\/system-services start "\$services" && bash scripts\/test/,
+    /bash scripts\/setup --test && bash \.ci\/system-services start "\$services" \|\| exit\n\s*bash scripts\/test\n/,
+  );
+  // ... and fails unless each one still answers after the suite.
+  expect(run).toMatch(
+    /bash scripts\/test\n\s*tested=\$\?\n\s*bash \.ci\/system-services check "\$services" \|\| exit 1/,
   );
 });
 
@@ -58,19 +63,30 @@ test("the swarm test publishes none of those ports, nor a default port of Influx
   expect(Object.values(HOST_PORTS).sort()).toEqual(Object.values(TEST_PORTS).sort());
 });
 
-test("the swarm test's dockerd sees another dockerd, and only a dockerd on another data root", async () => {
-  // A process named dockerd: `sleep` under that name.
-  const fake = join(tempDir("tarsd-fake-dockerd-"), "dockerd");
-  copyFileSync(requireBinary("sleep"), fake);
-  const ours = Bun.spawn([fake, "--data-root", "/srv/ours", "30"], { stdout: "ignore", stderr: "ignore" });
-  const theirs = Bun.spawn([fake, "30"], { stdout: "ignore", stderr: "ignore" });
+test("what a killed run left is ended at the next start, never another dockerd nor a live run's processes", async () => {
+  // Stand-ins with an engine's command lines: a shell that sleeps, its arguments after the script.
+  const dir = tempDir("tarsd-fake-engines-");
+  const runPrefix = join(dir, "run-");
+  const stale = `${runPrefix}4194305`; // above Linux's largest pid: its test process is gone
+  const live = `${runPrefix}${process.pid}`;
+  mkdirSync(stale);
+  mkdirSync(live);
+  const spawn = (args: string[]) =>
+    Bun.spawn(["sh", "-c", "sleep 30; :", ...args], { stdout: "ignore", stderr: "ignore" });
+  const ours = spawn(["dockerd", "--data-root", "/srv/ours"]);
+  const system = spawn(["dockerd"]);
+  const otherRoot = spawn(["dockerd", "--data-root", "/var/lib/docker"]);
+  const leftContainerd = spawn(["containerd", "--config", `${stale}/containerd.toml`]);
+  const liveContainerd = spawn(["containerd", "--config", `${live}/containerd.toml`]);
   try {
     await Bun.sleep(100);
-    const seen = otherDockerds("/srv/ours");
-    expect(seen.some((line) => line.startsWith(`${theirs.pid} `))).toBe(true);
-    expect(seen.some((line) => line.startsWith(`${ours.pid} `))).toBe(false);
+    expect(staleRunDirs(runPrefix)).toEqual([stale]);
+    const found = engineProcesses("/srv/ours", staleRunDirs(runPrefix)).map((line) => Number(line.split(" ")[0]));
+    expect(found.sort()).toEqual([ours.pid, leftContainerd.pid].sort());
+    expect(found).not.toContain(system.pid);
+    expect(found).not.toContain(otherRoot.pid);
+    expect(found).not.toContain(liveContainerd.pid);
   } finally {
-    ours.kill();
-    theirs.kill();
+    for (const proc of [ours, system, otherRoot, leftContainerd, liveContainerd]) proc.kill();
   }
 });

@@ -1,13 +1,14 @@
-// The swarm the swarm test deploys to: a private dockerd (harness/docker-engine.ts), a swarm
-// advertised on an address of an interface the test creates (an empty bridge) (Prometheus scrapes node-exporter at
-// the node's address, and test traffic must never go to the machine's own network address), the
+// The swarm the swarm test deploys to: a private dockerd in a network namespace of its own
+// (harness/docker-engine.ts), a swarm advertised on an address of an interface the test creates there
+// (an empty bridge: Prometheus scrapes node-exporter at the node's address), the published test ports
+// forwarded from the host's 127.0.0.1, the
 // stand-in images, the runtime image built by deploy/build-image, and the stack deployed by
 // deploy/stack-deploy through the test transform (tests/swarm/test-stack.ts). Both scripts run from a
 // copy of the repository with the modes of the VMs' shared folder (tests/swarm/shared-folder.ts).
 import { mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { REPO_ROOT, requireBinary } from "../../harness/binaries.ts";
+import { REPO_ROOT } from "../../harness/binaries.ts";
 import { type DockerEngine, startDockerEngine } from "../../harness/docker-engine.ts";
 import { tempDir } from "../../harness/runtime-process.ts";
 import { copyAsSharedFolder } from "./shared-folder.ts";
@@ -22,9 +23,9 @@ export const NODE_ADDRESS = "10.213.0.1";
 /** The same pool deploy/vagrant/provision-master.sh gives the swarm. */
 export const ADDRESS_POOL = "10.20.0.0/16";
 /**
- * Host ports the test stack publishes (mode host) and node-exporter's, on the host network: the stack's
- * 8086, 8087, 9090 and 9100 moved to ports no common service uses by default (tests/swarm/test-stack.ts),
- * so a machine's own Prometheus, node-exporter or InfluxDB can keep running.
+ * Ports the test stack publishes (mode host) and node-exporter's, forwarded to the host's 127.0.0.1: the
+ * stack's 8086, 8087, 9090 and 9100 moved to ports no common service uses by default
+ * (tests/swarm/test-stack.ts), so a machine's own Prometheus, node-exporter or InfluxDB can keep running.
  */
 export const HOST_PORTS = {
   influxVms: TEST_PORTS[8086] as number,
@@ -57,11 +58,6 @@ function run(cmd: string[], env: Record<string, string>, timeoutMs = 600_000) {
   const res = Bun.spawnSync(cmd, { env, stdout: "pipe", stderr: "pipe", timeout: timeoutMs, cwd: REPO_ROOT });
   const killed = res.exitCode === null ? `\n(killed: no exit within ${timeoutMs / 1000} s)` : "";
   return { code: res.exitCode ?? -1, out: res.stdout.toString() + res.stderr.toString() + killed };
-}
-
-function ip(args: string[], allowFail = false) {
-  const res = Bun.spawnSync([requireBinary("ip"), ...args], { stdout: "pipe", stderr: "pipe" });
-  if (res.exitCode !== 0 && !allowFail) throw new Error(`ip ${args.join(" ")}: ${res.stderr}`);
 }
 
 async function assertPortFree(port: number): Promise<void> {
@@ -122,10 +118,11 @@ export async function startSwarm(): Promise<Swarm> {
   const engine = await startDockerEngine();
   try {
     await reset(engine);
-    ip(["link", "del", INTERFACE], true);
+    const { ip } = engine.netns;
     ip(["link", "add", INTERFACE, "type", "bridge"]); // an empty bridge: this kernel has no dummy interfaces
     ip(["addr", "add", `${NODE_ADDRESS}/32`, "dev", INTERFACE]);
     ip(["link", "set", INTERFACE, "up"]);
+    for (const port of Object.values(HOST_PORTS)) await engine.netns.forward(port);
     await engine.docker([
       "swarm",
       "init",
@@ -239,7 +236,6 @@ export async function stopSwarm(swarm: Swarm): Promise<void> {
     if (swarm.image) await removeStack(swarm);
     await reset(swarm.engine);
   } finally {
-    ip(["link", "del", INTERFACE], true);
     await swarm.engine.stop();
   }
 }
