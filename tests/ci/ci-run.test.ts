@@ -29,6 +29,7 @@ const SAMPLES = {
 function ciRun(
   script: string,
   setup = "exit 0",
+  services = "exit 0",
 ): { code: number; out: string; lines: string[]; log: string; calls: string[] } {
   const root = tempDir("tarsd-ci-run-");
   mkdirSync(join(root, ".ci"));
@@ -41,7 +42,7 @@ function ciRun(
     }\n${body}\n`;
   writeFileSync(join(root, "scripts", "test"), stub("test", script));
   writeFileSync(join(root, "scripts", "setup"), stub("setup", setup));
-  writeFileSync(join(root, ".ci", "system-services"), stub("system-services", "exit 0"));
+  writeFileSync(join(root, ".ci", "system-services"), stub("system-services", services));
   const res = Bun.spawnSync(["bash", join(root, ".ci", "run")], { cwd: root, stdout: "pipe", stderr: "pipe" });
   const log = readFileSync(join(root, ".artifacts", "test.log"), "utf8");
   const called = readFileSync(calls, "utf8").trimEnd().split("\n");
@@ -111,12 +112,13 @@ test("scripts/test failing before bun test (set-up, typecheck): its exit code, c
   expect({ code: run.code, last: run.lines.at(-1) }).toEqual({ code: 2, last: "0 passed, 1 failed" });
 });
 
-test("Debian's services run on their default ports while the suite runs: started after the set-up, stopped at the end", () => {
+test("Debian's services run on their default ports while the suite runs: started after the set-up, checked after the suite, stopped at the end", () => {
   const run = ciRunOn("pass");
   expect(run.calls).toEqual([
     "setup --test",
     "system-services start STATE_DIR",
     "test ",
+    "system-services check STATE_DIR",
     "system-services stop STATE_DIR",
   ]);
   expect({ code: run.code, last: run.lines.at(-1) }).toEqual({ code: 0, last: "1 passed, 0 failed" });
@@ -126,6 +128,13 @@ test("a failing suite still stops the services", () => {
   const run = ciRunOn("pass", "fail");
   expect(run.calls.at(-1)).toBe("system-services stop STATE_DIR");
   expect(run.code).toBe(1);
+});
+
+test("a service the suite broke (it no longer answers after it) fails a passing run", () => {
+  const run = ciRun("exit 0", "exit 0", '[[ "$1" != check ]] || { echo "system-services: docker: gone" >&2; exit 1; }');
+  expect(run.log).toContain("system-services: docker: gone");
+  expect(run.calls.at(-1)).toBe("system-services stop STATE_DIR");
+  expect({ code: run.code, last: run.lines.at(-1) }).toEqual({ code: 1, last: "0 passed, 1 failed" });
 });
 
 test("a failing set-up: no service is started and no test runs, counted as a failure", () => {
