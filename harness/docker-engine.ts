@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from "node:path";
 import { REPO_ROOT, requireBinary } from "./binaries.ts";
 import { terminate } from "./child-process.ts";
-import { type NetworkNamespace, startNetworkNamespace } from "./network-namespace.ts";
+import { type NetworkNamespace, SLIRP_DNS, startNetworkNamespace } from "./network-namespace.ts";
 
 export interface DockerResult {
   code: number;
@@ -246,6 +246,10 @@ export async function startDockerEngine(): Promise<DockerEngine> {
         join(runDir, "docker.pid"),
         "--storage-driver",
         "overlay2",
+        // Containers ask slirp4netns' resolver, which forwards to the host's: the host's resolv.conf may
+        // name an address the namespace cannot reach.
+        "--dns",
+        SLIRP_DNS,
         "--containerd",
         containerdSocket,
       ]),

@@ -11,6 +11,9 @@ import { join } from "node:path";
 import { requireBinary } from "./binaries.ts";
 import { terminate } from "./child-process.ts";
 
+/** slirp4netns' DNS forwarder inside the namespace: it resolves with the host's resolver. */
+export const SLIRP_DNS = "10.0.2.3";
+
 export interface NetworkNamespace {
   /** the namespace's handle, for `nsenter --net=` */
   path: string;

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { requireBinary } from "../../harness/binaries.ts";
 import { DOCKER_ROOT, type DockerEngine, engineProcesses, startDockerEngine } from "../../harness/docker-engine.ts";
 import { hostNetworkState } from "../../harness/host-network.ts";
+import { SLIRP_DNS } from "../../harness/network-namespace.ts";
 import { freePort } from "../../harness/ports.ts";
 import { tempDir } from "../../harness/runtime-process.ts";
 import { eventually } from "./swarm-fixture.ts";
@@ -101,7 +102,10 @@ test(
     const host = interfaces(Bun.spawnSync([requireBinary("ip"), "-o", "link"], { stdout: "pipe" }).stdout.toString());
     expect(seen.filter((link) => !link.startsWith("lo ") && host.includes(link))).toEqual([]);
 
-    // A container on the default bridge reaches what image builds reach (the package registry).
+    // A container on the default bridge resolves through slirp4netns and reaches what image builds reach
+    // (the package registry).
+    const resolvConf = (await e.docker(["run", "--rm", IMAGE, "cat", "/etc/resolv.conf"])).out;
+    expect(resolvConf.match(/^nameserver .*/gm)).toEqual([`nameserver ${SLIRP_DNS}`]);
     const out = await e.docker(
       ["run", "--rm", IMAGE, "sh", "-c", `nc -w 10 ${OUTSIDE.host} ${OUTSIDE.port} </dev/null && echo connected`],
       { allowFail: true },
