@@ -763,11 +763,15 @@ test(
       `cd /client && curl -sS -f -X POST -F 'name=before-upgrade.bin' ${upgraded}:5001/download > after-upgrade.out`,
     );
     expect(sha256Of(join(s.clientDir, "after-upgrade.out"))).toBe(sha256Of(join(s.clientDir, "before-upgrade.bin")));
-    // Metrics: every point written before the upgrade is still there, and new ones keep coming.
-    expect({
+    // Metrics: every point written before the upgrade is still there, and new ones keep coming. Points
+    // stamped before the cut may still arrive after it (remote write lags more than 5 s under load:
+    // seen once in CI, 3,793 then 3,798): none may be missing.
+    const kept = {
       vms: await fluxCountUntil(HOST_PORTS.influxVms, "vms", cut),
       containers: await fluxCountUntil(HOST_PORTS.influxContainers, "containers", cut),
-    }).toEqual(before);
+    };
+    expect({ vms: kept.vms >= before.vms, containers: kept.containers >= before.containers, kept, before })
+      .toMatchObject({ vms: true, containers: true });
     const later = new Date().toISOString();
     await eventually("new points after the upgrade", 120_000, async () => {
       const now = new Date(Date.now() + 60_000).toISOString();
